@@ -1,0 +1,63 @@
+// swift-tools-version:6.0
+// speakd: a text-to-speech playback daemon. The target graph mirrors the pipeline:
+// SpeakdProtocol (wire) ← SpeakdClient (speakctl) ; SpeakdSynthesis → SpeakdAudio → ALSA, all driven by SpeakdDaemon.
+import PackageDescription
+
+let package = Package(
+    name: "speakd",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "speakd", targets: ["speakd"]),
+        .executable(name: "speakctl", targets: ["speakctl"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+    ],
+    targets: [
+        // One system-library target per C library; each module map names only the headers it needs.
+        .systemLibrary(name: "CAlsa", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
+        .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
+        // C shims for what Swift cannot import: variadic callbacks and macros.
+        .target(name: "CSpeakdShim", dependencies: ["CAlsa"]),
+
+        // Wire protocol shared by daemon and clients; FoundationEssentials only, so clients start fast.
+        .target(name: "SpeakdProtocol"),
+        // A blocking Unix-socket client with no NIO, used by speakctl (runs once per announcement).
+        .target(name: "SpeakdClient", dependencies: ["SpeakdProtocol"]),
+        // PCM format, the lock-free ring, the audio thread and ALSA output.
+        .target(name: "SpeakdAudio", dependencies: ["CAlsa", "CSpeakdShim"]),
+        // Text segmenter, OpenAI-compatible streaming client, embedded espeak-ng engine.
+        .target(name: "SpeakdSynthesis", dependencies: [
+            "SpeakdAudio", "CEspeakNG",
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // The daemon: socket server, job runner, configuration.
+        .target(name: "SpeakdDaemon", dependencies: [
+            "SpeakdProtocol", "SpeakdSynthesis", "SpeakdAudio",
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "speakd", dependencies: [
+            "SpeakdDaemon",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "speakctl", dependencies: [
+            "SpeakdClient", "SpeakdProtocol",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio"]),
+        .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),
+        .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis"]),
+        .testTarget(name: "SpeakdIntegrationTests", dependencies: ["SpeakdProtocol"],
+                    exclude: ["mock_upstream.py"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

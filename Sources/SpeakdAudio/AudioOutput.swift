@@ -1,0 +1,90 @@
+/// A sound sink the audio thread writes to: ALSA now, others later.
+///
+/// Modelled on MPD's output interface: every method is called **on the audio thread only** (never concurrently),
+/// and says what it throws. `write` and `delay` are called in the steady state and must not allocate, lock (beyond
+/// what the sound library does internally) or log; `open` and `close` run between streams and may allocate.
+/// Implementations are therefore not thread-safe, and need not be.
+public protocol AudioOutput: AnyObject {
+    /// The name shown to users ("default", "hw:0", "file:FILE=…").
+    var deviceName: String { get }
+
+    /// Opens (or reopens) the device for `format`. Throws when the device is missing, busy or cannot take the format.
+    func open(format: PCMFormat) throws(AudioOutputError)
+
+    /// Releases the device. Safe to call when closed.
+    func close()
+
+    /// Frames the device can take now without blocking. Throws on an xrun or a lost device.
+    func availableFrames() throws(AudioOutputError) -> Int
+
+    /// Writes up to `frames.count` frames without blocking; returns how many were taken (0 if the device is full).
+    /// Throws `.underrun` after an xrun (already recovered: the next write restarts the stream) and other errors
+    /// when the device is gone.
+    func write(_ frames: UnsafeBufferPointer<Int16>) throws(AudioOutputError) -> Int
+
+    /// Frames written but not yet heard (0 when stopped).
+    func delayFrames() -> Int
+
+    /// Whether the device is consuming frames (as opposed to prepared and waiting for its start threshold).
+    var isRunning: Bool { get }
+
+    /// Starts playback of frames already queued, for streams shorter than the start threshold.
+    func start()
+
+    /// Stops at once, throwing away queued frames (ALSA `snd_pcm_drop`), and readies the device for the next stream.
+    func dropAndPrepare()
+
+    /// File descriptors to poll for writability, written into `buffer`; returns the count (at most `buffer.count`).
+    func pollDescriptors(into buffer: UnsafeMutableBufferPointer<PollDescriptor>) -> Int
+}
+
+#if canImport(Glibc)
+import Glibc
+public typealias PollDescriptor = pollfd
+#elseif canImport(Darwin)
+import Darwin
+public typealias PollDescriptor = pollfd
+#endif
+
+/// Why an output failed. Carries the library's error code; the text is built only when printed (never on the
+/// audio thread).
+///
+/// Threading: a value type; Sendable.
+public struct AudioOutputError: Error, Sendable, Equatable, CustomStringConvertible {
+    public enum Kind: Sendable, Equatable {
+        /// The device could not be opened (missing, busy, no permission).
+        case open
+        /// The device refused the format or the period/buffer sizes.
+        case configure
+        /// The device ran dry; recovered.
+        case underrun
+        /// The device went away or failed mid-stream.
+        case write
+    }
+
+    public var kind: Kind
+    /// Negative errno-style code from the sound library.
+    public var code: Int32
+    public var device: String
+    /// The setup step that failed, for `.configure`.
+    public var step: String?
+
+    public init(kind: Kind, code: Int32, device: String, step: String? = nil) {
+        self.kind = kind
+        self.code = code
+        self.device = device
+        self.step = step
+    }
+
+    public var description: String {
+        let reason = ALSAOutput.describe(code: code)
+        switch kind {
+        case .open:
+            return "cannot open audio device \"\(device)\": \(reason)"
+                + (code == -2 || code == -19 ? " (no such device; is a sound server running, or is --device right?)" : "")
+        case .configure: return "audio device \"\(device)\" refused the format at \(step ?? "setup"): \(reason)"
+        case .underrun: return "audio device \"\(device)\" underran"
+        case .write: return "audio device \"\(device)\" failed while playing: \(reason)"
+        }
+    }
+}

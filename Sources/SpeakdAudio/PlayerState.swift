@@ -1,0 +1,62 @@
+import Synchronization
+
+/// The words the control side and the audio thread exchange: atomics only, no locks. Positions are ring positions
+/// (see `SPSCRingBuffer`).
+///
+/// Threading: shared by the control side, the audio thread and the monitor thread; every member is atomic. Who
+/// writes each member is stated beside it (single-writer where it matters).
+final class PlayerState: Sendable {
+    // Written by the audio thread.
+    /// Every sample before this position has been handed to the device or discarded.
+    let devicePosition = Atomic<UInt64>(0)
+    /// Every sample before this position has been heard (device delay accounted) or discarded.
+    let playedPosition = Atomic<UInt64>(0)
+    let underruns = Atomic<Int>(0)
+    /// The last `cutRequested` value the audio thread has acted on: silence is in effect.
+    let cutCompleted = Atomic<UInt64>(0)
+    /// Counts device failures; `lastDeviceError` describes the newest.
+    let deviceErrors = Atomic<UInt64>(0)
+    /// `kind << 32 | UInt32(bitPattern: code)`, see `AudioOutputError.packed`.
+    let lastDeviceError = Atomic<UInt64>(0)
+    /// True while the audio thread sleeps with an empty ring and a stopped device.
+    let idle = Atomic<Bool>(true)
+
+    // Written by the control side.
+    let cutRequested = Atomic<UInt64>(0)
+    /// Samples before this position are thrown away instead of played (`.max` right after a cut).
+    let discardUntil = Atomic<UInt64>(0)
+    /// `PCMFormat.packed` of the samples now being written.
+    let requestedFormat = Atomic<UInt64>(PCMFormat.openAISpeech.packed)
+    /// True between `beginStream` and `endStream`: an empty ring then means the upstream is late (an underrun),
+    /// not the end.
+    let streaming = Atomic<Bool>(false)
+    /// Bumped by every `beginStream`; a device that failed to open is retried once per stream, not once per chunk.
+    let streamGeneration = Atomic<UInt64>(0)
+    let shutdown = Atomic<Bool>(false)
+
+    // Written by the monitor (under its waiter lock): the audio thread signals when it passes these.
+    let watchDevicePosition = Atomic<UInt64>(.max)
+    let watchPlayedPosition = Atomic<UInt64>(.max)
+}
+
+extension AudioOutputError {
+    var packed: UInt64 {
+        let kindBits: UInt64 = switch kind {
+        case .open: 1
+        case .configure: 2
+        case .underrun: 3
+        case .write: 4
+        }
+        return kindBits << 32 | UInt64(UInt32(bitPattern: code))
+    }
+
+    init(packed: UInt64, device: String) {
+        let kind: Kind = switch packed >> 32 {
+        case 1: .open
+        case 2: .configure
+        case 3: .underrun
+        default: .write
+        }
+        self.init(kind: kind, code: Int32(bitPattern: UInt32(truncatingIfNeeded: packed)), device: device)
+    }
+}

@@ -1,0 +1,16 @@
+/// Limits taken from the OpenAI speech contract (`openai-speech-api.yaml`, `CreateSpeechRequest`) and the ones the
+/// daemon adds for its own wire protocol.
+public enum SpeechLimits {
+    /// `input.maxLength` and `instructions.maxLength` of one upstream request, in characters (Unicode scalars).
+    public static let upstreamInputMaxCharacters = 4096
+    public static let instructionsMaxCharacters = 4096
+    /// `speed.minimum` / `speed.maximum`.
+    public static let speedRange: ClosedRange<Double> = 0.25...4.0
+    /// A speak request may carry more than one upstream request's worth of text: the daemon splits it at sentence
+    /// boundaries. This bounds what one job may hold in memory (about a novel chapter).
+    public static let jobInputMaxCharacters = 1_000_000
+    /// Voice and model names are free strings in the contract; this only stops absurd values.
+    public static let nameMaxCharacters = 256
+    /// Longest line the daemon accepts on its socket (a full job input, JSON-escaped, fits).
+    public static let maxLineBytes = 8 * 1024 * 1024
+}

@@ -1,0 +1,135 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Turns one line from the socket into a `Request`, or a `ProtocolError` that names the offending field.
+///
+/// Threading: stateless; call from any thread.
+public enum RequestParser {
+    /// Parses and validates `line` (without its newline). On failure the error carries the request id when one
+    /// could be read, so the reply can still be matched.
+    public static func parse(_ line: some Collection<UInt8>) -> Result<Request, RequestError> {
+        guard String(validating: line, as: UTF8.self) != nil else {
+            return .failure(RequestError(id: .null, error: ProtocolError(.invalidJSON, "the request is not valid UTF-8")))
+        }
+        let value: JSONValue
+        do {
+            value = try JSONDecoder().decode(JSONValue.self, from: Data(line))
+        } catch {
+            return .failure(RequestError(id: .null, error: ProtocolError(.invalidJSON, "the request is not valid JSON: one JSON object per line is expected")))
+        }
+        guard let object = value.objectValue else {
+            return .failure(RequestError(id: .null, error: ProtocolError(.invalidRequest, "a request must be a JSON object, got \(value.typeName)")))
+        }
+        let id = object["id"] ?? .null
+        do {
+            return .success(Request(id: id, operation: try operation(from: object)))
+        } catch {
+            return .failure(RequestError(id: id, error: error))
+        }
+    }
+
+    static let envelopeKeys: Set<String> = ["id", "op", "v"]
+
+    static func operation(from object: [String: JSONValue]) throws(ProtocolError) -> Operation {
+        switch object["id"] {
+        case nil, .null, .string, .number: break
+        case let other?: throw ProtocolError(.invalidField, "id must be a string or a number, got \(other.typeName)", field: "id")
+        }
+        if let version = object["v"] {
+            guard let number = version.numberValue, number.rounded() == number else {
+                throw ProtocolError(.invalidField, "v must be an integer protocol version, got \(version.typeName)", field: "v")
+            }
+            guard Int(number) == speakdProtocolVersion else {
+                throw ProtocolError(.unsupportedVersion, "protocol version \(Int(number)) is not supported; this speakd speaks version \(speakdProtocolVersion)", field: "v")
+            }
+        }
+        guard let opValue = object["op"] else {
+            throw ProtocolError(.invalidField, "op is missing: say what to do, e.g. \"op\":\"speak\"", field: "op")
+        }
+        guard let op = opValue.stringValue else {
+            throw ProtocolError(.invalidField, "op must be a string, got \(opValue.typeName)", field: "op")
+        }
+        var fields = Fields(object: object, allowed: envelopeKeys)
+        let operation: Operation
+        switch op {
+        case "speak": operation = .speak(try speakParameters(&fields))
+        case "stop": operation = .stop
+        case "status": operation = .status
+        case "ping": operation = .ping
+        case "subscribe": operation = .subscribe
+        default:
+            throw ProtocolError(.unknownOperation, "unknown op \"\(op)\"; known: speak, stop, status, ping, subscribe", field: "op")
+        }
+        try fields.rejectUnknown()
+        return operation
+    }
+
+    static func speakParameters(_ fields: inout Fields) throws(ProtocolError) -> SpeakParameters {
+        guard let input = try fields.string("input", maxCharacters: SpeechLimits.jobInputMaxCharacters) else {
+            throw ProtocolError(.invalidField, "input is missing: the text to speak", field: "input")
+        }
+        guard input.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {
+            throw ProtocolError(.invalidField, "input is empty: there is nothing to speak", field: "input")
+        }
+        let voice = try fields.string("voice", maxCharacters: SpeechLimits.nameMaxCharacters, nonEmpty: true)
+        let model = try fields.string("model", maxCharacters: SpeechLimits.nameMaxCharacters, nonEmpty: true)
+        let instructions = try fields.string("instructions", maxCharacters: SpeechLimits.instructionsMaxCharacters)
+        let speed = try fields.number("speed", range: SpeechLimits.speedRange)
+        return SpeakParameters(input: input, voice: voice, model: model, instructions: instructions, speed: speed)
+    }
+}
+
+/// A request that failed validation, with the id to answer it under.
+public struct RequestError: Error, Sendable, Equatable {
+    public var id: JSONValue
+    public var error: ProtocolError
+}
+
+/// Reads typed members out of a request object, remembering which ones were consumed so that unknown members (most
+/// often typos such as "sped") are reported instead of silently ignored.
+struct Fields {
+    let object: [String: JSONValue]
+    var consumed: Set<String>
+
+    init(object: [String: JSONValue], allowed: Set<String>) {
+        self.object = object
+        self.consumed = allowed
+    }
+
+    mutating func string(_ name: String, maxCharacters: Int, nonEmpty: Bool = false) throws(ProtocolError) -> String? {
+        consumed.insert(name)
+        guard let value = object[name], value != .null else { return nil }
+        guard let string = value.stringValue else {
+            throw ProtocolError(.invalidField, "\(name) must be a string, got \(value.typeName)", field: name)
+        }
+        let count = string.unicodeScalars.count
+        if count > maxCharacters {
+            throw ProtocolError(.invalidField, "\(name) is \(count) characters long; at most \(maxCharacters) are allowed", field: name)
+        }
+        if nonEmpty && string.isEmpty {
+            throw ProtocolError(.invalidField, "\(name) must not be empty", field: name)
+        }
+        return string
+    }
+
+    mutating func number(_ name: String, range: ClosedRange<Double>) throws(ProtocolError) -> Double? {
+        consumed.insert(name)
+        guard let value = object[name], value != .null else { return nil }
+        guard let number = value.numberValue else {
+            throw ProtocolError(.invalidField, "\(name) must be a number, got \(value.typeName)", field: name)
+        }
+        guard range.contains(number) else {
+            throw ProtocolError(.invalidField, "\(name) must be between \(range.lowerBound) and \(range.upperBound), got \(number)", field: name)
+        }
+        return number
+    }
+
+    func rejectUnknown() throws(ProtocolError) {
+        if let unknown = object.keys.sorted().first(where: { !consumed.contains($0) }) {
+            throw ProtocolError(.invalidField, "unknown field \"\(unknown)\" for this op", field: unknown)
+        }
+    }
+}

@@ -1,0 +1,157 @@
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Lifecycle of a job as reported in events. Every job emits `queued`, then `started` when its first sample reaches
+/// the device, then exactly one final state.
+public enum JobState: String, Sendable, Codable, Equatable {
+    case queued
+    case started
+    case finished
+    case cancelled
+    case failed
+
+    public var isFinal: Bool { self == .finished || self == .cancelled || self == .failed }
+}
+
+/// The daemon's state, answered to `status`.
+///
+/// Threading: a value type; Sendable.
+public struct StatusInfo: Sendable, Codable, Equatable {
+    public var version: String
+    public var `protocol`: Int
+    /// Which engine serves jobs that do not choose: `openai` (an OpenAI-compatible upstream) or `espeak-ng`.
+    public var engine: String
+    public var upstream: String?
+    public var device: String
+    public var currentJob: String?
+    public var queued: Int
+    public var underruns: Int
+    public var uptimeSeconds: Double
+
+    public init(version: String, protocol: Int, engine: String, upstream: String?, device: String, currentJob: String?,
+                queued: Int, underruns: Int, uptimeSeconds: Double) {
+        self.version = version
+        self.protocol = `protocol`
+        self.engine = engine
+        self.upstream = upstream
+        self.device = device
+        self.currentJob = currentJob
+        self.queued = queued
+        self.underruns = underruns
+        self.uptimeSeconds = uptimeSeconds
+    }
+}
+
+/// The answer to one request: `{"id":…,"ok":true,…}` or `{"id":…,"ok":false,"error":{…}}`.
+///
+/// Threading: a value type; Sendable.
+public struct Reply: Sendable, Codable, Equatable {
+    public var id: JSONValue
+    public var ok: Bool
+    public var error: ProtocolError?
+    /// For `speak`: the new job's id and the engine that will speak it.
+    public var job: String?
+    public var engine: String?
+    /// For `stop`: how many jobs were cancelled.
+    public var cancelled: Int?
+    public var status: StatusInfo?
+
+    public init(id: JSONValue, ok: Bool = true, error: ProtocolError? = nil, job: String? = nil, engine: String? = nil,
+                cancelled: Int? = nil, status: StatusInfo? = nil) {
+        self.id = id
+        self.ok = ok
+        self.error = error
+        self.job = job
+        self.engine = engine
+        self.cancelled = cancelled
+        self.status = status
+    }
+
+    public static func failure(id: JSONValue, _ error: ProtocolError) -> Reply {
+        Reply(id: id, ok: false, error: error)
+    }
+}
+
+/// Something that happened, sent without being asked: `{"event":"job","job":"3","state":"started",…}`.
+///
+/// Threading: a value type; Sendable.
+public struct Event: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable {
+        /// First line on every connection: protocol version and server identity.
+        case hello
+        case job
+    }
+
+    public var event: Kind
+    public var job: String?
+    public var state: JobState?
+    /// Seconds on the daemon's monotonic clock (CLOCK_MONOTONIC), comparable between events.
+    public var time: Double
+    public var engine: String?
+    /// Why a job failed or was cancelled, in words for people.
+    public var reason: String?
+    public var error: ProtocolError?
+    /// Seconds of audio the job played, on `finished`.
+    public var duration: Double?
+    public var `protocol`: Int?
+    public var server: String?
+
+    public init(event: Kind, job: String? = nil, state: JobState? = nil, time: Double, engine: String? = nil,
+                reason: String? = nil, error: ProtocolError? = nil, duration: Double? = nil,
+                protocol: Int? = nil, server: String? = nil) {
+        self.event = event
+        self.job = job
+        self.state = state
+        self.time = time
+        self.engine = engine
+        self.reason = reason
+        self.error = error
+        self.duration = duration
+        self.protocol = `protocol`
+        self.server = server
+    }
+}
+
+/// A line from the daemon, as a client reads it.
+public enum ServerMessage: Sendable, Equatable {
+    case reply(Reply)
+    case event(Event)
+}
+
+/// Encodes and decodes lines of the wire protocol (one JSON object per line, `\n`-terminated).
+///
+/// Threading: stateless; call from any thread.
+public enum WireCodec {
+    public static func encodeLine(_ value: some Encodable) -> [UInt8] {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding our own Codable structs cannot fail: no floats are non-finite, no keys are dynamic.
+        var bytes = [UInt8]((try? encoder.encode(value)) ?? Data(#"{"ok":false}"#.utf8))
+        bytes.append(UInt8(ascii: "\n"))
+        return bytes
+    }
+
+    public static func encodeRequest(id: JSONValue, op: String, fields: [String: JSONValue] = [:]) -> [UInt8] {
+        var object = fields
+        object["id"] = id
+        object["op"] = .string(op)
+        object["v"] = .number(Double(speakdProtocolVersion))
+        return encodeLine(JSONValue.object(object))
+    }
+
+    /// Decodes one line from the daemon. Lines with an `event` member are events; all others are replies.
+    public static func decodeServerLine(_ line: some Collection<UInt8>) throws -> ServerMessage {
+        let data = Data(line)
+        let decoder = JSONDecoder()
+        let probe = try decoder.decode(EventProbe.self, from: data)
+        if probe.event != nil {
+            return .event(try decoder.decode(Event.self, from: data))
+        }
+        return .reply(try decoder.decode(Reply.self, from: data))
+    }
+
+    private struct EventProbe: Decodable { var event: String? }
+}
