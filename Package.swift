@@ -34,6 +34,8 @@ let package = Package(
             "SpeakdAudio", "CEspeakNG",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The daemon: socket server, job runner, configuration.
@@ -41,6 +43,7 @@ let package = Package(
             "SpeakdProtocol", "SpeakdSynthesis", "SpeakdAudio",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
+            .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "speakd", dependencies: [

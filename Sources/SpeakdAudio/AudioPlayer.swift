@@ -80,7 +80,7 @@ public final class AudioPlayer: Sendable {
     /// Copies `samples` into the ring, waiting (asynchronously) while it is full. Samples in a new format wait until
     /// the previous audio has been played, then the device is reopened at the new rate.
     /// Throws `CancellationError` when the calling task is cancelled; what was written stays written.
-    public func write(_ samples: UnsafeBufferPointer<Int16>, format: PCMFormat) async throws {
+    public func write(_ samples: [Int16], format: PCMFormat) async throws {
         if format.packed != state.requestedFormat.load(ordering: .relaxed) {
             while ring.readPosition != ring.writePosition {
                 try await Task.sleep(for: .milliseconds(5))
@@ -90,7 +90,7 @@ public final class AudioPlayer: Sendable {
         var offset = 0
         while offset < samples.count {
             let written = producer.withLock { producer in
-                producer.write(UnsafeBufferPointer(rebasing: samples[offset...]))
+                samples.withUnsafeBufferPointer { producer.write(UnsafeBufferPointer(rebasing: $0[offset...])) }
             }
             offset += written
             wake.ring()

@@ -1,0 +1,120 @@
+import SpeakdProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Why talking to the daemon failed, in words for the person at the shell.
+public struct ClientError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
+
+/// A blocking connection to speakd's Unix socket, speaking the line protocol. Deliberately free of SwiftNIO and
+/// full Foundation: speakctl runs once per announcement, and its start-up time is part of the latency.
+///
+/// Threading: not thread-safe; one thread uses a connection.
+public final class DaemonConnection {
+    public let path: String
+    private let fd: Int32
+    private var buffer: [UInt8] = []
+    private var nextID = 1
+    /// Events that arrived while waiting for a reply, in order.
+    private var pendingEvents: [Event] = []
+
+    /// Connects. The error says whether the daemon is absent, dead (stale socket) or not ours to talk to.
+    public init(path: String) throws(ClientError) {
+        self.path = path
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw ClientError("cannot create a socket: \(String(cString: strerror(errno)))") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let capacity = MemoryLayout.size(ofValue: address.sun_path)
+        guard path.utf8.count < capacity else {
+            close(fd)
+            throw ClientError("socket path \(path) is too long for a Unix socket")
+        }
+        withUnsafeMutableBytes(of: &address.sun_path) { bytes in
+            for (index, byte) in path.utf8.enumerated() { bytes[index] = byte }
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if result != 0 {
+            let code = errno
+            close(fd)
+            let hint = "start it with `speakd &` (or `systemctl --user start speakd.socket`), or point speakctl at it with --socket or $SPEAKD_SOCKET"
+            switch code {
+            case ENOENT:
+                throw ClientError("speakd is not running: no socket at \(path); \(hint)")
+            case ECONNREFUSED:
+                throw ClientError("speakd is not running: \(path) is left over from a daemon that exited; \(hint)")
+            case EACCES, EPERM:
+                throw ClientError("not allowed to talk to speakd at \(path) (permission denied); the socket belongs to another user or group")
+            default:
+                throw ClientError("cannot connect to speakd at \(path): \(String(cString: strerror(code)))")
+            }
+        }
+        self.fd = fd
+    }
+
+    deinit { close(fd) }
+
+    /// Sends a request and waits for its reply. Events that arrive first are kept for `nextEvent`.
+    public func request(_ op: String, _ fields: [String: JSONValue] = [:]) throws(ClientError) -> Reply {
+        let id = JSONValue.number(Double(nextID))
+        nextID += 1
+        try send(WireCodec.encodeRequest(id: id, op: op, fields: fields))
+        while true {
+            switch try readMessage() {
+            case .reply(let reply) where reply.id == id || reply.id == .null:
+                return reply
+            case .reply:
+                continue
+            case .event(let event):
+                if event.event == .job { pendingEvents.append(event) }
+            }
+        }
+    }
+
+    /// The next job event (blocking).
+    public func nextEvent() throws(ClientError) -> Event {
+        if !pendingEvents.isEmpty { return pendingEvents.removeFirst() }
+        while true {
+            if case .event(let event) = try readMessage(), event.event == .job { return event }
+        }
+    }
+
+    private func send(_ bytes: [UInt8]) throws(ClientError) {
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                throw ClientError("lost the connection to speakd: \(String(cString: strerror(errno)))")
+            }
+            offset += written
+        }
+    }
+
+    private func readMessage() throws(ClientError) -> ServerMessage {
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = buffer[..<newline]
+                defer { buffer.removeSubrange(...newline) }
+                do {
+                    return try WireCodec.decodeServerLine(line)
+                } catch {
+                    throw ClientError("speakd sent a line this speakctl does not understand (version mismatch?): \(String(decoding: line.prefix(200), as: UTF8.self))")
+                }
+            }
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                throw ClientError("lost the connection to speakd: \(String(cString: strerror(errno)))")
+            }
+            if count == 0 { throw ClientError("speakd closed the connection (did it exit?)") }
+            buffer += chunk[0..<count]
+        }
+    }
+}

@@ -1,0 +1,107 @@
+import Logging
+import NIOCore
+import NIOPosix
+import SpeakdProtocol
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Serves the wire protocol (docs/protocol.md) on a Unix socket: one task per connection reads request lines and
+/// answers each; a writer task per connection sends replies and events in order.
+///
+/// Threading: Sendable; `run` is called once and returns when the server is closed.
+final class ControlServer: Sendable {
+    private let path: String
+    private let handler: RequestHandler
+    private let events: EventHub
+    private let logger: Logger
+    private let nextConnection = Atomic<UInt64>(1)
+    private let serverChannel = Mutex<(any Channel)?>(nil)
+    private let openConnections = Mutex<[ConnectionID: any Channel]>([:])
+
+    init(path: String, handler: RequestHandler, events: EventHub, logger: Logger) {
+        self.path = path
+        self.handler = handler
+        self.events = events
+        self.logger = logger
+    }
+
+    /// Binds the socket (mode 0600 for a user instance, 0660 for the system one). Returns once bound;
+    /// `serve` then accepts connections.
+    func bind() async throws -> NIOAsyncChannel<NIOAsyncChannel<LineFrame, ByteBuffer>, Never> {
+        try SocketFile.prepare(path)
+        let mode: mode_t = SocketPath.isSystemInstance(path) ? 0o660 : 0o600
+        // The umask makes the socket file private from its first instant; chmod states the mode explicitly.
+        let previous = umask(~mode & 0o777)
+        defer { umask(previous) }
+        let maxLine = SpeechLimits.maxLineBytes
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .serverChannelOption(.backlog, value: 256)
+            .bind(unixDomainSocketPath: path) { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: maxLine)))
+                    return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+                }
+            }
+        chmod(path, mode)
+        serverChannel.withLock { $0 = channel.channel }
+        return channel
+    }
+
+    func serve(_ server: NIOAsyncChannel<NIOAsyncChannel<LineFrame, ByteBuffer>, Never>) async throws {
+        try await withThrowingDiscardingTaskGroup { group in
+            try await server.executeThenClose { connections in
+                for try await connection in connections {
+                    let id = nextConnection.add(1, ordering: .relaxed).oldValue
+                    group.addTask { await self.handle(connection, id: id) }
+                }
+            }
+        }
+    }
+
+    /// Stops accepting and closes every open connection; `serve` then returns.
+    func close() {
+        serverChannel.withLock { $0?.close(promise: nil) }
+        for channel in openConnections.withLock({ Array($0.values) }) { channel.close(promise: nil) }
+    }
+
+    private func handle(_ connection: NIOAsyncChannel<LineFrame, ByteBuffer>, id: ConnectionID) async {
+        let (outgoing, sink) = AsyncStream.makeStream(of: [UInt8].self)
+        events.register(id) { event in sink.yield(WireCodec.encodeLine(event)) }
+        openConnections.withLock { $0[id] = connection.channel }
+        defer {
+            events.unregister(id)
+            _ = openConnections.withLock { $0.removeValue(forKey: id) }
+        }
+        sink.yield(WireCodec.encodeLine(Event(event: .hello, time: monotonicSeconds(), protocol: speakdProtocolVersion,
+                                              server: "speakd \(speakdDaemonVersion)")))
+        do {
+            try await connection.executeThenClose { inbound, outbound in
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    group.addTask {
+                        for await line in outgoing {
+                            try await outbound.write(ByteBuffer(bytes: line))
+                        }
+                    }
+                    for try await frame in inbound {
+                        switch frame {
+                        case .line(let buffer):
+                            if buffer.readableBytes == 0 { continue }
+                            let reply = await handler.handle(buffer.readableBytesView, connection: id)
+                            sink.yield(WireCodec.encodeLine(reply))
+                        case .tooLong(let bytes):
+                            sink.yield(WireCodec.encodeLine(Reply.failure(id: .null, ProtocolError(
+                                .invalidRequest, "request line of \(bytes) bytes exceeds the limit of \(SpeechLimits.maxLineBytes) bytes"))))
+                        }
+                    }
+                    // The client closed its side: let queued replies and events drain, then finish.
+                    sink.finish()
+                    try await group.waitForAll()
+                }
+            }
+        } catch {
+            logger.debug("connection ended", metadata: ["connection": "\(id)", "error": "\(error)"])
+        }
+    }
+}

@@ -1,0 +1,111 @@
+import CEspeakNG
+import Dispatch
+import SpeakdAudio
+import Synchronization
+
+/// The embedded engine: libespeak-ng linked as a C library, so speakd speaks with no key and no network.
+///
+/// espeak-ng keeps global state and is not re-entrant: every call runs on one private serial queue. Synthesis is
+/// much faster than real time; its callback waits (on that queue's thread, never an async task's) while the consumer
+/// is more than a few chunks behind, so memory stays bounded for any length of text.
+///
+/// Threading: Sendable; `synthesize` may be called from any task, calls are served one at a time.
+public final class EspeakSynthesizer: Synthesizer {
+    public let engineName = "espeak-ng"
+    /// espeak-ng voice used when the job names none, or names one espeak-ng does not know (e.g. OpenAI's "alloy").
+    public let defaultVoice: String
+    public let format: PCMFormat
+    private static let queue = DispatchQueue(label: "speakd.espeak-ng")
+
+    /// Initialises espeak-ng. Throws when its data files are missing.
+    public init(defaultVoice: String = "en-us") throws(SynthesisError) {
+        let rate = Self.queue.sync { espeak_Initialize(AUDIO_OUTPUT_SYNCHRONOUS, 100, nil, Int32(espeakINITIALIZE_DONT_EXIT)) }
+        guard rate > 0 else {
+            throw SynthesisError(.engine, "espeak-ng could not be initialised (are its data files installed? package espeak-ng-data)")
+        }
+        format = PCMFormat(sampleRate: Int(rate))
+        self.defaultVoice = defaultVoice
+        Self.queue.sync { _ = espeak_SetSynthCallback(espeakCallback) }
+    }
+
+    public func synthesize(_ request: SynthesisRequest, deliver: (AudioChunk) async throws -> Void) async throws {
+        let run = EspeakRun(capacity: 4)
+        let voice = request.voice
+        let fallbackVoice = defaultVoice
+        let rate = Int32((Double(espeakRATE_NORMAL) * (request.speed ?? 1.0)).rounded())
+            .clamped(to: Int32(espeakRATE_MINIMUM)...Int32(espeakRATE_MAXIMUM))
+        let text = request.input
+        Self.queue.async {
+            if espeak_SetVoiceByName(voice) != EE_OK, espeak_SetVoiceByName(fallbackVoice) != EE_OK {
+                run.finish(error: SynthesisError(.engine, "espeak-ng has no voice \"\(fallbackVoice)\""))
+                return
+            }
+            espeak_SetParameter(espeakRATE, rate, 0)
+            let context = Unmanaged.passUnretained(run).toOpaque()
+            let result = text.withCString { pointer in
+                espeak_Synth(pointer, text.utf8.count + 1, 0, POS_CHARACTER, 0, UInt32(espeakCHARS_UTF8), nil, context)
+            }
+            run.finish(error: result == EE_OK || run.isCancelled ? nil : SynthesisError(.engine, "espeak-ng failed (error \(result.rawValue))"))
+        }
+        try await withTaskCancellationHandler {
+            for try await samples in run.stream {
+                run.consumed()
+                try await deliver(AudioChunk(format: format, samples: samples))
+            }
+        } onCancel: {
+            run.cancel()
+        }
+        try Task.checkCancellation()
+    }
+}
+
+/// One synthesis in flight: a bounded hand-over from espeak-ng's callback (a blocking thread) to the async consumer.
+///
+/// Threading: the callback side (`push`, `finish`) runs on the espeak queue; `consumed` and `cancel` from any task.
+final class EspeakRun: Sendable {
+    let stream: AsyncThrowingStream<[Int16], any Error>
+    private let continuation: AsyncThrowingStream<[Int16], any Error>.Continuation
+    /// Free slots between producer and consumer; the callback waits when none is left.
+    private let slots: DispatchSemaphore
+    private let cancelled = Atomic<Bool>(false)
+
+    init(capacity: Int) {
+        (stream, continuation) = AsyncThrowingStream.makeStream(of: [Int16].self)
+        slots = DispatchSemaphore(value: capacity)
+    }
+
+    var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
+
+    /// Returns false to make espeak-ng stop.
+    func push(_ samples: UnsafeBufferPointer<Int16>) -> Bool {
+        guard !isCancelled else { return false }
+        slots.wait()
+        guard !isCancelled else { return false }
+        continuation.yield(Array(samples))
+        return true
+    }
+
+    func consumed() { slots.signal() }
+
+    func finish(error: SynthesisError?) {
+        if let error { continuation.finish(throwing: error) } else { continuation.finish() }
+    }
+
+    func cancel() {
+        cancelled.store(true, ordering: .releasing)
+        slots.signal()
+        continuation.finish(throwing: CancellationError())
+    }
+}
+
+/// espeak-ng's synth callback: a C function pointer, so the run travels in the events' `user_data`.
+private func espeakCallback(_ wave: UnsafeMutablePointer<Int16>?, _ count: Int32, _ events: UnsafeMutablePointer<espeak_EVENT>?) -> Int32 {
+    guard let events, let context = events.pointee.user_data else { return 0 }
+    let run = Unmanaged<EspeakRun>.fromOpaque(context).takeUnretainedValue()
+    guard let wave, count > 0 else { return run.isCancelled ? 1 : 0 }
+    return run.push(UnsafeBufferPointer(start: wave, count: Int(count))) ? 0 : 1
+}
+
+extension Comparable {
+    func clamped(to range: ClosedRange<Self>) -> Self { min(max(self, range.lowerBound), range.upperBound) }
+}

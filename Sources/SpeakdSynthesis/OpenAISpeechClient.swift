@@ -1,0 +1,159 @@
+import AsyncHTTPClient
+import Logging
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import SpeakdAudio
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// Streams speech from an OpenAI-compatible `POST {base}/audio/speech` with `response_format: "pcm"`.
+///
+/// Audio is delivered chunk by chunk as it arrives (playback can start on the first bytes). The `HTTPClient` is
+/// shared and long-lived, so its pool keeps connections warm between jobs: no new TCP or TLS handshake per job.
+///
+/// Threading: Sendable; `synthesize` may run concurrently from several tasks.
+public final class OpenAISpeechClient: Synthesizer {
+    public let engineName = "openai"
+    public let configuration: UpstreamConfiguration
+    private let http: HTTPClient
+    private let logger: Logger
+    /// Longest a single request may take end to end (a 4096-character segment is a few minutes of audio).
+    private let requestDeadline: TimeAmount = .minutes(15)
+
+    public init(configuration: UpstreamConfiguration, http: HTTPClient, logger: Logger) {
+        self.configuration = configuration
+        self.http = http
+        self.logger = logger
+    }
+
+    /// An HTTP client set up with the upstream's timeouts; shut it down with `shutdown()` at exit.
+    public static func makeHTTPClient(for configuration: UpstreamConfiguration) -> HTTPClient {
+        var httpConfiguration = HTTPClient.Configuration()
+        httpConfiguration.timeout = .init(connect: .seconds(configuration.connectTimeoutSeconds),
+                                          read: .seconds(configuration.readTimeoutSeconds))
+        // Keep idle connections for a while: the next announcement reuses them.
+        httpConfiguration.connectionPool = .init(idleTimeout: .seconds(300))
+        httpConfiguration.decompression = .disabled
+        return HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
+    }
+
+    /// The JSON body: exactly the contract's properties (`additionalProperties: false`), nothing more.
+    struct RequestBody: Encodable {
+        var model: String
+        var input: String
+        var voice: String
+        var instructions: String?
+        var speed: Double?
+        var response_format = "pcm"
+    }
+
+    public func synthesize(_ request: SynthesisRequest, deliver: (AudioChunk) async throws -> Void) async throws {
+        var httpRequest = HTTPClientRequest(url: configuration.speechURL)
+        httpRequest.method = .POST
+        httpRequest.headers.add(name: "Content-Type", value: "application/json")
+        httpRequest.headers.add(name: "Accept", value: "audio/pcm, application/octet-stream")
+        httpRequest.headers.add(name: "User-Agent", value: "speakd/\(speakdVersion)")
+        if let key = configuration.apiKey {
+            httpRequest.headers.add(name: "Authorization", value: "Bearer \(key)")
+        }
+        let body = RequestBody(model: request.model, input: request.input, voice: request.voice,
+                               instructions: request.instructions, speed: request.speed)
+        httpRequest.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+
+        let response: HTTPClientResponse
+        do {
+            response = try await http.execute(httpRequest, timeout: requestDeadline, logger: logger)
+        } catch {
+            throw Self.describe(error, url: configuration.speechURL, stage: "connecting to")
+        }
+        guard response.status == .ok else {
+            throw await failure(for: response)
+        }
+        var decoder = PCMStreamDecoder(format: declaredFormat(response.headers))
+        do {
+            for try await buffer in response.body {
+                let samples = try decoder.decode(buffer.readableBytesView)
+                if !samples.isEmpty {
+                    try await deliver(AudioChunk(format: decoder.format, samples: samples))
+                }
+            }
+            try decoder.finish()
+        } catch let error as SynthesisError {
+            throw error
+        } catch is CancellationError {
+            throw CancellationError()
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            throw Self.describe(error, url: configuration.speechURL, stage: "receiving audio from",
+                                afterSamples: decoder.samplesDecoded)
+        }
+        guard decoder.samplesDecoded > 0 else {
+            throw SynthesisError(.badAudio, "the upstream answered 200 but sent no audio")
+        }
+    }
+
+    /// The format the response declares: `Content-Type: audio/pcm;rate=22050` is honoured, a configured override
+    /// wins, and the contract's 24 kHz mono is the default.
+    func declaredFormat(_ headers: HTTPHeaders) -> PCMFormat {
+        if let override = configuration.sampleRateOverride {
+            return PCMFormat(sampleRate: override)
+        }
+        let contentType = headers.first(name: "Content-Type") ?? ""
+        for parameter in contentType.split(separator: ";").dropFirst() {
+            let pair = parameter.split(separator: "=", maxSplits: 1).map { String($0).trimmedForDisplay.lowercased() }
+            if pair.count == 2, pair[0] == "rate", let rate = Int(pair[1]), PCMFormat.plausibleRates.contains(rate) {
+                return PCMFormat(sampleRate: rate)
+            }
+        }
+        return .openAISpeech
+    }
+
+    private func failure(for response: HTTPClientResponse) async -> SynthesisError {
+        var collected = ByteBuffer()
+        _ = try? await withThrowingTaskGroup(of: Void.self) { _ in
+            for try await part in response.body {
+                var part = part
+                if collected.readableBytes < 65_536 { collected.writeBuffer(&part) }
+            }
+        }
+        let parsed = UpstreamErrorBody.parse(Array(collected.readableBytesView))
+        let status = Int(response.status.code)
+        let detail = "upstream answered \(status) \(response.status.reasonPhrase): \(parsed.message)"
+        switch status {
+        case 401, 403:
+            return SynthesisError(.authentication, "API key rejected (\(detail))", httpStatus: status)
+        case 400..<500 where status != 408 && status != 429:
+            return SynthesisError(.rejected, detail, httpStatus: status)
+        default:
+            return SynthesisError(.unavailable, detail, httpStatus: status)
+        }
+    }
+
+    static func describe(_ error: any Error, url: String, stage: String, afterSamples: Int = 0) -> SynthesisError {
+        let reason: String
+        switch error {
+        case let error as HTTPClientError where error == .connectTimeout:
+            reason = "connection timed out"
+        case let error as HTTPClientError where error == .readTimeout:
+            reason = afterSamples > 0 ? "the audio stream stalled" : "no answer in time"
+        case let error as HTTPClientError where error == .remoteConnectionClosed:
+            reason = "the connection closed early"
+        case let error as HTTPClientError where error == .deadlineExceeded:
+            reason = "the request took too long"
+        case let error as NIOConnectionError:
+            reason = error.connectionErrors.first.map { "\($0.error)" } ?? "\(error)"
+        default:
+            reason = "\(error)"
+        }
+        let suffix = afterSamples > 0 ? " after \(afterSamples) samples" : ""
+        let kind: SynthesisError.Kind = afterSamples > 0 ? .badAudio : .unavailable
+        return SynthesisError(kind, "\(stage) upstream \(url) failed\(suffix): \(reason)")
+    }
+}
+
+/// Version string reported to upstreams, clients and `--version`.
+public let speakdVersion = "0.1.0"
