@@ -1,0 +1,111 @@
+import Foundation
+import SpeakdClient
+import SpeakdProtocol
+import XCTest
+
+/// Start-up, socket handling, the embedded engine and the error paths a user meets first.
+final class DaemonLifecycleTests: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = try Harness.temporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+
+    func testEmbeddedEngineSpeaksWithNoKey() throws {
+        let daemon = try DaemonProcess(arguments: ["--device", "default"], in: directory)
+        let recorder = try SinkRecorder(in: directory)
+        let before = recorder.samples.count
+        let result = try daemon.speakctl(["--wait", "--verbose", "The embedded engine speaks without a key."])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        XCTAssertTrue(result.stderr.contains("espeak-ng"), "speakctl should say which engine spoke: \(result.stderr)")
+        usleep(200_000)
+        let recorded = recorder.stop()
+        let speech = Array(recorded[before...])
+        XCTAssertGreaterThan(speech.rms, 300, "the recording is silent")
+        XCTAssertGreaterThan(speech.filter { abs(Int($0)) > 1000 }.count, 24_000 / 2, "less than half a second of speech")
+    }
+
+    func testSocketIsPrivateAndRemovedOnShutdown() throws {
+        let daemon = try DaemonProcess(arguments: ["--device", "null"], in: directory)
+        let attributes = try FileManager.default.attributesOfItem(atPath: daemon.socketPath)
+        XCTAssertEqual((attributes[.posixPermissions] as? NSNumber)?.intValue, 0o600)
+        let (status, log) = daemon.stop()
+        XCTAssertEqual(status, 0, log)
+        XCTAssertFalse(FileManager.default.fileExists(atPath: daemon.socketPath), "socket file left behind")
+        XCTAssertTrue(log.contains("shutting down"), log)
+    }
+
+    func testASecondDaemonRefusesALiveSocketAndReplacesAStaleOne() throws {
+        let first = try DaemonProcess(arguments: ["--device", "null"], in: directory)
+        let second = try Child(Harness.binDirectory.appendingPathComponent("speakd").path,
+                               ["--socket", first.socketPath, "--device", "null"]).finish()
+        XCTAssertEqual(second.status, 1)
+        XCTAssertTrue(second.stderr.contains("already running"), second.stderr)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: first.socketPath), "the live daemon's socket was removed")
+
+        // A daemon killed with SIGKILL leaves its socket behind; the next one replaces it.
+        kill(first.child.process.processIdentifier, SIGKILL)
+        first.child.process.waitUntilExit()
+        XCTAssertTrue(FileManager.default.fileExists(atPath: first.socketPath))
+        let third = try DaemonProcess(arguments: ["--device", "null"], in: directory)
+        let status = try third.speakctl(["status"])
+        XCTAssertEqual(status.status, 0, status.stderr)
+        XCTAssertTrue(status.stdout.contains("espeak-ng"), status.stdout)
+    }
+
+    func testSpeakctlWithNoDaemonSaysSoPlainly() throws {
+        let path = directory.appendingPathComponent("nobody-home.sock").path
+        let result = try Child(Harness.binDirectory.appendingPathComponent("speakctl").path, ["hello"],
+                               environment: ["SPEAKD_SOCKET": path]).finish()
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("speakd is not running"), result.stderr)
+        XCTAssertTrue(result.stderr.contains(path), "the message should name the path tried: \(result.stderr)")
+        XCTAssertTrue(result.stderr.contains("speakd &"), "the message should say how to start one: \(result.stderr)")
+    }
+
+    func testUpstreamRefusingConnectionsFailsTheJobWithAReason() throws {
+        // A port nobody listens on: bind one, note it, close it.
+        let closedPort = try MockUpstream([], in: directory)
+        let port = closedPort.port
+        closedPort.child.terminate()
+        let daemon = try DaemonProcess(arguments: ["--api-base", "http://127.0.0.1:\(port)/v1", "--device", "null"],
+                                       in: directory, environment: ["OPENAI_API_KEY": "sk-x"])
+        let result = try daemon.speakctl(["--wait", "Is anyone there?"])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("failed"), result.stderr)
+        XCTAssertTrue(result.stderr.lowercased().contains("refused"), result.stderr)
+    }
+
+    func testRejectedKeyReachesTheUser() throws {
+        let upstream = try MockUpstream(["--expect-key", "sk-right"], in: directory)
+        let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL, "--device", "null"],
+                                       in: directory, environment: ["OPENAI_API_KEY": "sk-wrong"])
+        let result = try daemon.speakctl(["--wait", "Let me in."])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("API key rejected"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("Incorrect API key provided"), "the upstream's own words: \(result.stderr)")
+    }
+
+    func testRequestsOutsideTheContractAreRefusedNamingTheField() throws {
+        let daemon = try DaemonProcess(arguments: ["--device", "null"], in: directory)
+        let speed = try daemon.speakctl(["--speed", "4.5", "too fast"])
+        XCTAssertEqual(speed.status, 1)
+        XCTAssertTrue(speed.stderr.contains("speed"), speed.stderr)
+        let instructions = try daemon.speakctl(["--instructions", String(repeating: "x", count: 4097), "hi"])
+        XCTAssertEqual(instructions.status, 1)
+        XCTAssertTrue(instructions.stderr.contains("[field: instructions]"), instructions.stderr)
+
+        // Straight on the socket: a malformed line and an unknown field each get an error, and the connection lives on.
+        let connection = try daemon.connect()
+        let unknown = try connection.request("speak", ["input": .string("hi"), "sped": .number(2)])
+        XCTAssertFalse(unknown.ok)
+        XCTAssertEqual(unknown.error?.field, "sped")
+        let empty = try connection.request("speak", ["input": .string("  ")])
+        XCTAssertEqual(empty.error?.field, "input")
+        XCTAssertTrue(try connection.request("ping").ok)
+    }
+}

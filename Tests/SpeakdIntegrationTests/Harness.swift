@@ -1,0 +1,207 @@
+import Foundation
+import SpeakdClient
+import SpeakdProtocol
+import XCTest
+
+/// Test harness: real processes (the built `speakd` and `speakctl`, the Python mock upstream, `parec`), on loopback
+/// and in a private temporary directory per test.
+enum Harness {
+    static let packageRoot: URL = {
+        var url = URL(fileURLWithPath: #filePath)
+        for _ in 0..<3 { url.deleteLastPathComponent() }
+        return url
+    }()
+
+    /// The directory holding the built executables (the test bundle sits beside them).
+    static let binDirectory: URL = {
+        let candidates = [Bundle.main.bundleURL, Bundle(for: Token.self).bundleURL.deletingLastPathComponent()]
+        for candidate in candidates {
+            var url = candidate
+            for _ in 0..<3 {
+                if FileManager.default.isExecutableFile(atPath: url.appendingPathComponent("speakd").path) { return url }
+                url.deleteLastPathComponent()
+            }
+        }
+        return packageRoot.appendingPathComponent(".build/debug")
+    }()
+
+    private final class Token {}
+
+    static var mockScript: String { packageRoot.appendingPathComponent("Tests/SpeakdIntegrationTests/mock_upstream.py").path }
+
+    static func temporaryDirectory() throws -> URL {
+        let url = FileManager.default.temporaryDirectory.appendingPathComponent("speakd-test-\(UUID().uuidString.prefix(8))")
+        try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// A child process with captured output, killed when the object goes away.
+final class Child {
+    let process = Process()
+    let stdoutPipe = Pipe()
+    let stderrPipe = Pipe()
+
+    init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws {
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        var env = ProcessInfo.processInfo.environment
+        for key in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "SPEAKD_SOCKET"] { env.removeValue(forKey: key) }
+        env.merge(environment) { $1 }
+        process.environment = env
+        process.standardOutput = stdoutPipe
+        process.standardError = stderrPipe
+        if let stdin {
+            let input = Pipe()
+            process.standardInput = input
+            try process.run()
+            input.fileHandleForWriting.write(stdin)
+            try input.fileHandleForWriting.close()
+        } else {
+            process.standardInput = FileHandle.nullDevice
+            try process.run()
+        }
+    }
+
+    deinit { terminate() }
+
+    func terminate() {
+        if process.isRunning {
+            process.terminate()
+            process.waitUntilExit()
+        }
+    }
+
+    /// Waits for exit; returns (status, stdout, stderr).
+    func finish() -> (status: Int32, stdout: String, stderr: String) {
+        let out = stdoutPipe.fileHandleForReading.readDataToEndOfFile()
+        let err = stderrPipe.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
+    }
+}
+
+/// The Python mock of `POST /v1/audio/speech` (mock_upstream.py), on an ephemeral loopback port.
+final class MockUpstream {
+    let child: Child
+    let port: Int
+    let logDirectory: URL
+
+    init(_ arguments: [String] = [], in directory: URL) throws {
+        logDirectory = directory.appendingPathComponent("upstream-log")
+        try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
+        child = try Child("/usr/bin/env", ["python3", Harness.mockScript, "--log", logDirectory.path] + arguments)
+        var line = Data()
+        let handle = child.stdoutPipe.fileHandleForReading
+        while !line.contains(UInt8(ascii: "\n")) {
+            let byte = handle.readData(ofLength: 1)
+            guard !byte.isEmpty else { throw HarnessError("mock upstream exited: \(String(decoding: child.stderrPipe.fileHandleForReading.availableData, as: UTF8.self))") }
+            line += byte
+        }
+        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5)) else { throw HarnessError("mock said \(text)") }
+        self.port = port
+    }
+
+    var baseURL: String { "http://127.0.0.1:\(port)/v1" }
+
+    /// The logged requests, in order: (JSON log, audio bytes sent).
+    func requests() throws -> [(log: [String: Any], pcm: Data)] {
+        let files = try FileManager.default.contentsOfDirectory(atPath: logDirectory.path)
+            .filter { $0.hasSuffix(".json") }.sorted()
+        return try files.map { name in
+            let json = try JSONSerialization.jsonObject(with: Data(contentsOf: logDirectory.appendingPathComponent(name))) as! [String: Any]
+            let pcmURL = logDirectory.appendingPathComponent(name.replacingOccurrences(of: ".json", with: ".pcm"))
+            return (json, (try? Data(contentsOf: pcmURL)) ?? Data())
+        }
+    }
+}
+
+/// A running `speakd` on a private socket.
+final class DaemonProcess {
+    let child: Child
+    let socketPath: String
+
+    init(arguments: [String], in directory: URL, environment: [String: String] = [:]) throws {
+        socketPath = directory.appendingPathComponent("speakd.sock").path
+        child = try Child(Harness.binDirectory.appendingPathComponent("speakd").path,
+                          ["--socket", socketPath, "--log-level", "debug"] + arguments, environment: environment)
+        let deadline = Date().addingTimeInterval(10)
+        while Date() < deadline {
+            if (try? DaemonConnection(path: socketPath)) != nil { return }
+            if !child.process.isRunning { break }
+            usleep(10_000)
+        }
+        let (status, _, stderr) = child.finish()
+        throw HarnessError("speakd did not start (status \(status)): \(stderr)")
+    }
+
+    func connect() throws -> DaemonConnection { try DaemonConnection(path: socketPath) }
+
+    /// Runs speakctl against this daemon.
+    func speakctl(_ arguments: [String], stdin: Data? = nil) throws -> (status: Int32, stdout: String, stderr: String) {
+        try Child(Harness.binDirectory.appendingPathComponent("speakctl").path, arguments,
+                  environment: ["SPEAKD_SOCKET": socketPath], stdin: stdin).finish()
+    }
+
+    /// Stops the daemon with SIGTERM and returns its log.
+    func stop() -> (status: Int32, log: String) {
+        child.process.terminate()
+        let (status, _, stderr) = child.finish()
+        return (status, stderr)
+    }
+}
+
+/// Records the PulseAudio null sink's monitor with `parec` (real-time pacing, sample-exact).
+final class SinkRecorder {
+    let child: Child
+    let file: URL
+
+    /// Starts recording and waits until parec delivers audio (its first second is often late).
+    init(in directory: URL) throws {
+        file = directory.appendingPathComponent("recording.raw")
+        FileManager.default.createFile(atPath: file.path, contents: nil)
+        child = try Child("/bin/sh", ["-c", "exec parec -d speakers.monitor --raw --format=s16le --rate=24000 --channels=1 --latency-msec=20 > '\(file.path)'"])
+        let deadline = Date().addingTimeInterval(5)
+        while Date() < deadline {
+            if (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0 > 4_800 { return }
+            usleep(20_000)
+        }
+        throw HarnessError("parec recorded nothing: is PulseAudio running with the null sink 'speakers'? (.ci/run starts it)")
+    }
+
+    /// Samples recorded so far.
+    var samples: [Int16] { Self.samples(of: (try? Data(contentsOf: file)) ?? Data()) }
+
+    func stop() -> [Int16] {
+        child.terminate()
+        return samples
+    }
+
+    static func samples(of data: Data) -> [Int16] {
+        data.withUnsafeBytes { raw in Array(raw.bindMemory(to: Int16.self)) }
+    }
+}
+
+struct HarnessError: Error, CustomStringConvertible {
+    var description: String
+    init(_ description: String) { self.description = description }
+}
+
+extension Array where Element == Int16 {
+    /// Index of the first occurrence of `needle`, or nil.
+    func firstIndex(ofSequence needle: ArraySlice<Int16>) -> Int? {
+        guard let first = needle.first, needle.count <= count else { return nil }
+        var index = 0
+        while index <= count - needle.count {
+            if self[index] == first, self[index..<(index + needle.count)].elementsEqual(needle) { return index }
+            index += 1
+        }
+        return nil
+    }
+
+    var rms: Double {
+        guard !isEmpty else { return 0 }
+        return (reduce(0.0) { $0 + Double($1) * Double($1) } / Double(count)).squareRoot()
+    }
+}
