@@ -14,6 +14,16 @@ public enum PlaybackOutcome: Sendable, Equatable {
     case deviceFailed(AudioOutputError)
 }
 
+/// A stream of samples as the player knows it: where it starts, and which cuts and device failures came before it
+/// (so that those are not blamed on it).
+///
+/// Threading: a value type; Sendable.
+public struct PlaybackStream: Sendable, Equatable {
+    public let startPosition: UInt64
+    let cutGeneration: UInt64
+    let errorGeneration: UInt64
+}
+
 /// Plays PCM: a lock-free ring in front of a dedicated audio thread that feeds an `AudioOutput`.
 ///
 /// The control side writes samples (`write`), marks stream boundaries, cuts (`cut`) and waits for positions to be
@@ -65,10 +75,14 @@ public final class AudioPlayer: Sendable {
     /// Ring position of the next sample to be written: the start mark of whatever is written next.
     public var writePosition: UInt64 { ring.writePosition }
 
-    /// Declares that samples are on their way: an empty ring is from now on an underrun, not the end.
-    public func beginStream() {
+    /// Declares that samples are on their way: an empty ring is from now on an underrun, not the end. The returned
+    /// stream is what waits refer to: a cut or device failure after this call is reported to them.
+    public func beginStream() -> PlaybackStream {
         state.streamGeneration.add(1, ordering: .releasing)
         state.streaming.store(true, ordering: .releasing)
+        return PlaybackStream(startPosition: ring.writePosition,
+                              cutGeneration: state.cutCompleted.load(ordering: .acquiring),
+                              errorGeneration: state.deviceErrors.load(ordering: .acquiring))
     }
 
     /// Declares that no more samples follow for now: the audio thread may let the device run dry and stop.
@@ -119,17 +133,17 @@ public final class AudioPlayer: Sendable {
         state.discardUntil.store(.max, ordering: .releasing)
         let generation = state.cutRequested.add(1, ordering: .acquiringAndReleasing).newValue
         wake.ring()
-        return await wait(for: .cut(generation))
+        return await wait(for: .cut(generation), since: nil)
     }
 
-    /// Waits until the sample at `position` has been handed to the device: "the first sample reaches the device".
-    public func waitUntilStarted(position: UInt64) async -> PlaybackOutcome {
-        await wait(for: .device(position + 1))
+    /// Waits until the stream's first sample has been handed to the device: "the first sample reaches the device".
+    public func waitUntilStarted(_ stream: PlaybackStream) async -> PlaybackOutcome {
+        await wait(for: .device(stream.startPosition + 1), since: stream)
     }
 
     /// Waits until every sample before `position` has been heard (device latency included).
-    public func waitUntilPlayed(position: UInt64) async -> PlaybackOutcome {
-        await wait(for: .played(position))
+    public func waitUntilPlayed(position: UInt64, of stream: PlaybackStream) async -> PlaybackOutcome {
+        await wait(for: .played(position), since: stream)
     }
 
     /// xruns and starvations while a stream was open, since start.
@@ -154,11 +168,11 @@ public final class AudioPlayer: Sendable {
 
     // MARK: waiting
 
-    private func wait(for target: Waiter.Target) async -> PlaybackOutcome {
+    private func wait(for target: Waiter.Target, since stream: PlaybackStream?) async -> PlaybackOutcome {
         await withCheckedContinuation { continuation in
             let waiter = Waiter(target: target,
-                                cutGeneration: state.cutCompleted.load(ordering: .acquiring),
-                                errorGeneration: state.deviceErrors.load(ordering: .acquiring),
+                                cutGeneration: stream?.cutGeneration ?? 0,
+                                errorGeneration: stream?.errorGeneration ?? 0,
                                 continuation: continuation)
             waiters.withLock { $0.append(waiter) }
             resolveWaiters(final: state.shutdown.load(ordering: .acquiring))

@@ -84,10 +84,10 @@ public actor JobQueue {
 
     /// Synthesizes `job` into the player; returns when its last sample is in the ring (not when it has played).
     private func play(_ job: Job) async {
-        let start = player.writePosition
-        player.beginStream()
+        let stream = player.beginStream()
+        let start = stream.startPosition
         defer { player.endStream() }
-        Task { await self.reportStart(of: job, at: start) }
+        Task { await self.reportStart(of: job, stream: stream) }
         guard let (format, failure) = await Self.synthesize(job, into: player) else { return }
         let end = player.writePosition
         if let failure, end == start {
@@ -96,7 +96,7 @@ public actor JobQueue {
             finalize(job, .failed, reason: failure.message, error: protocolError(for: failure))
             return
         }
-        Task { await self.reportEnd(of: job, duration: format.seconds(frames: Int(end - start) / format.channels), end: end, failure: failure) }
+        Task { await self.reportEnd(of: job, stream: stream, end: end, duration: format.seconds(frames: Int(end - start) / format.channels), failure: failure) }
     }
 
     /// Streams every segment of `job` into the player. Returns the format last written and the failure, if any;
@@ -122,8 +122,8 @@ public actor JobQueue {
         }
     }
 
-    private func reportStart(of job: Job, at position: UInt64) async {
-        let outcome = await player.waitUntilStarted(position: position)
+    private func reportStart(of job: Job, stream: PlaybackStream) async {
+        let outcome = await player.waitUntilStarted(stream)
         guard outcome == .reached, unfinished[job.id] != nil else {
             if case .deviceFailed(let error) = outcome {
                 logger.error("audio device failed", metadata: ["job": "\(job.id)", "error": "\(error)"])
@@ -134,8 +134,8 @@ public actor JobQueue {
         emit(job, .started)
     }
 
-    private func reportEnd(of job: Job, duration: Double, end: UInt64, failure: SynthesisError?) async {
-        let outcome = await player.waitUntilPlayed(position: end)
+    private func reportEnd(of job: Job, stream: PlaybackStream, end: UInt64, duration: Double, failure: SynthesisError?) async {
+        let outcome = await player.waitUntilPlayed(position: end, of: stream)
         switch outcome {
         case .reached:
             if let failure {

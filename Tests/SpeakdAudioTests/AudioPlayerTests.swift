@@ -1,0 +1,94 @@
+import Foundation
+import XCTest
+@testable import SpeakdAudio
+
+/// The player with real ALSA PCMs: the `file` plugin (byte-exact capture, unpaced) and a device that does not exist.
+final class AudioPlayerTests: XCTestCase {
+    private func capturePath() -> String {
+        FileManager.default.temporaryDirectory.appendingPathComponent("player-\(UUID().uuidString).raw").path
+    }
+
+    private func samples(_ count: Int, seed: Int) -> [Int16] {
+        (0..<count).map { Int16(truncatingIfNeeded: ($0 &* 7919 &+ seed &* 104_729) % 30_000 - 15_000) }
+    }
+
+    func testSamplesReachTheDeviceExactlyAndPositionsAreReported() async throws {
+        let path = capturePath()
+        defer { unlink(path) }
+        let player = try AudioPlayer(output: ALSAOutput(deviceName: "file:FILE=\(path),FORMAT=raw"))
+        defer { player.shutdown() }
+        let audio = samples(50_000, seed: 1)
+        let stream = player.beginStream()
+        let start = stream.startPosition
+        // Odd-sized writes larger than the ring's free space exercise the producer's waiting.
+        var offset = 0
+        for size in [1, 3, 4097, 20_000, 25_899] {
+            try await player.write(Array(audio[offset..<(offset + size)]), format: .openAISpeech)
+            offset += size
+        }
+        player.endStream()
+        let end = player.writePosition
+        XCTAssertEqual(end - start, 50_000)
+        let started = await player.waitUntilStarted(stream)
+        XCTAssertEqual(started, .reached)
+        let played = await player.waitUntilPlayed(position: end, of: stream)
+        XCTAssertEqual(played, .reached)
+        let written = try Data(contentsOf: URL(fileURLWithPath: path))
+        XCTAssertEqual(written, audio.withUnsafeBytes { Data($0) })
+    }
+
+    func testCutDiscardsQueuedAudioUntilReopen() async throws {
+        let path = capturePath()
+        defer { unlink(path) }
+        let player = try AudioPlayer(output: ALSAOutput(deviceName: "file:FILE=\(path),FORMAT=raw"))
+        defer { player.shutdown() }
+        let outcome = await player.cut()
+        XCTAssertEqual(outcome, .reached)
+        // Everything written after a cut and before reopen is thrown away (a producer that has not noticed the cut)…
+        let stale = player.beginStream()
+        try await player.write(samples(1_000, seed: 2), format: .openAISpeech)
+        let staleEnd = player.writePosition
+        player.endStream()
+        player.reopen()
+        // …and what follows plays.
+        let stream = player.beginStream()
+        let fresh = samples(2_000, seed: 3)
+        try await player.write(fresh, format: .openAISpeech)
+        player.endStream()
+        _ = await player.waitUntilPlayed(position: staleEnd, of: stale)
+        let played = await player.waitUntilPlayed(position: player.writePosition, of: stream)
+        XCTAssertEqual(played, .reached)
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), fresh.withUnsafeBytes { Data($0) })
+    }
+
+    func testAMissingDeviceFailsTheStreamInsteadOfHanging() async throws {
+        let player = try AudioPlayer(output: ALSAOutput(deviceName: "hw:77,0"))
+        defer { player.shutdown() }
+        let stream = player.beginStream()
+        // More than the ring holds: the producer must not block for ever on a device that will never drain it.
+        try await player.write(samples(400_000, seed: 4), format: .openAISpeech)
+        player.endStream()
+        let outcome = await player.waitUntilStarted(stream)
+        guard case .deviceFailed(let error) = outcome else { return XCTFail("expected a device failure, got \(outcome)") }
+        XCTAssertEqual(error.kind, .open)
+        XCTAssertTrue(error.description.contains("hw:77,0"), error.description)
+        XCTAssertEqual(player.lastDeviceError?.kind, .open)
+    }
+
+    func testARateChangeReopensTheDeviceAfterThePreviousAudio() async throws {
+        let path = capturePath()
+        defer { unlink(path) }
+        let player = try AudioPlayer(output: ALSAOutput(deviceName: "file:FILE=\(path),FORMAT=raw"))
+        defer { player.shutdown() }
+        let stream = player.beginStream()
+        let first = samples(3_000, seed: 5)
+        try await player.write(first, format: .openAISpeech)
+        let second = samples(3_000, seed: 6)
+        try await player.write(second, format: PCMFormat(sampleRate: 22_050))
+        player.endStream()
+        let played = await player.waitUntilPlayed(position: player.writePosition, of: stream)
+        XCTAssertEqual(played, .reached)
+        // The file PCM is reopened (and truncated) at the new rate: it holds the second stream, whole.
+        XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: path)), second.withUnsafeBytes { Data($0) })
+    }
+}
