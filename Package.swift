@@ -31,7 +31,7 @@ let package = Package(
         .target(name: "SpeakdAudio", dependencies: ["CAlsa", "CSpeakdShim"]),
         // Text segmenter, OpenAI-compatible streaming client, embedded espeak-ng engine.
         .target(name: "SpeakdSynthesis", dependencies: [
-            "SpeakdAudio", "CEspeakNG",
+            "SpeakdProtocol", "SpeakdAudio", "CEspeakNG",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),

@@ -75,7 +75,7 @@ final class ControlServer: Sendable {
             _ = openConnections.withLock { $0.removeValue(forKey: id) }
         }
         sink.yield(WireCodec.encodeLine(Event(event: .hello, time: monotonicSeconds(), protocol: speakdProtocolVersion,
-                                              server: "speakd \(speakdDaemonVersion)")))
+                                              server: "speakd \(speakdVersion)")))
         do {
             try await connection.executeThenClose { inbound, outbound in
                 try await withThrowingTaskGroup(of: Void.self) { group in

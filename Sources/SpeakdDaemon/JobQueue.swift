@@ -35,7 +35,7 @@ public actor JobQueue {
                 owner: ConnectionID?) -> String {
         let id = String(nextJobNumber)
         nextJobNumber += 1
-        let segments = TextSegmenter(maxCharacters: SpeechLimits.upstreamInputMaxCharacters).segments(of: parameters.input)
+        let segments = TextSegmenter().segments(of: parameters.input)
         let job = Job(id: id, parameters: parameters, engine: engine, owner: owner, segments: segments,
                       voice: voice, model: model)
         unfinished[id] = job

@@ -49,7 +49,7 @@ final class RequestHandler: Sendable {
     }
 
     private func status() async -> StatusInfo {
-        StatusInfo(version: speakdDaemonVersion, protocol: speakdProtocolVersion, engine: engines.preferred.engineName,
+        StatusInfo(version: speakdVersion, protocol: speakdProtocolVersion, engine: engines.preferred.engineName,
                    upstream: engines.upstream?.configuration.baseURL, device: player.deviceName,
                    currentJob: await queue.currentJobID, queued: await queue.queuedCount,
                    underruns: player.underruns, uptimeSeconds: monotonicSeconds() - startTime)
@@ -70,5 +70,3 @@ struct Engines: Sendable {
     /// Serves jobs: the upstream if configured, else the embedded engine. `Daemon` guarantees one exists.
     var preferred: any Synthesizer { upstream ?? embedded! }
 }
-
-let speakdDaemonVersion = speakdVersion

@@ -1,3 +1,6 @@
+/// Version string reported to upstreams (User-Agent), clients (hello, status) and `--version`.
+public let speakdVersion = "0.1.0"
+
 /// Limits taken from the OpenAI speech contract (`openai-speech-api.yaml`, `CreateSpeechRequest`) and the ones the
 /// daemon adds for its own wire protocol.
 public enum SpeechLimits {

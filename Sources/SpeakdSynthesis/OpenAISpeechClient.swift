@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import SpeakdAudio
+import SpeakdProtocol
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -37,6 +38,9 @@ public final class OpenAISpeechClient: Synthesizer {
                                           read: .seconds(configuration.readTimeoutSeconds))
         // Keep idle connections for a while: the next announcement reuses them.
         httpConfiguration.connectionPool = .init(idleTimeout: .seconds(300))
+        // Fail a refused connection at once instead of retrying until the connect timeout: a listener waiting for
+        // speech is better served by a prompt failure (and a fallback engine) than by seconds of silence.
+        httpConfiguration.connectionPool.retryConnectionEstablishment = false
         httpConfiguration.decompression = .disabled
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
     }
@@ -81,7 +85,8 @@ public final class OpenAISpeechClient: Synthesizer {
                     try await deliver(AudioChunk(format: decoder.format, samples: samples))
                 }
             }
-            try decoder.finish()
+            let rest = try decoder.finish()
+            if !rest.isEmpty { try await deliver(AudioChunk(format: decoder.format, samples: rest)) }
         } catch let error as SynthesisError {
             throw error
         } catch is CancellationError {
@@ -154,6 +159,3 @@ public final class OpenAISpeechClient: Synthesizer {
         return SynthesisError(kind, "\(stage) upstream \(url) failed\(suffix): \(reason)")
     }
 }
-
-/// Version string reported to upstreams, clients and `--version`.
-public let speakdVersion = "0.1.0"

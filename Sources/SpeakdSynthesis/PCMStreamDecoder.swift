@@ -31,18 +31,24 @@ public struct PCMStreamDecoder {
         return samples(from: bytes)
     }
 
-    /// Call at the end of the body: a leftover half sample means the body was cut inside a sample.
-    public mutating func finish() throws(SynthesisError) {
+    /// Call at the end of the body; returns samples still held back (a body shorter than a header sniff).
+    /// A leftover half sample means the body was cut inside a sample.
+    public mutating func finish() throws(SynthesisError) -> [Int16] {
+        var rest: [Int16] = []
         if !sniffed && !header.isEmpty {
-            // Fewer than 12 bytes in all: too short to be a header; take them as samples.
+            if header.starts(with: Array("RIFF".utf8)) {
+                throw SynthesisError(.badAudio, "the upstream's WAV header ended before its data")
+            }
+            // Fewer than 4 bytes in all: too short to be a container; take them as samples.
             sniffed = true
             let pending = header
             header = []
-            _ = samples(from: pending)
+            rest = samples(from: pending)
         }
         if carry != nil {
             throw SynthesisError(.badAudio, "the upstream's audio ended in the middle of a sample (odd byte count)")
         }
+        return rest
     }
 
     /// Looks at the first bytes. Returns the bytes to treat as samples once a decision is made, nil to wait for more.

@@ -1,3 +1,5 @@
+import SpeakdProtocol
+
 /// Splits text into upstream requests at sentence boundaries, so no request exceeds the contract's 4096-character
 /// `input.maxLength` and every join falls between sentences.
 ///
@@ -9,7 +11,7 @@
 public struct TextSegmenter: Sendable {
     public var maxCharacters: Int
 
-    public init(maxCharacters: Int = 4096) {
+    public init(maxCharacters: Int = SpeechLimits.upstreamInputMaxCharacters) {
         precondition(maxCharacters >= 16, "segments this short cannot hold a word")
         self.maxCharacters = maxCharacters
     }

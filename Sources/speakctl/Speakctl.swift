@@ -17,12 +17,10 @@ struct Speakctl: ParsableCommand {
             speakctl stop                 silence now and clear the queue
             To speak a word that is also a command, use `speakctl say stop`.
             """,
-        version: speakdVersionForClient,
+        version: speakdVersion,
         subcommands: [Say.self, Stop.self, Status.self],
         defaultSubcommand: Say.self)
 }
-
-let speakdVersionForClient = "0.1.0"
 
 struct ConnectionOptions: ParsableArguments {
     @Option(help: "speakd's socket (default: $SPEAKD_SOCKET, else $XDG_RUNTIME_DIR/speakd.sock, else /run/speakd/speakd.sock).")

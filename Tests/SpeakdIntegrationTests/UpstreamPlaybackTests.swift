@@ -112,6 +112,9 @@ final class UpstreamPlaybackTests: XCTestCase {
                 break
             }
         }
+        // The two-second hold starved the device: recovered, and counted.
+        let status = try connection.request("status")
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(status.status).underruns, 1)
         usleep(300_000)
         let recorded = recorder.stop()
         XCTAssertLessThan(try XCTUnwrap(startedAfter), 1.0, "the job started only after the upstream finished")
