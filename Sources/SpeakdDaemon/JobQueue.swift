@@ -27,8 +27,12 @@ public actor JobQueue {
         self.logger = logger
     }
 
+    /// The job being heard (its first sample reached the device, its last has not been heard yet).
+    private var playing: String?
+
     var queuedCount: Int { pending.count }
-    var currentJobID: String? { current?.job.id }
+    /// The job being heard, else the one being synthesized.
+    var currentJobID: String? { playing ?? current?.job.id }
 
     /// Accepts a job and answers at once with its id; audio follows.
     func submit(_ parameters: SpeakParameters, engine: any Synthesizer, voice: String, model: String,
@@ -131,6 +135,7 @@ public actor JobQueue {
             }
             return
         }
+        playing = job.id
         emit(job, .started)
     }
 
@@ -160,6 +165,7 @@ public actor JobQueue {
     private func finalize(_ job: Job, _ state: JobState, reason: String? = nil, error: ProtocolError? = nil,
                           duration: Double? = nil) -> Bool {
         guard unfinished.removeValue(forKey: job.id) != nil else { return false }
+        if playing == job.id { playing = nil }
         events.publish(Event(event: .job, job: job.id, state: state, time: monotonicSeconds(),
                              engine: job.engine.engineName, reason: reason, error: error, duration: duration),
                        owner: job.owner)
