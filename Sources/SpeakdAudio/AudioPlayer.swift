@@ -40,11 +40,11 @@ public final class AudioPlayer: Sendable {
     public let ringCapacity: Int
     let state = PlayerState()
     private let ring: SPSCRingBuffer<Int16>
-    private let producer: Mutex<SPSCRingBuffer<Int16>.Producer>
+    private let producer: PThreadMutex<SPSCRingBuffer<Int16>.Producer>
     private let wake: EventFD
     private let notify: EventFD
-    private let waiters = Mutex<[Waiter]>([])
-    private let threads = Mutex<[pthread_t]>([])
+    private let waiters = PThreadMutex<[Waiter]>([])
+    private let threads = PThreadMutex<[pthread_t]>([])
 
     private struct Waiter {
         enum Target { case device(UInt64), played(UInt64), cut(UInt64) }
@@ -60,7 +60,7 @@ public final class AudioPlayer: Sendable {
         deviceName = output.deviceName
         ring = SPSCRingBuffer(minimumCapacity: Int(ringSeconds * 48_000), zero: 0)
         ringCapacity = ring.capacity
-        producer = Mutex(ring.makeProducer())
+        producer = PThreadMutex(ring.makeProducer())
         wake = try EventFD(nonBlocking: true)
         notify = try EventFD(nonBlocking: false)
         let audio = AudioThread(state: state, output: output, consumer: ring.makeConsumer(), wake: wake,
