@@ -56,8 +56,10 @@ final class AudioThread: @unchecked Sendable {
             deviceHasFrames = false
             starving = false
             cutSeen = cut
-            discardPending()
+            // Published before the discard moves the positions: whoever sees the positions jump must also see
+            // that a cut, not playback, moved them (the monitor loads positions first, with acquire).
             state.cutCompleted.store(cut, ordering: .releasing)
+            discardPending()
             notify.ring()
         }
         discardPending()

@@ -131,7 +131,7 @@ final class UpstreamPlaybackTests: XCTestCase {
         let daemon = try startDaemon(upstream: upstream, device: "default")
         let recorder = try SinkRecorder(in: directory)
         let connection = try daemon.connect()
-        _ = try connection.request("speak", ["input": .string(String(repeating: "A long announcement. ", count: 5))])
+        _ = try connection.request("speak", ["input": .string(String(repeating: "A long announcement. ", count: 15))])
         while try connection.nextEvent().state != .started {}
         usleep(300_000)
         let stopAt = recorder.samples.count
