@@ -5,7 +5,8 @@ import SpeakdProtocol
 import Glibc
 #endif
 
-@main
+/// The command-line interface, defined once, here. `main.swift` recognizes the most common invocations without it
+/// (see `QuickInvocation`); everything else, help and every error included, is parsed here.
 struct Speakctl: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "speakctl",
@@ -26,26 +27,6 @@ struct ConnectionOptions: ParsableArguments {
     @Option(help: "speakd's socket (default: $SPEAKD_SOCKET, else $XDG_RUNTIME_DIR/speakd.sock, else /run/speakd/speakd.sock).")
     var socket: String?
 
-    func connect() throws -> DaemonConnection {
-        let path = SocketPath.resolve(explicit: socket, environment: processEnvironment())
-        do {
-            return try DaemonConnection(path: path)
-        } catch {
-            fail(error.description)
-        }
-    }
-}
-
-/// Prints `speakctl: message` to stderr and exits with `code`.
-func fail(_ message: String, code: Int32 = 1) -> Never {
-    var line = Array("speakctl: \(message)\n".utf8)
-    _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
-    exit(code)
-}
-
-func note(_ message: String) {
-    var line = Array("speakctl: \(message)\n".utf8)
-    _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
 }
 
 struct Say: ParsableCommand {
@@ -75,58 +56,8 @@ struct Say: ParsableCommand {
     var text: [String] = []
 
     func run() throws {
-        let input = text.isEmpty ? readStandardInput() : text.joined(separator: " ")
-        guard input.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {
-            fail("nothing to speak: give TEXT or pipe it on standard input")
-        }
-        var fields: [String: JSONValue] = ["input": .string(input)]
-        if let voice { fields["voice"] = .string(voice) }
-        if let model { fields["model"] = .string(model) }
-        if let speed { fields["speed"] = .number(speed) }
-        if let instructions { fields["instructions"] = .string(instructions) }
-
-        let daemon = try connection.connect()
-        let reply: Reply
-        do { reply = try daemon.request("speak", fields) } catch { fail(error.description) }
-        guard reply.ok, let job = reply.job else {
-            fail(reply.error.map(describe) ?? "speakd refused the request")
-        }
-        let talkative = verbose || isatty(2) != 0
-        if verbose { note("job \(job) queued (engine: \(reply.engine ?? "?"))") }
-        guard wait else { return }
-        while true {
-            let event: Event
-            do { event = try daemon.nextEvent() } catch { fail(error.description) }
-            guard event.job == job, let state = event.state else { continue }
-            switch state {
-            case .queued:
-                continue
-            case .started:
-                if verbose { note("job \(job) started") }
-            case .finished:
-                if talkative {
-                    let seconds = event.duration.map { " (\(formatSeconds($0)))" } ?? ""
-                    note("spoken by \(event.engine ?? reply.engine ?? "?")\(seconds)")
-                }
-                return
-            case .cancelled:
-                fail("job \(job) was cancelled: \(event.reason ?? "stopped")")
-            case .failed:
-                fail("job \(job) failed: \(event.error.map(describe) ?? event.reason ?? "unknown reason")")
-            }
-        }
-    }
-
-    private func readStandardInput() -> String {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            bytes += chunk[0..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+        SpeakInvocation(text: text, voice: voice, model: model, speed: speed, instructions: instructions, wait: wait,
+                        verbose: verbose, socket: connection.socket).run()
     }
 }
 
@@ -135,10 +66,7 @@ struct Stop: ParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func run() throws {
-        let daemon = try connection.connect()
-        let reply: Reply
-        do { reply = try daemon.request("stop") } catch { fail(error.description) }
-        guard reply.ok else { fail(reply.error.map(describe) ?? "stop failed") }
+        stopSpeech(socket: connection.socket)
     }
 }
 
@@ -147,7 +75,7 @@ struct Status: ParsableCommand {
     @OptionGroup var connection: ConnectionOptions
 
     func run() throws {
-        let daemon = try connection.connect()
+        let daemon = connect(socket: connection.socket)
         let reply: Reply
         do { reply = try daemon.request("status") } catch { fail(error.description) }
         guard reply.ok, let status = reply.status else { fail(reply.error.map(describe) ?? "status failed") }
@@ -163,11 +91,3 @@ struct Status: ParsableCommand {
     }
 }
 
-func describe(_ error: ProtocolError) -> String {
-    error.field.map { "\(error.message) [field: \($0)]" } ?? error.message
-}
-
-func formatSeconds(_ seconds: Double) -> String {
-    let tenths = Int((seconds * 10).rounded())
-    return "\(tenths / 10).\(tenths % 10) s"
-}

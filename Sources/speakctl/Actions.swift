@@ -1,0 +1,111 @@
+import SpeakdClient
+import SpeakdProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A speak request from the command line, however it was parsed.
+struct SpeakInvocation: Equatable {
+    var text: [String] = []
+    var voice: String?
+    var model: String?
+    var speed: Double?
+    var instructions: String?
+    var wait = false
+    var verbose = false
+    var socket: String?
+
+    /// Sends the text (or standard input) to speakd; with `wait`, returns once heard and exits 1 if it was not.
+    func run() {
+        let input = text.isEmpty ? readStandardInput() : text.joined(separator: " ")
+        guard input.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {
+            fail("nothing to speak: give TEXT or pipe it on standard input")
+        }
+        var fields: [String: JSONValue] = ["input": .string(input)]
+        if let voice { fields["voice"] = .string(voice) }
+        if let model { fields["model"] = .string(model) }
+        if let speed { fields["speed"] = .number(speed) }
+        if let instructions { fields["instructions"] = .string(instructions) }
+
+        let daemon = connect(socket: socket)
+        let reply: Reply
+        do { reply = try daemon.request("speak", fields) } catch { fail(error.description) }
+        guard reply.ok, let job = reply.job else {
+            fail(reply.error.map(describe) ?? "speakd refused the request")
+        }
+        if verbose { note("job \(job) queued (engine: \(reply.engine ?? "?"))") }
+        guard wait else { return }
+        let talkative = verbose || isatty(2) != 0
+        while true {
+            let event: Event
+            do { event = try daemon.nextEvent() } catch { fail(error.description) }
+            guard event.job == job, let state = event.state else { continue }
+            switch state {
+            case .queued:
+                continue
+            case .started:
+                if verbose { note("job \(job) started") }
+            case .finished:
+                if talkative {
+                    let seconds = event.duration.map { " (\(formatSeconds($0)))" } ?? ""
+                    note("spoken by \(event.engine ?? reply.engine ?? "?")\(seconds)")
+                }
+                return
+            case .cancelled:
+                fail("job \(job) was cancelled: \(event.reason ?? "stopped")")
+            case .failed:
+                fail("job \(job) failed: \(event.error.map(describe) ?? event.reason ?? "unknown reason")")
+            }
+        }
+    }
+
+    private func readStandardInput() -> String {
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            bytes += chunk[0..<count]
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+}
+
+/// Silences speakd now and clears its queue.
+func stopSpeech(socket: String?) {
+    let daemon = connect(socket: socket)
+    let reply: Reply
+    do { reply = try daemon.request("stop") } catch { fail(error.description) }
+    guard reply.ok else { fail(reply.error.map(describe) ?? "stop failed") }
+}
+
+/// Connects to speakd, or exits with a message saying why not and how to start it.
+func connect(socket: String?) -> DaemonConnection {
+    let path = SocketPath.resolve(explicit: socket, environment: processEnvironment())
+    do {
+        return try DaemonConnection(path: path)
+    } catch {
+        fail(error.description)
+    }
+}
+
+/// Prints `speakctl: message` to stderr and exits with `code`.
+func fail(_ message: String, code: Int32 = 1) -> Never {
+    note(message)
+    exit(code)
+}
+
+func note(_ message: String) {
+    var line = Array("speakctl: \(message)\n".utf8)
+    _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}
+
+func describe(_ error: ProtocolError) -> String {
+    error.field.map { "\(error.message) [field: \($0)]" } ?? error.message
+}
+
+func formatSeconds(_ seconds: Double) -> String {
+    let tenths = Int((seconds * 10).rounded())
+    return "\(tenths / 10).\(tenths % 10) s"
+}

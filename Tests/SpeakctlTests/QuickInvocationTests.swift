@@ -1,0 +1,50 @@
+import ArgumentParser
+import XCTest
+@testable import speakctl
+
+/// The quick parser must accept only what ArgumentParser accepts, with the same meaning, and defer the rest.
+final class QuickInvocationTests: XCTestCase {
+    private func viaArgumentParser(_ arguments: [String]) throws -> QuickInvocation? {
+        let command = try Speakctl.parseAsRoot(arguments)
+        switch command {
+        case let say as Say:
+            return .speak(SpeakInvocation(text: say.text, voice: say.voice, model: say.model, speed: say.speed,
+                                          instructions: say.instructions, wait: say.wait, verbose: say.verbose,
+                                          socket: say.connection.socket))
+        case let stop as Stop:
+            return .stop(socket: stop.connection.socket)
+        default:
+            return nil
+        }
+    }
+
+    func testAcceptedInvocationsMeanWhatArgumentParserSays() throws {
+        let accepted: [[String]] = [
+            [],
+            ["hello"],
+            ["Hello", "there,", "world."],
+            ["--wait", "Done."],
+            ["-v", "--wait", "--voice", "nova", "--model=tts-1-hd", "--speed", "1.5", "hi"],
+            ["--instructions", "calm and slow", "--socket", "/tmp/x.sock"],
+            ["--speed=0.25", "--verbose", "slow"],
+            ["stop"],
+            ["stop", "--socket", "/run/speakd/speakd.sock"],
+        ]
+        for arguments in accepted {
+            let quick = try XCTUnwrap(QuickInvocation(arguments: arguments), "\(arguments) should take the quick path")
+            XCTAssertEqual(quick, try viaArgumentParser(arguments), "\(arguments)")
+        }
+    }
+
+    func testEverythingElseIsLeftToArgumentParser() {
+        let deferred: [[String]] = [
+            ["--help"], ["-h"], ["--version"], ["help"], ["status"], ["say", "stop"],
+            ["--speed", "fast", "hi"], ["--speed"], ["--voice"], ["--bogus", "hi"], ["hi", "--wait"],
+            ["--", "-5 degrees"], ["stop", "now"], ["stop", "--wait"], ["--wait=yes", "hi"], ["-vx", "hi"],
+            ["--voice", "--wait", "text"],
+        ]
+        for arguments in deferred {
+            XCTAssertNil(QuickInvocation(arguments: arguments), "\(arguments) must go through ArgumentParser")
+        }
+    }
+}
