@@ -6,17 +6,7 @@ import XCTest
 /// "The audio thread never allocates", checked on the real daemon: an LD_PRELOAD probe
 /// (Tests/Support/audio_thread_alloc_probe.c) counts heap allocations made on the thread named `speakd-audio`.
 /// Opening the device allocates (inside alsa-lib); playing must not.
-final class AudioThreadAllocationTests: XCTestCase {
-    var directory: URL!
-
-    override func setUpWithError() throws {
-        directory = try Harness.temporaryDirectory()
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
-
+final class AudioThreadAllocationTests: IntegrationTestCase {
     private func buildProbe() throws -> String {
         let library = directory.appendingPathComponent("probe.so").path
         let source = Harness.packageRoot.appendingPathComponent("Tests/Support/audio_thread_alloc_probe.c").path

@@ -4,17 +4,7 @@ import SpeakdProtocol
 import XCTest
 
 /// Start-up, socket handling, the embedded engine and the error paths a user meets first.
-final class DaemonLifecycleTests: XCTestCase {
-    var directory: URL!
-
-    override func setUpWithError() throws {
-        directory = try Harness.temporaryDirectory()
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
-
+final class DaemonLifecycleTests: IntegrationTestCase {
     func testEmbeddedEngineSpeaksWithNoKey() throws {
         let daemon = try DaemonProcess(arguments: ["--device", "default"], in: directory)
         let recorder = try SinkRecorder(in: directory)

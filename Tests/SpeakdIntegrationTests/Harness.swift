@@ -36,6 +36,19 @@ enum Harness {
     }
 }
 
+/// Base of the integration tests: each test gets a private temporary directory (sockets, logs, captures).
+class IntegrationTestCase: XCTestCase {
+    var directory: URL!
+
+    override func setUpWithError() throws {
+        directory = try Harness.temporaryDirectory()
+    }
+
+    override func tearDownWithError() throws {
+        try? FileManager.default.removeItem(at: directory)
+    }
+}
+
 /// A child process with captured output, killed when the object goes away.
 final class Child {
     let process = Process()

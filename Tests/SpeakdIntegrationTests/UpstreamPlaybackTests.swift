@@ -5,17 +5,7 @@ import XCTest
 
 /// speakd against the mock upstream, played into the ALSA `file` PCM (byte-exact, unpaced) and into a PulseAudio
 /// null sink recorded with parec (paced like a real device).
-final class UpstreamPlaybackTests: XCTestCase {
-    var directory: URL!
-
-    override func setUpWithError() throws {
-        directory = try Harness.temporaryDirectory()
-    }
-
-    override func tearDownWithError() throws {
-        try? FileManager.default.removeItem(at: directory)
-    }
-
+final class UpstreamPlaybackTests: IntegrationTestCase {
     private func startDaemon(upstream: MockUpstream, device: String, key: String = "sk-test", extra: [String] = []) throws -> DaemonProcess {
         let keyFile = directory.appendingPathComponent("key")
         try (key + "\n").write(to: keyFile, atomically: true, encoding: .utf8)
