@@ -59,6 +59,7 @@ let package = Package(
         .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),
         .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis"]),
+        .testTarget(name: "SpeakdDaemonTests", dependencies: ["SpeakdDaemon", "SpeakdProtocol"]),
         .testTarget(name: "SpeakctlTests", dependencies: ["speakctl"]),
         .testTarget(name: "SpeakdIntegrationTests", dependencies: ["SpeakdProtocol", "SpeakdClient", "speakd", "speakctl"],
                     exclude: ["mock_upstream.py"]),

@@ -29,27 +29,36 @@ final class ControlServer: Sendable {
 
     /// Binds the socket (mode 0600 for a user instance, 0660 for the system one). Returns once bound;
     /// `serve` then accepts connections.
-    func bind() async throws -> NIOAsyncChannel<NIOAsyncChannel<LineFrame, ByteBuffer>, Never> {
+    func bind() async throws -> NIOAsyncServerChannel {
         try SocketFile.prepare(path)
         let mode: mode_t = SocketPath.isSystemInstance(path) ? 0o660 : 0o600
         // The umask makes the socket file private from its first instant; chmod states the mode explicitly.
         let previous = umask(~mode & 0o777)
         defer { umask(previous) }
-        let maxLine = SpeechLimits.maxLineBytes
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
-            .bind(unixDomainSocketPath: path) { channel in
-                channel.eventLoop.makeCompletedFuture {
-                    try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: maxLine)))
-                    return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
-                }
-            }
+            .bind(unixDomainSocketPath: path, childChannelInitializer: Self.initializeConnection)
         chmod(path, mode)
         serverChannel.withLock { $0 = channel.channel }
         return channel
     }
 
-    func serve(_ server: NIOAsyncChannel<NIOAsyncChannel<LineFrame, ByteBuffer>, Never>) async throws {
+    /// Serves a listening socket inherited from systemd (socket activation); its path and mode are the unit's.
+    func adopt(_ descriptor: Int32) async throws -> NIOAsyncServerChannel {
+        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+            .bind(descriptor, childChannelInitializer: Self.initializeConnection)
+        serverChannel.withLock { $0 = channel.channel }
+        return channel
+    }
+
+    private static let initializeConnection: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<LineFrame, ByteBuffer>> = { channel in
+        channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: SpeechLimits.maxLineBytes)))
+            return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+        }
+    }
+
+    func serve(_ server: NIOAsyncServerChannel) async throws {
         try await withThrowingDiscardingTaskGroup { group in
             try await server.executeThenClose { connections in
                 for try await connection in connections {

@@ -9,56 +9,26 @@ import SpeakdSynthesis
 import Glibc
 #endif
 
-/// Which engine serves jobs.
-public enum EngineChoice: String, Sendable, CaseIterable {
-    /// The upstream when a key or a base URL is configured, else the embedded engine.
-    case auto
-    case openai
-    case espeak = "espeak-ng"
-}
-
-/// Everything the daemon needs to start, resolved from flags and environment by the `speakd` executable.
-///
-/// Threading: a value type; Sendable.
-public struct DaemonOptions: Sendable {
-    public var socketPath: String
-    public var engine: EngineChoice = .auto
-    /// nil when no upstream is configured (no key and no base URL given).
-    public var upstream: UpstreamConfiguration?
-    public var voice = "alloy"
-    public var model = "tts-1"
-    public var embeddedVoice = "en-us"
-    public var device = "default"
-    public var periodMicroseconds: UInt32 = 10_000
-    public var bufferMicroseconds: UInt32 = 40_000
-
-    public init(socketPath: String) {
-        self.socketPath = socketPath
-    }
-}
-
-/// Startup problems the user can fix; printed as they are, and speakd exits 1.
-public struct StartupError: Error, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
-}
-
 /// Wires the pipeline together and serves until SIGTERM or SIGINT.
 ///
 /// Threading: `run` is called once, from the main task.
 public enum Daemon {
     public static func run(_ options: DaemonOptions, logger: Logger) async throws {
-        let (engines, http) = try makeEngines(options, logger: logger)
+        let environment = processEnvironment()
+        let notifier = SystemdNotifier(environment: environment)
+        let inherited = SocketActivation.inheritedSockets(environment: environment)
+        let engines = try makeEngines(options, logger: logger)
         do {
-            try await serve(options, engines: engines, logger: logger)
+            try await serve(options, engines: engines, inherited: inherited.first, notifier: notifier, logger: logger)
         } catch {
-            try? await http?.shutdown()
+            await engines.shutdown()
             throw error
         }
-        try? await http?.shutdown()
+        await engines.shutdown()
     }
 
-    private static func serve(_ options: DaemonOptions, engines: Engines, logger: Logger) async throws {
+    private static func serve(_ options: DaemonOptions, engines: Engines, inherited: Int32?,
+                              notifier: SystemdNotifier?, logger: Logger) async throws {
 
         let output = ALSAOutput(deviceName: options.device, periodMicroseconds: options.periodMicroseconds,
                                 bufferMicroseconds: options.bufferMicroseconds)
@@ -72,19 +42,21 @@ public enum Daemon {
         let server = ControlServer(path: options.socketPath, handler: handler, events: events, logger: logger)
         let bound: NIOAsyncServerChannel
         do {
-            bound = try await server.bind()
+            if let inherited { bound = try await server.adopt(inherited) } else { bound = try await server.bind() }
         } catch let error as SocketFile.Failure {
             throw StartupError(error.description)
         } catch {
             throw StartupError("cannot listen on \(options.socketPath): \(error)")
         }
-        defer { unlink(options.socketPath) }
+        // An inherited socket belongs to systemd, which removes it; our own we remove.
+        defer { if inherited == nil { unlink(options.socketPath) } }
 
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
             source.setEventHandler {
                 logger.info("shutting down", metadata: ["signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")"])
+                notifier?.send("STOPPING=1\nSTATUS=Shutting down")
                 server.close()
             }
             source.resume()
@@ -92,30 +64,54 @@ public enum Daemon {
         }
         defer { signals.forEach { $0.cancel() } }
 
+        let upstreams = engines.upstreams.map { "\($0.name)=\($0.client.configuration.baseURL)" }.joined(separator: ",")
         logger.info("speakd \(speakdVersion) listening", metadata: [
-            "socket": "\(options.socketPath)", "engine": "\(engines.preferred.engineName)",
-            "upstream": "\(engines.upstream?.configuration.baseURL ?? "none")", "device": "\(options.device)",
+            "socket": "\(inherited == nil ? options.socketPath : "inherited fd \(inherited!)")",
+            "engine": "\(engines.preferred.engineName)", "upstreams": "\(upstreams.isEmpty ? "none" : upstreams)",
+            "device": "\(options.device)",
         ])
+        notifier?.send("READY=1\nSTATUS=Ready: \(engines.preferred.engineName) on \(options.device)")
+        let watchdog = notifier.flatMap { notifier in
+            notifier.watchdogInterval.map { interval in
+                Task {
+                    // Pet the watchdog only while the job queue answers: a wedged scheduler gets restarted.
+                    while !Task.isCancelled {
+                        _ = await queue.queuedCount
+                        notifier.send("WATCHDOG=1")
+                        try? await Task.sleep(for: interval)
+                    }
+                }
+            }
+        }
+        defer { watchdog?.cancel() }
         try await server.serve(bound)
-        await queue.stop(reason: "speakd is shutting down")
+        _ = await queue.stop(reason: "speakd is shutting down")
     }
 
-    private static func makeEngines(_ options: DaemonOptions, logger: Logger) throws -> (Engines, HTTPClient?) {
+    private static func makeEngines(_ options: DaemonOptions, logger: Logger) throws -> Engines {
         var engines = Engines()
-        var http: HTTPClient?
         let wantUpstream: Bool = switch options.engine {
-        case .auto: options.upstream != nil
+        case .auto: !options.upstreams.isEmpty
         case .openai: true
         case .espeak: false
         }
         if wantUpstream {
-            let configuration = options.upstream ?? UpstreamConfiguration()
-            if configuration.apiKey == nil, configuration.baseURL == UpstreamConfiguration.openAIBaseURL {
-                logger.warning("no API key: set OPENAI_API_KEY or --api-key-file; OpenAI will refuse every request")
+            var upstreams = options.upstreams
+            if upstreams.isEmpty {
+                upstreams = [NamedUpstream(name: "openai", configuration: UpstreamConfiguration())]
             }
-            let client = OpenAISpeechClient.makeHTTPClient(for: configuration)
-            http = client
-            engines.upstream = OpenAISpeechClient(configuration: configuration, http: client, logger: logger)
+            for upstream in upstreams {
+                let configuration = upstream.configuration
+                if configuration.apiKey == nil, configuration.baseURL == UpstreamConfiguration.openAIBaseURL {
+                    logger.warning("no API key for OpenAI: set OPENAI_API_KEY or --api-key-file; it will refuse every request",
+                                   metadata: ["upstream": "\(upstream.name)"])
+                }
+                let http = OpenAISpeechClient.makeHTTPClient(for: configuration)
+                engines.upstreams.append(Engines.Upstream(
+                    name: upstream.name, client: OpenAISpeechClient(configuration: configuration, http: http, logger: logger),
+                    http: http, model: upstream.model, voice: upstream.voice))
+            }
+            engines.defaultUpstream = options.defaultUpstream ?? upstreams[0].name
         }
         do {
             engines.embedded = try EspeakSynthesizer(defaultVoice: options.embeddedVoice)
@@ -123,7 +119,7 @@ public enum Daemon {
             if !wantUpstream { throw StartupError("no engine: \(error)") }
             logger.warning("embedded engine unavailable", metadata: ["error": "\(error)"])
         }
-        return (engines, http)
+        return engines
     }
 }
 

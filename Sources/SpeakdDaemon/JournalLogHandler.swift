@@ -57,3 +57,9 @@ public struct JournalLogHandler: LogHandler {
         }
     }
 }
+
+/// Writes one line to stderr (for errors before logging is set up).
+public func printError(_ message: String) {
+    var bytes = Array((message + "\n").utf8)
+    _ = bytes.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+}

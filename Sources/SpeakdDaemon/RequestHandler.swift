@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Logging
 import SpeakdAudio
 import SpeakdProtocol
@@ -30,10 +31,23 @@ final class RequestHandler: Sendable {
         }
         switch request.operation {
         case .speak(let parameters):
-            let engine = engines.preferred
-            let voice = parameters.voice ?? (engine is EspeakSynthesizer ? defaults.embeddedVoice : defaults.voice)
-            let job = await queue.submit(parameters, engine: engine, voice: voice,
-                                         model: parameters.model ?? defaults.model, owner: connection)
+            let engine: any Synthesizer
+            var voice = parameters.voice
+            var model = parameters.model
+            if let name = parameters.upstream ?? engines.defaultUpstream {
+                guard let upstream = engines.upstream(named: name) else {
+                    let known = engines.upstreams.map(\.name).joined(separator: ", ")
+                    return .failure(id: request.id, ProtocolError(.invalidField, "no upstream named \"\(name)\" (configured: \(known.isEmpty ? "none" : known))", field: "upstream"))
+                }
+                engine = upstream.client
+                voice = voice ?? upstream.voice ?? defaults.voice
+                model = model ?? upstream.model ?? defaults.model
+            } else {
+                engine = engines.preferred
+                voice = voice ?? defaults.embeddedVoice
+            }
+            let job = await queue.submit(parameters, engine: engine, voice: voice ?? defaults.voice,
+                                         model: model ?? defaults.model, owner: connection)
             return Reply(id: request.id, job: job, engine: engine.engineName)
         case .stop:
             let cancelled = await queue.stop(reason: "stopped by a client")
@@ -50,7 +64,7 @@ final class RequestHandler: Sendable {
 
     private func status() async -> StatusInfo {
         StatusInfo(version: speakdVersion, protocol: speakdProtocolVersion, engine: engines.preferred.engineName,
-                   upstream: engines.upstream?.configuration.baseURL, device: player.deviceName,
+                   upstream: engines.defaultUpstream.flatMap { engines.upstream(named: $0)?.client.configuration.baseURL }, device: player.deviceName,
                    currentJob: await queue.currentJobID, queued: await queue.queuedCount,
                    underruns: player.underruns, uptimeSeconds: monotonicSeconds() - startTime)
     }
@@ -63,10 +77,29 @@ struct JobDefaults: Sendable {
     var embeddedVoice: String
 }
 
-/// The engines this daemon has: an upstream when one is configured, the embedded engine when it initialised.
+/// The engines this daemon has: the configured upstreams, and the embedded engine when it initialised.
+///
+/// Threading: a value type; Sendable.
 struct Engines: Sendable {
-    var upstream: OpenAISpeechClient?
+    struct Upstream: Sendable {
+        var name: String
+        var client: OpenAISpeechClient
+        var http: HTTPClient
+        var model: String?
+        var voice: String?
+    }
+
+    var upstreams: [Upstream] = []
+    var defaultUpstream: String?
     var embedded: EspeakSynthesizer?
-    /// Serves jobs: the upstream if configured, else the embedded engine. `Daemon` guarantees one exists.
-    var preferred: any Synthesizer { upstream ?? embedded! }
+
+    func upstream(named name: String) -> Upstream? { upstreams.first { $0.name == name } }
+
+    /// Serves jobs that name no upstream: the default upstream if any, else the embedded engine. `Daemon`
+    /// guarantees one exists.
+    var preferred: any Synthesizer { defaultUpstream.flatMap { upstream(named: $0)?.client } ?? embedded! }
+
+    func shutdown() async {
+        for upstream in upstreams { try? await upstream.http.shutdown() }
+    }
 }

@@ -11,8 +11,12 @@ public struct SpeakParameters: Sendable, Equatable {
     public var model: String?
     public var instructions: String?
     public var speed: Double?
+    /// A configured upstream's name; the default upstream when nil.
+    public var upstream: String?
 
-    public init(input: String, voice: String? = nil, model: String? = nil, instructions: String? = nil, speed: Double? = nil) {
+    public init(input: String, voice: String? = nil, model: String? = nil, instructions: String? = nil, speed: Double? = nil,
+                upstream: String? = nil) {
+        self.upstream = upstream
         self.input = input
         self.voice = voice
         self.model = model

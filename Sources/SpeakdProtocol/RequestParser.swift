@@ -78,7 +78,9 @@ public enum RequestParser {
         let model = try fields.string("model", maxCharacters: SpeechLimits.nameMaxCharacters, nonEmpty: true)
         let instructions = try fields.string("instructions", maxCharacters: SpeechLimits.instructionsMaxCharacters)
         let speed = try fields.number("speed", range: SpeechLimits.speedRange)
-        return SpeakParameters(input: input, voice: voice, model: model, instructions: instructions, speed: speed)
+        let upstream = try fields.string("upstream", maxCharacters: SpeechLimits.nameMaxCharacters, nonEmpty: true)
+        return SpeakParameters(input: input, voice: voice, model: model, instructions: instructions, speed: speed,
+                               upstream: upstream)
     }
 }
 

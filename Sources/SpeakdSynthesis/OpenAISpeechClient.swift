@@ -45,14 +45,17 @@ public final class OpenAISpeechClient: Synthesizer {
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
     }
 
-    /// The JSON body: exactly the contract's properties (`additionalProperties: false`), nothing more.
-    struct RequestBody: Encodable {
-        var model: String
-        var input: String
-        var voice: String
-        var instructions: String?
-        var speed: Double?
-        var response_format = "pcm"
+    /// The JSON body: exactly the contract's properties (`additionalProperties: false`), plus the upstream's
+    /// configured extras (which never override a contract property).
+    static func encodeBody(_ request: SynthesisRequest, extra: [String: JSONValue]) throws -> Data {
+        var body = extra
+        body["model"] = .string(request.model)
+        body["input"] = .string(request.input)
+        body["voice"] = .string(request.voice)
+        body["response_format"] = .string("pcm")
+        if let instructions = request.instructions { body["instructions"] = .string(instructions) }
+        if let speed = request.speed { body["speed"] = .number(speed) }
+        return try JSONEncoder().encode(JSONValue.object(body))
     }
 
     public func synthesize(_ request: SynthesisRequest, deliver: (AudioChunk) async throws -> Void) async throws {
@@ -64,9 +67,7 @@ public final class OpenAISpeechClient: Synthesizer {
         if let key = configuration.apiKey {
             httpRequest.headers.add(name: "Authorization", value: "Bearer \(key)")
         }
-        let body = RequestBody(model: request.model, input: request.input, voice: request.voice,
-                               instructions: request.instructions, speed: request.speed)
-        httpRequest.body = .bytes(ByteBuffer(bytes: try JSONEncoder().encode(body)))
+        httpRequest.body = .bytes(ByteBuffer(bytes: try Self.encodeBody(request, extra: configuration.extraBody)))
 
         let response: HTTPClientResponse
         do {

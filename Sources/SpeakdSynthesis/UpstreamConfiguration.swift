@@ -1,3 +1,5 @@
+import SpeakdProtocol
+
 /// Where and how to reach an OpenAI-compatible speech upstream.
 ///
 /// Threading: a value type; Sendable.
@@ -12,6 +14,9 @@ public struct UpstreamConfiguration: Sendable, Equatable {
     public var connectTimeoutSeconds: Int64
     /// Longest wait for the next bytes of a response, the first ones included: a stalled stream fails, never hangs.
     public var readTimeoutSeconds: Int64
+    /// Members added to every request body, for servers that want more than the contract (Kokoro-FastAPI streams
+    /// only with `"stream": true`). Empty by default: OpenAI refuses unknown members.
+    public var extraBody: [String: JSONValue] = [:]
 
     public static let openAIBaseURL = "https://api.openai.com/v1"
 

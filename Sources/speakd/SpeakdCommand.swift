@@ -2,128 +2,133 @@ import ArgumentParser
 import Logging
 import SpeakdDaemon
 import SpeakdProtocol
-import SpeakdSynthesis
-#if canImport(Glibc)
-import Glibc
-#endif
 
-/// `speakd`: parses flags and environment into `DaemonOptions`, then runs the daemon. All logic lives in SpeakdDaemon.
+/// `speakd`: flags, environment and configuration file become `DaemonOptions` (see `SettingsResolver`: flag >
+/// environment > file > default); then the daemon runs. All logic lives in SpeakdDaemon.
 @main
 struct SpeakdCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "speakd",
         abstract: "Text-to-speech playback daemon: speaks jobs from a Unix socket through an OpenAI-compatible upstream or the embedded espeak-ng engine.",
         discussion: """
-            Without an API key or --api-base, speakd speaks with the embedded espeak-ng engine, offline.
-            Send it text with speakctl: echo "Hello" | speakctl
+            Without an API key, a base URL or an [upstream] section in the configuration file, speakd speaks with \
+            the embedded espeak-ng engine, offline. Send it text with speakctl: echo "Hello" | speakctl
+
+            Configuration file: --config, else $XDG_CONFIG_HOME/speakd/config.toml, else \
+            /etc/speakd/config.toml (see speakd.toml.example). Every setting is also a flag; flags win over the \
+            environment (OPENAI_BASE_URL, OPENAI_API_KEY, SPEAKD_SOCKET), which wins over the file.
+            Under systemd: socket activation (LISTEN_FDS), Type=notify, WatchdogSec= and LoadCredential= are supported.
             """,
         version: speakdVersion)
+
+    @Option(help: "Configuration file (TOML).")
+    var config: String?
+
+    @Flag(help: "Validate the configuration, print the effective settings with secrets masked, and exit.")
+    var checkConfig = false
 
     @Option(help: "Unix socket to listen on (default: $SPEAKD_SOCKET, else $XDG_RUNTIME_DIR/speakd.sock, else /run/speakd/speakd.sock).")
     var socket: String?
 
-    @Option(help: "OpenAI-compatible API base URL, up to the version (default: $OPENAI_BASE_URL, else https://api.openai.com/v1).")
+    @Option(help: "The upstream (an [upstream.NAME] of the configuration file) serving jobs that name none.")
+    var upstream: String?
+
+    @Option(help: "API base URL of the default upstream, up to the version (default: $OPENAI_BASE_URL, else https://api.openai.com/v1).")
     var apiBase: String?
 
-    @Option(help: "File holding the API key (default: $OPENAI_API_KEY).")
+    @Option(help: "File holding the default upstream's API key (default: $OPENAI_API_KEY).")
     var apiKeyFile: String?
 
-    @Option(help: "Engine: auto (the upstream when a key or base URL is set, else espeak-ng), openai, espeak-ng.")
-    var engine: String = "auto"
+    @Option(help: "systemd credential (LoadCredential=) holding the default upstream's API key.")
+    var apiKeyCredential: String?
 
-    @Option(help: "Default model for upstream requests.")
-    var model: String = "tts-1"
+    @Option(help: "Engine: auto (an upstream when one is configured, else espeak-ng), openai, espeak-ng.")
+    var engine: String?
 
-    @Option(help: "Default voice for upstream requests.")
-    var voice: String = "alloy"
+    @Option(help: "Default model for upstream requests (default: tts-1).")
+    var model: String?
 
-    @Option(help: "espeak-ng voice for the embedded engine (e.g. en-us, de, fr).")
-    var embeddedVoice: String = "en-us"
+    @Option(help: "Default voice for upstream requests (default: alloy).")
+    var voice: String?
 
-    @Option(help: "Play pcm from the upstream at this rate whatever it says (for servers that mislabel it).")
+    @Option(help: "espeak-ng voice for the embedded engine, e.g. en-us, de, fr (default: en-us).")
+    var embeddedVoice: String?
+
+    @Option(help: "Play the default upstream's pcm at this rate whatever it says (for servers that mislabel it).")
     var sampleRate: Int?
 
-    @Option(help: "ALSA device.")
-    var device: String = "default"
+    @Option(help: "ALSA device (default: default).")
+    var device: String?
 
-    @Option(help: "ALSA period in milliseconds.")
-    var periodMs: Int = 10
+    @Option(help: "ALSA period in milliseconds (default: 10).")
+    var periodMs: Int?
 
-    @Option(help: "ALSA buffer in milliseconds.")
-    var bufferMs: Int = 40
+    @Option(help: "ALSA buffer in milliseconds (default: 40).")
+    var bufferMs: Int?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
-    var logLevel: String = "info"
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default: info).")
+    var logLevel: String?
 
     func validate() throws {
-        guard EngineChoice(rawValue: engine) != nil else {
+        if let engine, EngineChoice(rawValue: engine) == nil {
             throw ValidationError("--engine must be one of: auto, openai, espeak-ng")
         }
-        guard Logger.Level(rawValue: logLevel) != nil else {
+        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be one of: trace, debug, info, notice, warning, error, critical")
         }
-        guard (1...500).contains(periodMs), (2...2000).contains(bufferMs), bufferMs >= 2 * periodMs else {
-            throw ValidationError("--period-ms must be 1…500 and --buffer-ms at least twice the period")
-        }
+        if let periodMs, !(1...500).contains(periodMs) { throw ValidationError("--period-ms must be 1…500") }
+        if let bufferMs, !(2...2000).contains(bufferMs) { throw ValidationError("--buffer-ms must be 2…2000") }
         if let sampleRate, !(4_000...192_000).contains(sampleRate) {
             throw ValidationError("--sample-rate must be between 4000 and 192000")
         }
+        if let apiBase, !(apiBase.hasPrefix("http://") || apiBase.hasPrefix("https://")) {
+            throw ValidationError("--api-base must start with http:// or https://")
+        }
+    }
+
+    var commandLine: CommandLineSettings {
+        var settings = CommandLineSettings()
+        settings.config = config
+        settings.socket = socket
+        settings.upstream = upstream
+        settings.apiBase = apiBase
+        settings.apiKeyFile = apiKeyFile
+        settings.apiKeyCredential = apiKeyCredential
+        settings.engine = engine.flatMap(EngineChoice.init(rawValue:))
+        settings.model = model
+        settings.voice = voice
+        settings.embeddedVoice = embeddedVoice
+        settings.sampleRate = sampleRate
+        settings.device = device
+        settings.periodMilliseconds = periodMs
+        settings.bufferMilliseconds = bufferMs
+        settings.logLevel = logLevel
+        return settings
     }
 
     func run() async throws {
-        let level = Logger.Level(rawValue: logLevel) ?? .info
+        let environment = processEnvironment()
+        let settings: ResolvedSettings
+        do {
+            let file = try SettingsResolver.loadFile(flags: commandLine, environment: environment)
+            settings = try SettingsResolver.resolve(flags: commandLine, environment: environment, file: file)
+        } catch {
+            // Before logging is set up: a plain line on stderr, and a failing exit status.
+            printError("speakd: invalid configuration: \(error)")
+            throw ExitCode(1)
+        }
+        if checkConfig {
+            print(settings.describe(), terminator: "")
+            return
+        }
+        let level = Logger.Level(rawValue: settings.logLevel) ?? .info
         LoggingSystem.bootstrap { label in JournalLogHandler(label: label, level: level) }
         let logger = Logger(label: "speakd")
-        let environment = processEnvironment()
-
-        var options = DaemonOptions(socketPath: SocketPath.resolve(explicit: socket, environment: environment))
-        options.engine = EngineChoice(rawValue: engine) ?? .auto
-        options.model = model
-        options.voice = voice
-        options.embeddedVoice = embeddedVoice
-        options.device = device
-        options.periodMicroseconds = UInt32(periodMs * 1000)
-        options.bufferMicroseconds = UInt32(bufferMs * 1000)
         do {
-            options.upstream = try upstreamConfiguration(environment)
-            try await Daemon.run(options, logger: logger)
+            try await Daemon.run(settings.options, logger: logger)
         } catch let error as StartupError {
             logger.critical("\(error.description)")
             throw ExitCode(1)
         }
-    }
-
-    /// The upstream from flags and the OpenAI SDK's environment variables; nil when neither key nor base is set.
-    private func upstreamConfiguration(_ environment: [String: String]) throws -> UpstreamConfiguration? {
-        var key = environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
-        if let apiKeyFile {
-            key = try readKey(apiKeyFile)
-        }
-        let base = apiBase ?? environment["OPENAI_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
-        guard key != nil || base != nil else { return nil }
-        if let base, !(base.hasPrefix("http://") || base.hasPrefix("https://")) {
-            throw StartupError("API base URL \"\(base)\" must start with http:// or https://")
-        }
-        return UpstreamConfiguration(baseURL: base ?? UpstreamConfiguration.openAIBaseURL, apiKey: key,
-                                     sampleRateOverride: sampleRate)
-    }
-
-    private func readKey(_ path: String) throws -> String {
-        guard let file = fopen(path, "r") else {
-            throw StartupError("cannot read the API key file \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { fclose(file) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 4096)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, file)
-            if count <= 0 { break }
-            bytes += buffer[0..<count]
-            if bytes.count > 65_536 { throw StartupError("the API key file \(path) is too large to be a key") }
-        }
-        let key = String(decoding: bytes, as: UTF8.self).split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-        let trimmed = key.filter { !$0.isWhitespace }
-        guard !trimmed.isEmpty else { throw StartupError("the API key file \(path) is empty") }
-        return trimmed
     }
 }

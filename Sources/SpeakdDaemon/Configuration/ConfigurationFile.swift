@@ -1,0 +1,192 @@
+import SpeakdProtocol
+
+/// What a configuration file says, typed and checked: every key known, every value of the right type and range,
+/// errors naming the line. Nothing here is resolved against flags or the environment (see `SettingsResolver`).
+///
+/// Threading: a value type; Sendable.
+public struct ConfigurationFile: Sendable, Equatable {
+    public var path: String
+    public var socket: String?
+    public var engine: EngineChoice?
+    public var logLevel: String?
+    /// Name of the `[upstream.NAME]` that serves jobs naming none.
+    public var defaultUpstream: String?
+    public var voice: String?
+    public var model: String?
+    public var device: String?
+    public var periodMilliseconds: Int?
+    public var bufferMilliseconds: Int?
+    public var embeddedVoice: String?
+    /// In file order.
+    public var upstreams: [UpstreamSection] = []
+
+    public struct UpstreamSection: Sendable, Equatable {
+        public var name: String
+        public var line: Int
+        public var baseURL: String?
+        public var apiKey: String?
+        public var apiKeyFile: String?
+        public var apiKeyEnvironment: String?
+        public var apiKeyCredential: String?
+        public var model: String?
+        public var voice: String?
+        public var sampleRate: Int?
+        public var connectTimeoutSeconds: Int?
+        public var readTimeoutSeconds: Int?
+        public var extraBody: [String: JSONValue] = [:]
+    }
+
+    public struct Invalid: Error, CustomStringConvertible, Equatable {
+        public var path: String
+        public var line: Int
+        public var reason: String
+        public var description: String { "\(path):\(line): \(reason)" }
+    }
+
+    public init(path: String, text: String) throws(Invalid) {
+        self.path = path
+        let document: TOMLDocument
+        do {
+            document = try TOMLDocument(parsing: text)
+        } catch {
+            throw Invalid(path: path, line: error.line, reason: error.reason)
+        }
+        var reader = TableReader(path: path, table: document.root, name: "the top level")
+        socket = try reader.string("socket")
+        engine = try reader.enumeration("engine", EngineChoice.self)
+        logLevel = try reader.oneOf("log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
+        defaultUpstream = try reader.string("default_upstream")
+        voice = try reader.string("voice")
+        model = try reader.string("model")
+        if var audio = try reader.table("audio") {
+            device = try audio.string("device")
+            periodMilliseconds = try audio.integer("period_ms", in: 1...500)
+            bufferMilliseconds = try audio.integer("buffer_ms", in: 2...2000)
+            try audio.rejectUnknown()
+        }
+        if var embedded = try reader.table("embedded") {
+            embeddedVoice = try embedded.string("voice")
+            try embedded.rejectUnknown()
+        }
+        if var upstreamTables = try reader.table("upstream") {
+            for name in upstreamTables.keysInLineOrder {
+                guard var section = try upstreamTables.table(name) else { continue }
+                var upstream = UpstreamSection(name: name, line: section.line)
+                upstream.baseURL = try section.string("base_url")
+                if let url = upstream.baseURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
+                    throw Invalid(path: path, line: section.lineOf("base_url"), reason: "base_url must start with http:// or https://")
+                }
+                upstream.apiKey = try section.string("api_key")
+                upstream.apiKeyFile = try section.string("api_key_file")
+                upstream.apiKeyEnvironment = try section.string("api_key_env")
+                upstream.apiKeyCredential = try section.string("api_key_credential")
+                let keySources = [upstream.apiKey, upstream.apiKeyFile, upstream.apiKeyEnvironment, upstream.apiKeyCredential]
+                if keySources.compactMap({ $0 }).count > 1 {
+                    throw Invalid(path: path, line: section.line, reason: "[upstream.\(name)] names more than one of api_key, api_key_file, api_key_env, api_key_credential")
+                }
+                upstream.model = try section.string("model")
+                upstream.voice = try section.string("voice")
+                upstream.sampleRate = try section.integer("sample_rate", in: 4_000...192_000)
+                upstream.connectTimeoutSeconds = try section.integer("connect_timeout", in: 1...300)
+                upstream.readTimeoutSeconds = try section.integer("read_timeout", in: 1...3600)
+                if let extras = try section.table("extra_body") {
+                    upstream.extraBody = try extras.jsonObject()
+                }
+                try section.rejectUnknown()
+                upstreams.append(upstream)
+            }
+        }
+        try reader.rejectUnknown()
+        if let defaultUpstream, !upstreams.contains(where: { $0.name == defaultUpstream }) {
+            throw Invalid(path: path, line: reader.lineOf("default_upstream"),
+                          reason: "default_upstream \"\(defaultUpstream)\" has no [upstream.\(defaultUpstream)] section")
+        }
+    }
+}
+
+/// Reads typed keys out of one table, remembering which were read so unknown ones (typos) are refused by line.
+private struct TableReader {
+    let path: String
+    let table: [String: TOMLDocument.Entry]
+    let name: String
+    let line: Int
+    private var read: Set<String> = []
+
+    init(path: String, table: [String: TOMLDocument.Entry], name: String, line: Int = 1) {
+        self.path = path
+        self.table = table
+        self.name = name
+        self.line = line
+    }
+
+    var keysInLineOrder: [String] { table.sorted { $0.value.line < $1.value.line }.map(\.key) }
+
+    func lineOf(_ key: String) -> Int { table[key]?.line ?? line }
+
+    private func invalid(_ key: String, _ reason: String) -> ConfigurationFile.Invalid {
+        .init(path: path, line: lineOf(key), reason: reason)
+    }
+
+    mutating func string(_ key: String) throws(ConfigurationFile.Invalid) -> String? {
+        read.insert(key)
+        guard let entry = table[key] else { return nil }
+        guard case .string(let value) = entry.value else { throw invalid(key, "\(key) in \(name) must be a string, not \(entry.value.typeName)") }
+        return value
+    }
+
+    mutating func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationFile.Invalid) -> Int? {
+        read.insert(key)
+        guard let entry = table[key] else { return nil }
+        guard case .integer(let value) = entry.value else { throw invalid(key, "\(key) in \(name) must be an integer, not \(entry.value.typeName)") }
+        guard range.contains(value) else { throw invalid(key, "\(key) must be between \(range.lowerBound) and \(range.upperBound), not \(value)") }
+        return value
+    }
+
+    mutating func oneOf(_ key: String, _ choices: [String]) throws(ConfigurationFile.Invalid) -> String? {
+        guard let value = try string(key) else { return nil }
+        guard choices.contains(value) else { throw invalid(key, "\(key) must be one of \(choices.joined(separator: ", ")), not \"\(value)\"") }
+        return value
+    }
+
+    mutating func enumeration<Choice: RawRepresentable & CaseIterable>(_ key: String, _: Choice.Type) throws(ConfigurationFile.Invalid) -> Choice?
+    where Choice.RawValue == String {
+        guard let value = try oneOf(key, Choice.allCases.map(\.rawValue)) else { return nil }
+        return Choice(rawValue: value)
+    }
+
+    mutating func table(_ key: String) throws(ConfigurationFile.Invalid) -> TableReader? {
+        read.insert(key)
+        guard let entry = table[key] else { return nil }
+        guard case .table(let child) = entry.value else { throw invalid(key, "\(key) must be a table ([\(key)]), not \(entry.value.typeName)") }
+        let childName = name == "the top level" ? "[\(key)]" : "[\(name.dropFirst().dropLast()).\(key)]"
+        return TableReader(path: path, table: child, name: childName, line: entry.line)
+    }
+
+    func jsonObject() throws(ConfigurationFile.Invalid) -> [String: JSONValue] {
+        var object: [String: JSONValue] = [:]
+        for (key, entry) in table { object[key] = try json(entry.value, key: key) }
+        return object
+    }
+
+    private func json(_ value: TOMLDocument.Value, key: String) throws(ConfigurationFile.Invalid) -> JSONValue {
+        switch value {
+        case .string(let text): return .string(text)
+        case .integer(let number): return .number(Double(number))
+        case .float(let number): return .number(number)
+        case .bool(let flag): return .bool(flag)
+        case .array(let items):
+            var converted: [JSONValue] = []
+            for item in items { converted.append(try json(item, key: key)) }
+            return .array(converted)
+        case .table(let child):
+            return .object(try TableReader(path: path, table: child, name: key).jsonObject())
+        }
+    }
+
+    func rejectUnknown() throws(ConfigurationFile.Invalid) {
+        if let (key, entry) = table.filter({ !read.contains($0.key) }).min(by: { $0.value.line < $1.value.line }) {
+            let known = read.sorted().joined(separator: ", ")
+            throw ConfigurationFile.Invalid(path: path, line: entry.line, reason: "unknown key \"\(key)\" in \(name) (known: \(known))")
+        }
+    }
+}

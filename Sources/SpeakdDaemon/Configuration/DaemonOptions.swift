@@ -1,0 +1,55 @@
+import SpeakdSynthesis
+
+/// Which engine serves jobs.
+public enum EngineChoice: String, Sendable, CaseIterable {
+    /// An upstream when one is configured (a key or a base URL, or an `[upstream.NAME]` section), else espeak-ng.
+    case auto
+    case openai
+    case espeak = "espeak-ng"
+}
+
+/// An OpenAI-compatible upstream with its name and its defaults for jobs that do not choose.
+///
+/// Threading: a value type; Sendable.
+public struct NamedUpstream: Sendable, Equatable {
+    public var name: String
+    public var configuration: UpstreamConfiguration
+    public var model: String?
+    public var voice: String?
+
+    public init(name: String, configuration: UpstreamConfiguration, model: String? = nil, voice: String? = nil) {
+        self.name = name
+        self.configuration = configuration
+        self.model = model
+        self.voice = voice
+    }
+}
+
+/// Everything the daemon needs to start, resolved from flags, environment and configuration file by
+/// `SettingsResolver`.
+///
+/// Threading: a value type; Sendable.
+public struct DaemonOptions: Sendable, Equatable {
+    public var socketPath: String
+    public var engine: EngineChoice = .auto
+    /// Named upstreams; empty when none is configured.
+    public var upstreams: [NamedUpstream] = []
+    /// Serves jobs that name no upstream; nil when there are none.
+    public var defaultUpstream: String?
+    public var voice = "alloy"
+    public var model = "tts-1"
+    public var embeddedVoice = "en-us"
+    public var device = "default"
+    public var periodMicroseconds: UInt32 = 10_000
+    public var bufferMicroseconds: UInt32 = 40_000
+
+    public init(socketPath: String) {
+        self.socketPath = socketPath
+    }
+}
+
+/// Startup problems the user can fix; printed as they are, and speakd exits 1.
+public struct StartupError: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}

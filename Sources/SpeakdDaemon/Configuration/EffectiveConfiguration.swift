@@ -1,0 +1,85 @@
+import SpeakdProtocol
+
+extension ResolvedSettings {
+    /// The effective configuration as `speakd --check-config` prints it: TOML a user could paste into a file, with
+    /// each value's source in a comment and every secret masked.
+    public func describe() -> String {
+        var lines = ["# speakd effective configuration (flag > environment > file > default); secrets masked"]
+        lines.append("# configuration file: \(configPath ?? "none found (looked in: \(SettingsResolver.searchPath(environment: processEnvironment()).joined(separator: ", ")))")")
+        func line(_ key: String, _ value: String, source: String? = nil) {
+            let origin = source ?? sources[key] ?? "default"
+            lines.append("\(key) = \(value)".padding(toLength: 44) + " # \(origin)")
+        }
+        line("socket", quoted(options.socketPath))
+        line("engine", quoted(options.engine.rawValue))
+        line("log_level", quoted(logLevel))
+        if let name = options.defaultUpstream { line("default_upstream", quoted(name)) }
+        line("voice", quoted(options.voice))
+        line("model", quoted(options.model))
+        lines.append("")
+        lines.append("[audio]")
+        line("device", quoted(options.device))
+        line("period_ms", "\(options.periodMicroseconds / 1000)")
+        line("buffer_ms", "\(options.bufferMicroseconds / 1000)")
+        lines.append("")
+        lines.append("[embedded]")
+        line("voice", quoted(options.embeddedVoice), source: sources["embedded_voice"])
+        for upstream in options.upstreams {
+            let prefix = "upstream.\(upstream.name)"
+            let configuration = upstream.configuration
+            lines.append("")
+            lines.append("[\(prefix)]")
+            line("base_url", quoted(configuration.baseURL), source: sources[prefix + ".base_url"] ?? "default")
+            if let key = configuration.apiKey {
+                line("api_key", quoted(Self.mask(key)), source: sources[prefix + ".api_key"])
+            } else {
+                lines.append("# api_key: none")
+            }
+            if let model = upstream.model { line("model", quoted(model), source: "file") }
+            if let voice = upstream.voice { line("voice", quoted(voice), source: "file") }
+            if let rate = configuration.sampleRateOverride { line("sample_rate", "\(rate)", source: sources[prefix + ".sample_rate"] ?? "file") }
+            line("connect_timeout", "\(configuration.connectTimeoutSeconds)", source: "")
+            line("read_timeout", "\(configuration.readTimeoutSeconds)", source: "")
+            if !configuration.extraBody.isEmpty {
+                lines.append("[\(prefix).extra_body]")
+                for (key, value) in configuration.extraBody.sorted(by: { $0.key < $1.key }) {
+                    lines.append("\(key) = \(String(decoding: WireCodec.encodeLine(value).dropLast(), as: UTF8.self))")
+                }
+            }
+        }
+        return lines.map { $0.hasSuffix(" # ") ? String($0.dropLast(3)).trimmedTrailing : $0 }.joined(separator: "\n") + "\n"
+    }
+
+    /// `sk-proj-abc…xyz9` → `sk-…xyz9`: enough to tell keys apart, not enough to use one.
+    static func mask(_ secret: String) -> String {
+        guard secret.count > 8 else { return "…" }
+        let prefix = secret.hasPrefix("sk-") ? "sk-" : ""
+        return prefix + "…" + secret.suffix(4)
+    }
+
+    private func quoted(_ text: String) -> String {
+        var escaped = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": escaped += "\\\""
+            case "\\": escaped += "\\\\"
+            case "\n": escaped += "\\n"
+            case "\t": escaped += "\\t"
+            default: escaped.unicodeScalars.append(scalar)
+            }
+        }
+        return escaped + "\""
+    }
+}
+
+private extension String {
+    func padding(toLength length: Int) -> String {
+        count >= length ? self : self + String(repeating: " ", count: length - count)
+    }
+
+    var trimmedTrailing: String {
+        var result = self
+        while result.last == " " { result.removeLast() }
+        return result
+    }
+}

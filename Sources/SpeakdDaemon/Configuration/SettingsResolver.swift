@@ -1,0 +1,236 @@
+import SpeakdProtocol
+import SpeakdSynthesis
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Settings given on the command line; nil means "not given", so the file or a default may speak.
+///
+/// Threading: a value type; Sendable.
+public struct CommandLineSettings: Sendable, Equatable {
+    public var config: String?
+    public var socket: String?
+    public var apiBase: String?
+    public var apiKeyFile: String?
+    public var apiKeyCredential: String?
+    public var upstream: String?
+    public var engine: EngineChoice?
+    public var model: String?
+    public var voice: String?
+    public var embeddedVoice: String?
+    public var sampleRate: Int?
+    public var device: String?
+    public var periodMilliseconds: Int?
+    public var bufferMilliseconds: Int?
+    public var logLevel: String?
+
+    public init() {}
+}
+
+/// The effective settings and where each came from.
+///
+/// Threading: a value type; Sendable.
+public struct ResolvedSettings: Sendable {
+    public var options: DaemonOptions
+    public var logLevel: String
+    public var configPath: String?
+    /// Setting name → "flag", "environment OPENAI_API_KEY", "file line 12", "default"…
+    public var sources: [String: String] = [:]
+}
+
+/// Merges command line, environment and configuration file: **flag > environment > file > default**.
+///
+/// The OpenAI SDK's variables (`OPENAI_BASE_URL`, `OPENAI_API_KEY`) describe the upstream named `openai`, as they
+/// would for the SDK; they never leak to another upstream. `--api-base`, `--api-key-file`, `--api-key-credential`
+/// and `--sample-rate` describe the default upstream (the one `--upstream` or `default_upstream` names).
+///
+/// Threading: stateless.
+public enum SettingsResolver {
+    /// Where a configuration file is looked for when `--config` is not given, in order.
+    public static func searchPath(environment: [String: String]) -> [String] {
+        var paths: [String] = []
+        if let xdg = environment["XDG_CONFIG_HOME"], !xdg.isEmpty {
+            paths.append(xdg + "/speakd/config.toml")
+        } else if let home = environment["HOME"], !home.isEmpty {
+            paths.append(home + "/.config/speakd/config.toml")
+        }
+        paths.append("/etc/speakd/config.toml")
+        return paths
+    }
+
+    /// Finds and parses the configuration file: `--config` (which must exist), else the first of `searchPath`.
+    public static func loadFile(flags: CommandLineSettings, environment: [String: String]) throws -> ConfigurationFile? {
+        if let explicit = flags.config {
+            guard let text = try readTextFile(explicit) else {
+                throw StartupError("configuration file \(explicit) does not exist")
+            }
+            return try ConfigurationFile(path: explicit, text: text)
+        }
+        for path in searchPath(environment: environment) {
+            if let text = try readTextFile(path) { return try ConfigurationFile(path: path, text: text) }
+        }
+        return nil
+    }
+
+    public static func resolve(flags: CommandLineSettings, environment: [String: String],
+                               file: ConfigurationFile?) throws -> ResolvedSettings {
+        var sources: [String: String] = [:]
+        func pick<T>(_ name: String, flag: T?, fileValue: T?, fileKey: String? = nil, default value: T) -> T {
+            if let flag { sources[name] = "flag"; return flag }
+            if let fileValue { sources[name] = "file"; return fileValue }
+            sources[name] = "default"
+            return value
+        }
+        let socket: String
+        if let flag = flags.socket {
+            socket = flag; sources["socket"] = "flag"
+        } else if let path = environment["SPEAKD_SOCKET"], !path.isEmpty {
+            socket = path; sources["socket"] = "environment SPEAKD_SOCKET"
+        } else if let path = file?.socket {
+            socket = path; sources["socket"] = "file"
+        } else {
+            socket = SocketPath.resolve(explicit: nil, environment: environment); sources["socket"] = "default"
+        }
+        var options = DaemonOptions(socketPath: socket)
+        options.engine = pick("engine", flag: flags.engine, fileValue: file?.engine, default: .auto)
+        options.voice = pick("voice", flag: flags.voice, fileValue: file?.voice, default: options.voice)
+        options.model = pick("model", flag: flags.model, fileValue: file?.model, default: options.model)
+        options.embeddedVoice = pick("embedded_voice", flag: flags.embeddedVoice, fileValue: file?.embeddedVoice, default: options.embeddedVoice)
+        options.device = pick("device", flag: flags.device, fileValue: file?.device, default: options.device)
+        let period = pick("period_ms", flag: flags.periodMilliseconds, fileValue: file?.periodMilliseconds, default: 10)
+        let buffer = pick("buffer_ms", flag: flags.bufferMilliseconds, fileValue: file?.bufferMilliseconds, default: 40)
+        guard buffer >= 2 * period else {
+            throw StartupError("buffer_ms (\(buffer)) must be at least twice period_ms (\(period))")
+        }
+        options.periodMicroseconds = UInt32(period * 1000)
+        options.bufferMicroseconds = UInt32(buffer * 1000)
+        let logLevel = pick("log_level", flag: flags.logLevel, fileValue: file?.logLevel, default: "info")
+
+        // Upstreams: the file's sections, then the implicit `openai` one from the SDK's variables.
+        let sections = file?.upstreams ?? []
+        let defaultName = flags.upstream ?? file?.defaultUpstream ?? sections.first?.name ?? "openai"
+        sources["default_upstream"] = flags.upstream != nil ? "flag" : file?.defaultUpstream != nil ? "file" : "first upstream"
+        if let name = flags.upstream, !sections.contains(where: { $0.name == name }), name != "openai" {
+            throw StartupError("--upstream \(name): no [upstream.\(name)] section in the configuration file")
+        }
+        var upstreams: [NamedUpstream] = []
+        for section in sections {
+            upstreams.append(try upstream(from: section, environment: environment, sources: &sources))
+        }
+        let environmentBase = environment["OPENAI_BASE_URL"].flatMap { $0.isEmpty ? nil : $0 }
+        let environmentKey = environment["OPENAI_API_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+        let flagsDescribeOpenAI = defaultName == "openai" && (flags.apiBase != nil || flags.apiKeyFile != nil || flags.apiKeyCredential != nil)
+        if !upstreams.contains(where: { $0.name == "openai" }), environmentBase != nil || environmentKey != nil || flagsDescribeOpenAI {
+            upstreams.append(NamedUpstream(name: "openai", configuration: UpstreamConfiguration()))
+            sources["upstream.openai"] = "environment"
+        }
+        if let index = upstreams.firstIndex(where: { $0.name == "openai" }) {
+            if let environmentBase {
+                upstreams[index].configuration.baseURL = environmentBase
+                sources["upstream.openai.base_url"] = "environment OPENAI_BASE_URL"
+            }
+            if let environmentKey {
+                upstreams[index].configuration.apiKey = environmentKey
+                sources["upstream.openai.api_key"] = "environment OPENAI_API_KEY"
+            }
+        }
+        if let index = upstreams.firstIndex(where: { $0.name == defaultName }) {
+            let prefix = "upstream.\(defaultName)"
+            if let base = flags.apiBase {
+                upstreams[index].configuration.baseURL = base
+                sources[prefix + ".base_url"] = "flag"
+            }
+            if let path = flags.apiKeyFile {
+                upstreams[index].configuration.apiKey = try readKeyFile(path)
+                sources[prefix + ".api_key"] = "flag --api-key-file"
+            }
+            if let name = flags.apiKeyCredential {
+                upstreams[index].configuration.apiKey = try readCredential(name, environment: environment)
+                sources[prefix + ".api_key"] = "flag --api-key-credential"
+            }
+            if let rate = flags.sampleRate {
+                upstreams[index].configuration.sampleRateOverride = rate
+                sources[prefix + ".sample_rate"] = "flag"
+            }
+            options.defaultUpstream = defaultName
+        }
+        for upstream in upstreams {
+            let url = upstream.configuration.baseURL
+            guard url.hasPrefix("http://") || url.hasPrefix("https://") else {
+                throw StartupError("upstream \(upstream.name): base URL \"\(url)\" must start with http:// or https://")
+            }
+        }
+        options.upstreams = upstreams
+        return ResolvedSettings(options: options, logLevel: logLevel, configPath: file?.path, sources: sources)
+    }
+
+    private static func upstream(from section: ConfigurationFile.UpstreamSection, environment: [String: String],
+                                 sources: inout [String: String]) throws -> NamedUpstream {
+        var configuration = UpstreamConfiguration()
+        let prefix = "upstream.\(section.name)"
+        if let base = section.baseURL { configuration.baseURL = base; sources[prefix + ".base_url"] = "file" }
+        if let key = section.apiKey {
+            configuration.apiKey = key
+            sources[prefix + ".api_key"] = "file (inline)"
+        } else if let path = section.apiKeyFile {
+            configuration.apiKey = try readKeyFile(path)
+            sources[prefix + ".api_key"] = "file api_key_file \(path)"
+        } else if let variable = section.apiKeyEnvironment {
+            guard let key = environment[variable], !key.isEmpty else {
+                throw StartupError("upstream \(section.name): api_key_env names \(variable), which is not set")
+            }
+            configuration.apiKey = key
+            sources[prefix + ".api_key"] = "environment \(variable)"
+        } else if let name = section.apiKeyCredential {
+            configuration.apiKey = try readCredential(name, environment: environment)
+            sources[prefix + ".api_key"] = "credential \(name)"
+        }
+        configuration.sampleRateOverride = section.sampleRate
+        if let seconds = section.connectTimeoutSeconds { configuration.connectTimeoutSeconds = Int64(seconds) }
+        if let seconds = section.readTimeoutSeconds { configuration.readTimeoutSeconds = Int64(seconds) }
+        configuration.extraBody = section.extraBody
+        return NamedUpstream(name: section.name, configuration: configuration, model: section.model, voice: section.voice)
+    }
+
+    /// A systemd credential (`LoadCredential=NAME:…`): `$CREDENTIALS_DIRECTORY/NAME`. Keeps the key out of unit
+    /// files and the environment.
+    static func readCredential(_ name: String, environment: [String: String]) throws -> String {
+        guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
+            throw StartupError("API key credential \"\(name)\" requested, but $CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the unit)")
+        }
+        guard !name.contains("/") else { throw StartupError("credential name \"\(name)\" must not contain /") }
+        return try readKeyFile(directory + "/" + name)
+    }
+
+    static func readKeyFile(_ path: String) throws -> String {
+        guard let text = try readTextFile(path, limit: 65_536) else {
+            throw StartupError("cannot read the API key file \(path): no such file")
+        }
+        let firstLine = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
+        let key = firstLine.filter { !$0.isWhitespace }
+        guard !key.isEmpty else { throw StartupError("the API key file \(path) is empty") }
+        return key
+    }
+
+    /// The file's text, or nil when it does not exist. Other failures (permissions, a directory) are errors.
+    static func readTextFile(_ path: String, limit: Int = 1 << 20) throws -> String? {
+        guard let handle = fopen(path, "r") else {
+            if errno == ENOENT { return nil }
+            throw StartupError("cannot read \(path): \(String(cString: strerror(errno)))")
+        }
+        defer { fclose(handle) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16_384)
+        while true {
+            let count = fread(&buffer, 1, buffer.count, handle)
+            if count == 0 {
+                if ferror(handle) != 0 { throw StartupError("cannot read \(path): \(String(cString: strerror(errno)))") }
+                break
+            }
+            bytes += buffer[0..<count]
+            if bytes.count > limit { throw StartupError("\(path) is larger than \(limit) bytes") }
+        }
+        guard let text = String(validating: bytes, as: UTF8.self) else { throw StartupError("\(path) is not UTF-8 text") }
+        return text
+    }
+}

@@ -1,0 +1,81 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Socket activation with `sd_listen_fds(3)` semantics, without libsystemd: when `LISTEN_PID` is this process and
+/// `LISTEN_FDS` ≥ 1, the listening sockets are file descriptors 3, 4, …
+///
+/// Threading: call once at startup, before other threads read the environment.
+enum SocketActivation {
+    static let firstDescriptor: Int32 = 3
+
+    /// The inherited listening sockets (marked close-on-exec), and the variables removed so children do not see them.
+    static func inheritedSockets(environment: [String: String]) -> [Int32] {
+        defer {
+            unsetenv("LISTEN_PID")
+            unsetenv("LISTEN_FDS")
+            unsetenv("LISTEN_FDNAMES")
+        }
+        guard let pid = environment["LISTEN_PID"].flatMap(Int32.init), pid == getpid(),
+              let count = environment["LISTEN_FDS"].flatMap(Int32.init), count > 0 else { return [] }
+        return (firstDescriptor..<(firstDescriptor + count)).map { descriptor in
+            _ = fcntl(descriptor, F_SETFD, FD_CLOEXEC)
+            return descriptor
+        }
+    }
+}
+
+/// The service notification protocol (`sd_notify(3)`), without libsystemd: one datagram per message to the Unix
+/// socket in `$NOTIFY_SOCKET` (an `@` prefix means the abstract namespace).
+///
+/// Threading: Sendable; `send` from any thread (one `sendto` per call).
+final class SystemdNotifier: Sendable {
+    private let descriptor: Int32
+    private let address: sockaddr_un
+    private let addressLength: socklen_t
+    /// Half of `WATCHDOG_USEC` (systemd's advice), when the watchdog is on for this process.
+    let watchdogInterval: Duration?
+
+    init?(environment: [String: String]) {
+        defer {
+            unsetenv("NOTIFY_SOCKET")
+            unsetenv("WATCHDOG_USEC")
+            unsetenv("WATCHDOG_PID")
+        }
+        guard let path = environment["NOTIFY_SOCKET"], !path.isEmpty, path.utf8.count < 108,
+              path.hasPrefix("/") || path.hasPrefix("@") else { return nil }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in bytes.enumerated() { buffer[index] = byte }
+            if bytes.first == UInt8(ascii: "@") { buffer[0] = 0 }
+        }
+        let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
+        // Abstract addresses are exactly as long as the name; filesystem paths include the terminating NUL.
+        addressLength = socklen_t(pathOffset + bytes.count + (bytes.first == UInt8(ascii: "@") ? 0 : 1))
+        self.address = address
+        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard descriptor >= 0 else { return nil }
+        let watchdogPID = environment["WATCHDOG_PID"].flatMap(Int32.init)
+        if let microseconds = environment["WATCHDOG_USEC"].flatMap(Int64.init), microseconds > 0,
+           watchdogPID == nil || watchdogPID == getpid() {
+            watchdogInterval = .microseconds(microseconds / 2)
+        } else {
+            watchdogInterval = nil
+        }
+    }
+
+    deinit { close(descriptor) }
+
+    /// Sends newline-separated assignments, e.g. "READY=1\nSTATUS=Listening".
+    func send(_ state: String) {
+        var address = self.address
+        let bytes = Array(state.utf8)
+        _ = withUnsafePointer(to: &address) { pointer in
+            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
+                sendto(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL), socketAddress, addressLength)
+            }
+        }
+    }
+}
