@@ -11,6 +11,7 @@ struct SpeakInvocation: Equatable {
     var model: String?
     var speed: Double?
     var instructions: String?
+    var upstream: String?
     var wait = false
     var verbose = false
     var socket: String?
@@ -26,6 +27,7 @@ struct SpeakInvocation: Equatable {
         if let model { fields["model"] = .string(model) }
         if let speed { fields["speed"] = .number(speed) }
         if let instructions { fields["instructions"] = .string(instructions) }
+        if let upstream { fields["upstream"] = .string(upstream) }
 
         let daemon = connect(socket: socket)
         let reply: Reply

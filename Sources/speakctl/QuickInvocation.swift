@@ -43,6 +43,9 @@ enum QuickInvocation: Equatable {
             case "--model" where !sawStop:
                 guard let model = value() else { return nil }
                 speak.model = model
+            case "--upstream" where !sawStop:
+                guard let upstream = value() else { return nil }
+                speak.upstream = upstream
             case "--instructions" where !sawStop:
                 guard let instructions = value() else { return nil }
                 speak.instructions = instructions

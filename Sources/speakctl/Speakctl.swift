@@ -46,6 +46,9 @@ struct Say: ParsableCommand {
     @Option(help: "How to speak (gpt-4o-mini-tts only), e.g. \"calm and slow\".")
     var instructions: String?
 
+    @Option(help: "A configured upstream to speak through (an [upstream.NAME] of speakd's configuration).")
+    var upstream: String?
+
     @Flag(help: "Wait until the text has been heard; exit non-zero if it failed or was cancelled.")
     var wait = false
 
@@ -56,8 +59,8 @@ struct Say: ParsableCommand {
     var text: [String] = []
 
     func run() throws {
-        SpeakInvocation(text: text, voice: voice, model: model, speed: speed, instructions: instructions, wait: wait,
-                        verbose: verbose, socket: connection.socket).run()
+        SpeakInvocation(text: text, voice: voice, model: model, speed: speed, instructions: instructions,
+                        upstream: upstream, wait: wait, verbose: verbose, socket: connection.socket).run()
     }
 }
 

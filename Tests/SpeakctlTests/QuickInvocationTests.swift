@@ -9,7 +9,8 @@ final class QuickInvocationTests: XCTestCase {
         switch command {
         case let say as Say:
             return .speak(SpeakInvocation(text: say.text, voice: say.voice, model: say.model, speed: say.speed,
-                                          instructions: say.instructions, wait: say.wait, verbose: say.verbose,
+                                          instructions: say.instructions, upstream: say.upstream, wait: say.wait,
+                                          verbose: say.verbose,
                                           socket: say.connection.socket))
         case let stop as Stop:
             return .stop(socket: stop.connection.socket)
@@ -26,6 +27,7 @@ final class QuickInvocationTests: XCTestCase {
             ["--wait", "Done."],
             ["-v", "--wait", "--voice", "nova", "--model=tts-1-hd", "--speed", "1.5", "hi"],
             ["--instructions", "calm and slow", "--socket", "/tmp/x.sock"],
+            ["--upstream", "kokoro", "--wait", "Front door."],
             ["--speed=0.25", "--verbose", "slow"],
             ["stop"],
             ["stop", "--socket", "/run/speakd/speakd.sock"],

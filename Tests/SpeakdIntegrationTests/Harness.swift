@@ -218,3 +218,38 @@ extension Array where Element == Int16 {
         return (reduce(0.0) { $0 + Double($1) * Double($1) } / Double(count)).squareRoot()
     }
 }
+
+/// A long-lived child started with posix_spawn, its stderr going to a file. For processes that exec another
+/// program (systemd-socket-activate → speakd), which Foundation's `Process` monitoring does not cope with here:
+/// its waiter blocked the other children's exit notifications.
+final class SpawnedProcess {
+    let pid: pid_t
+    let logFile: String
+
+    init(_ executable: String, _ arguments: [String], logFile: String) throws {
+        self.logFile = logFile
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard rc == 0 else { throw HarnessError("cannot start \(executable): \(String(cString: strerror(rc)))") }
+        self.pid = pid
+    }
+
+    deinit { _ = stop() }
+
+    /// SIGTERM, then waits; returns the exit status and the log.
+    @discardableResult
+    func stop() -> (status: Int32, log: String) {
+        var status: Int32 = 0
+        if kill(pid, SIGTERM) == 0 { waitpid(pid, &status, 0) }
+        let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
+        return ((status >> 8) & 0xFF, log)
+    }
+}
