@@ -10,15 +10,13 @@ import Glibc
 /// Serves the wire protocol (docs/protocol.md) on a Unix socket: one task per connection reads request lines and
 /// answers each; a writer task per connection sends replies and events in order.
 ///
-/// Threading: Sendable; `run` is called once and returns when the server is closed.
+/// Threading: Sendable; `serve` is called once and runs until the process exits (see `Daemon` for shutdown).
 final class ControlServer: Sendable {
     private let path: String
     private let handler: RequestHandler
     private let events: EventHub
     private let logger: Logger
     private let nextConnection = Atomic<UInt64>(1)
-    private let serverChannel = Mutex<(any Channel)?>(nil)
-    private let openConnections = Mutex<[ConnectionID: any Channel]>([:])
 
     init(path: String, handler: RequestHandler, events: EventHub, logger: Logger) {
         self.path = path
@@ -39,16 +37,13 @@ final class ControlServer: Sendable {
             .serverChannelOption(.backlog, value: 256)
             .bind(unixDomainSocketPath: path, childChannelInitializer: Self.initializeConnection)
         chmod(path, mode)
-        serverChannel.withLock { $0 = channel.channel }
         return channel
     }
 
     /// Serves a listening socket inherited from systemd (socket activation); its path and mode are the unit's.
     func adopt(_ descriptor: Int32) async throws -> NIOAsyncServerChannel {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
+        try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .bind(descriptor, childChannelInitializer: Self.initializeConnection)
-        serverChannel.withLock { $0 = channel.channel }
-        return channel
     }
 
     private static let initializeConnection: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<LineFrame, ByteBuffer>> = { channel in
@@ -69,20 +64,10 @@ final class ControlServer: Sendable {
         }
     }
 
-    /// Stops accepting and closes every open connection; `serve` then returns.
-    func close() {
-        serverChannel.withLock { $0?.close(promise: nil) }
-        for channel in openConnections.withLock({ Array($0.values) }) { channel.close(promise: nil) }
-    }
-
     private func handle(_ connection: NIOAsyncChannel<LineFrame, ByteBuffer>, id: ConnectionID) async {
         let (outgoing, sink) = AsyncStream.makeStream(of: [UInt8].self)
         events.register(id) { event in sink.yield(WireCodec.encodeLine(event)) }
-        openConnections.withLock { $0[id] = connection.channel }
-        defer {
-            events.unregister(id)
-            _ = openConnections.withLock { $0.removeValue(forKey: id) }
-        }
+        defer { events.unregister(id) }
         sink.yield(WireCodec.encodeLine(Event(event: .hello, time: monotonicSeconds(), protocol: speakdProtocolVersion,
                                               server: "speakd \(speakdVersion)")))
         do {

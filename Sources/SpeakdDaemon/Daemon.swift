@@ -57,7 +57,20 @@ public enum Daemon {
             source.setEventHandler {
                 logger.info("shutting down", metadata: ["signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")"])
                 notifier?.send("STOPPING=1\nSTATUS=Shutting down")
-                server.close()
+                // Silence, tell every waiting client, remove the socket, then exit. The process ends here rather
+                // than unwinding SwiftNIO: connections accepted but not yet served would trap in its teardown, and
+                // the kernel closes every open connection anyway. A stuck step cannot hold the exit back for long.
+                DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(3)) {
+                    logger.error("shutdown took longer than 3 s; exiting anyway")
+                    exit(1)
+                }
+                Task {
+                    _ = await queue.stop(reason: "speakd is shutting down")
+                    player.shutdown()
+                    if inherited == nil { unlink(options.socketPath) }
+                    await engines.shutdown()
+                    exit(0)
+                }
             }
             source.resume()
             return source

@@ -111,7 +111,9 @@ final class UpstreamPlaybackTests: IntegrationTestCase {
         // In the sink: the first 100 ms are heard, then silence while the upstream holds, then the rest.
         let sent = SinkRecorder.samples(of: try XCTUnwrap(try upstream.requests().first?.pcm))
         let firstAudio = try XCTUnwrap(recorded.firstIndex(ofSequence: sent[1_200..<1_440]), "first part not recorded")
-        let secondAudio = try XCTUnwrap(recorded.firstIndex(ofSequence: sent[2_600..<2_840]), "second part not recorded")
+        // Anchored 100 ms into the second part: a stream restarting after an underrun may begin with a few
+        // milliseconds of zeros in the monitor.
+        let secondAudio = try XCTUnwrap(recorded.firstIndex(ofSequence: sent[4_800..<5_040]), "second part not recorded")
         XCTAssertLessThan(Double(firstAudio - before) / 24_000, 1.5, "first sound came too late")
         XCTAssertGreaterThan(Double(secondAudio - firstAudio) / 24_000, 1.5, "the upstream's hold was not heard as a pause: audio was not streamed")
     }
