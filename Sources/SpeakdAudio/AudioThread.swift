@@ -98,7 +98,13 @@ final class AudioThread: @unchecked Sendable {
     private func waitWithEmptyRing() {
         guard deviceHasFrames else {
             state.idle.store(true, ordering: .releasing)
-            waitForWake(timeoutMilliseconds: -1)
+            // Idle: keep the device open for a while (the next sentence starts sooner), then release it — a
+            // sound server's stream keeps exchanging timing updates, and a hw: device is exclusive.
+            let woken = waitForWake(timeoutMilliseconds: openFormat == 0 ? -1 : Self.idleCloseMilliseconds)
+            if !woken, openFormat != 0 {
+                output.close()
+                openFormat = 0
+            }
             state.idle.store(false, ordering: .releasing)
             return
         }
@@ -197,6 +203,8 @@ final class AudioThread: @unchecked Sendable {
     }
 
     private var periodMilliseconds: Int32 { 10 }
+    /// How long an idle device stays open.
+    static let idleCloseMilliseconds: Int32 = 10_000
 
     /// Sleeps until the control side rings or the timeout passes. Returns true when woken by a ring.
     @discardableResult
