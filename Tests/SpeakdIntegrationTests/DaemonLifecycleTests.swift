@@ -19,6 +19,40 @@ final class DaemonLifecycleTests: IntegrationTestCase {
         XCTAssertGreaterThan(speech.filter { abs(Int($0)) > 1000 }.count, 24_000 / 2, "less than half a second of speech")
     }
 
+    /// No polling loops: once the device has been released (10 s after the last sound), speakd's own threads — the
+    /// audio thread, its event thread, the NIO loops, the main thread — do not wake at all (not one context switch
+    /// in 3 s). libdispatch's worker pool (threads named "…qos…", Swift concurrency's executor) parks with a timed
+    /// wait that wakes about once a second; that is the runtime's, and bounded here so a busy loop would still fail.
+    func testAnIdleDaemonSleeps() throws {
+        let daemon = try DaemonProcess(arguments: ["--device", "default"], in: directory)
+        XCTAssertEqual(try daemon.speakctl(["--wait", "Then silence."]).status, 0)
+        sleep(11)
+        let pid = daemon.child.process.processIdentifier
+        func wakeups() throws -> [String: Int] {
+            var byThread: [String: Int] = [:]
+            for task in try FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/task") {
+                let name = try String(contentsOfFile: "/proc/\(pid)/task/\(task)/comm", encoding: .utf8)
+                    .trimmingCharacters(in: .whitespacesAndNewlines)
+                let status = try String(contentsOfFile: "/proc/\(pid)/task/\(task)/status", encoding: .utf8)
+                let switches = status.split(separator: "\n").filter { $0.contains("ctxt_switches") }
+                byThread["\(name) #\(task)"] = switches.compactMap { Int($0.split(separator: "\t").last ?? "") }.reduce(0, +)
+            }
+            return byThread
+        }
+        let before = try wakeups()
+        sleep(3)
+        let after = try wakeups()
+        for (thread, count) in after {
+            let woke = count - (before[thread] ?? 0)
+            if thread.contains("qos") {
+                XCTAssertLessThanOrEqual(woke, 6, "\(thread) woke \(woke) times in 3 s")
+            } else {
+                XCTAssertEqual(woke, 0, "\(thread) woke \(woke) times in 3 s: something polls")
+            }
+        }
+        XCTAssertTrue(after.keys.contains { $0.hasPrefix("speakd-audio #") }, "thread names: \(after.keys.sorted())")
+    }
+
     func testSocketIsPrivateAndRemovedOnShutdown() throws {
         let daemon = try DaemonProcess(arguments: ["--device", "null"], in: directory)
         let attributes = try FileManager.default.attributesOfItem(atPath: daemon.socketPath)
