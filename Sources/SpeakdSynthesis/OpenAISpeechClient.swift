@@ -78,6 +78,9 @@ public final class OpenAISpeechClient: Synthesizer {
         guard response.status == .ok else {
             throw await failure(for: response)
         }
+        if let refused = Self.nonPCMContentType(response.headers.first(name: "Content-Type")) {
+            throw SynthesisError(.badAudio, "the upstream sent \(refused) although raw pcm was requested; check that the server supports response_format \"pcm\"")
+        }
         var decoder = PCMStreamDecoder(format: declaredFormat(response.headers))
         do {
             for try await buffer in response.body {
@@ -100,6 +103,15 @@ public final class OpenAISpeechClient: Synthesizer {
         guard decoder.samplesDecoded > 0 else {
             throw SynthesisError(.badAudio, "the upstream answered 200 but sent no audio")
         }
+    }
+
+    /// A Content-Type that announces something other than pcm (or WAV, which the decoder unwraps): its name, else nil.
+    static func nonPCMContentType(_ contentType: String?) -> String? {
+        guard let contentType else { return nil }
+        let mediaType = String(contentType.split(separator: ";").first ?? "").trimmedForDisplay.lowercased()
+        let accepted: Set<String> = ["", "audio/pcm", "audio/l16", "audio/raw", "audio/x-raw", "application/octet-stream",
+                                     "audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "binary/octet-stream"]
+        return accepted.contains(mediaType) ? nil : "\(mediaType) (Content-Type)"
     }
 
     /// The format the response declares: `Content-Type: audio/pcm;rate=22050` is honoured, a configured override

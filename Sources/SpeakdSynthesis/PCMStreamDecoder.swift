@@ -39,7 +39,7 @@ public struct PCMStreamDecoder {
             if header.starts(with: Array("RIFF".utf8)) {
                 throw SynthesisError(.badAudio, "the upstream's WAV header ended before its data")
             }
-            // Fewer than 4 bytes in all: too short to be a container; take them as samples.
+            // Shorter than a signature: take the bytes as samples.
             sniffed = true
             let pending = header
             header = []
@@ -60,7 +60,7 @@ public struct PCMStreamDecoder {
             }
             return try parseWAVHeader()
         }
-        guard header.count >= 4 else { return nil }
+        guard header.count >= Self.sniffLength else { return nil }
         if let container = Self.container(of: header) {
             throw SynthesisError(.badAudio, "the upstream sent \(container) although raw pcm was requested; check that the server supports response_format \"pcm\"")
         }
@@ -69,13 +69,20 @@ public struct PCMStreamDecoder {
         return header
     }
 
+    /// Bytes looked at before deciding. Only signatures that random PCM practically never starts with count: the
+    /// containers' magic numbers (3–4 bytes), and text only when every one of the first 16 bytes is printable and
+    /// it opens like JSON or markup (a one-byte test misread real audio whose first sample happened to be "{").
+    /// A raw MP3 frame sync is two bytes, common in PCM: that case is caught by the Content-Type instead.
+    static let sniffLength = 16
+
     static func container(of bytes: [UInt8]) -> String? {
-        if bytes.starts(with: Array("ID3".utf8)) || (bytes[0] == 0xFF && bytes[1] & 0xE0 == 0xE0 && bytes[1] & 0x06 != 0) {
-            return "MP3 audio"
-        }
+        if bytes.starts(with: Array("ID3".utf8)) { return "MP3 audio" }
         if bytes.starts(with: Array("OggS".utf8)) { return "Ogg audio (Opus or Vorbis)" }
         if bytes.starts(with: Array("fLaC".utf8)) { return "FLAC audio" }
-        if bytes[0] == UInt8(ascii: "{") || bytes[0] == UInt8(ascii: "<") {
+        let head = bytes.prefix(sniffLength)
+        let printable = head.allSatisfy { (0x20...0x7E).contains($0) || $0 == 0x09 || $0 == 0x0A || $0 == 0x0D }
+        let opening = head.first { $0 != 0x20 && $0 != 0x09 && $0 != 0x0A && $0 != 0x0D }
+        if head.count == sniffLength, printable, let opening, [UInt8(ascii: "{"), UInt8(ascii: "["), UInt8(ascii: "<")].contains(opening) {
             return "text (\(String(decoding: bytes.prefix(60), as: UTF8.self))…)"
         }
         return nil

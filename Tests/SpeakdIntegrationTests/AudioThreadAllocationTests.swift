@@ -29,7 +29,7 @@ final class AudioThreadAllocationTests: IntegrationTestCase {
                                                      "SPEAKD_ALLOC_PROBE_FILE": counter.path])
         let connection = try daemon.connect()
         _ = try connection.request("speak", ["input": .string(String(repeating: "Steady state playback. ", count: 3))])
-        while try connection.nextEvent().state != .started {}
+        XCTAssertEqual(try connection.waitForStartOrEnd(), .started, "the job ended without starting")
         usleep(300_000)
         let atStart = count(counter)
         XCTAssertGreaterThan(atStart, 0, "the probe saw no allocation at all: is it loaded? (opening the device allocates)")

@@ -253,3 +253,13 @@ final class SpawnedProcess {
         return ((status >> 8) & 0xFF, log)
     }
 }
+
+extension DaemonConnection {
+    /// Reads job events until `started` or a final state (never waits for ever on a job that failed).
+    func waitForStartOrEnd() throws -> JobState? {
+        while true {
+            let state = try nextEvent().state
+            if state == .started || state?.isFinal == true { return state }
+        }
+    }
+}

@@ -124,7 +124,7 @@ final class UpstreamPlaybackTests: IntegrationTestCase {
         let recorder = try SinkRecorder(in: directory)
         let connection = try daemon.connect()
         _ = try connection.request("speak", ["input": .string(String(repeating: "A long announcement. ", count: 15))])
-        while try connection.nextEvent().state != .started {}
+        XCTAssertEqual(try connection.waitForStartOrEnd(), .started, "the job ended without starting")
         usleep(300_000)
         let stopAt = recorder.samples.count
         let stop = try daemon.speakctl(["stop"])

@@ -50,11 +50,11 @@ final class PCMStreamDecoderTests: XCTestCase {
 
     func testOtherContainersAreRefusedByName() {
         let cases: [([UInt8], String)] = [
-            (Array("ID3".utf8) + [4, 0, 0, 0], "MP3"),
-            ([0xFF, 0xFB, 0x90, 0x64], "MP3"),
-            (Array("OggS".utf8) + [0, 2], "Ogg"),
-            (Array("fLaC".utf8), "FLAC"),
-            (Array(#"{"error":"x"}"#.utf8), "text"),
+            (Array("ID3".utf8) + [4, 0, 0, 0] + [UInt8](repeating: 0, count: 12), "MP3"),
+            (Array("OggS".utf8) + [UInt8](repeating: 0, count: 12), "Ogg"),
+            (Array("fLaC".utf8) + [UInt8](repeating: 0, count: 12), "FLAC"),
+            (Array(#"{"error":"no such voice"}"#.utf8), "text"),
+            (Array("<!DOCTYPE html><html>".utf8), "text"),
             (wavHeader(rate: 24_000, bits: 8), "not 16-bit"),
         ]
         for (data, expected) in cases {
@@ -62,6 +62,27 @@ final class PCMStreamDecoderTests: XCTestCase {
                 XCTAssertTrue((error as? SynthesisError)?.message.contains(expected) == true, "\(error)")
             }
         }
+    }
+
+    /// Audio whose first sample happens to look like "{" or an MP3 frame sync is audio.
+    func testPCMThatStartsLikeASignatureIsStillPCM() throws {
+        let lookalikes: [[UInt8]] = [
+            [0x7B, 0x40, 0x80, 0x10, 0x00, 0x01, 0xFF, 0xFF, 0x7B, 0x22, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08],
+            [0xFF, 0xFB, 0x90, 0x64, 0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0A, 0x0B],
+            Array(#"{"a": 1, "b": 2}"#.utf8).prefix(14) + [0x00, 0x80],
+        ]
+        for bytes in lookalikes {
+            XCTAssertEqual(try decodeAll([bytes]).samples.count, bytes.count / 2, "\(bytes)")
+        }
+    }
+
+    func testContentTypesOtherThanPCMAreNamed() {
+        XCTAssertNil(OpenAISpeechClient.nonPCMContentType("audio/pcm;rate=22050"))
+        XCTAssertNil(OpenAISpeechClient.nonPCMContentType("application/octet-stream"))
+        XCTAssertNil(OpenAISpeechClient.nonPCMContentType("audio/wav"))
+        XCTAssertNil(OpenAISpeechClient.nonPCMContentType(nil))
+        XCTAssertEqual(OpenAISpeechClient.nonPCMContentType("audio/mpeg"), "audio/mpeg (Content-Type)")
+        XCTAssertEqual(OpenAISpeechClient.nonPCMContentType("application/json; charset=utf-8"), "application/json (Content-Type)")
     }
 
     func testShortBodiesAreSamples() throws {
@@ -81,48 +102,5 @@ final class UpstreamErrorBodyTests: XCTestCase {
         XCTAssertEqual(parse(#"{"detail":[{"loc":["body","speed"],"msg":"too big","type":"x"}]}"#).message, "body.speed: too big")
         XCTAssertEqual(parse("  Bad Gateway\n").message, "Bad Gateway")
         XCTAssertEqual(parse("").message, "(empty body)")
-    }
-}
-
-final class TextSegmenterTests: XCTestCase {
-    func testShortTextIsOneSegment() {
-        XCTAssertEqual(TextSegmenter().segments(of: "Hello. World!"), ["Hello. World!"])
-        XCTAssertEqual(TextSegmenter().segments(of: "  \n "), [])
-    }
-
-    func testSentencesAreKeptWhole() {
-        let cases: [(Int, String, [String])] = [
-            (40, "First sentence here. Second sentence here. Third one.", ["First sentence here.", "Second sentence here. Third one."]),
-            (50, "Dr. Smith met Mr. Jones at 3.14 p.m. today. Then they left.", ["Dr. Smith met Mr. Jones at 3.14 p.m. today.", "Then they left."]),
-            (40, "He said \"Stop.\" Then he left the room quietly.", ["He said \"Stop.\"", "Then he left the room quietly."]),
-            (16, "今日は晴れです。明日は雨が降るでしょう。明後日は曇りです。", ["今日は晴れです。", "明日は雨が降るでしょう。", "明後日は曇りです。"]),
-            (20, "A list item\nAnother item\n\nNew paragraph", ["A list item", "Another item", "New paragraph"]),
-        ]
-        for (limit, text, expected) in cases {
-            XCTAssertEqual(TextSegmenter(maxCharacters: limit).segments(of: text), expected, text)
-        }
-    }
-
-    func testNoSegmentExceedsTheLimitAndNoWordIsCut() {
-        let segmenter = TextSegmenter(maxCharacters: 30)
-        let text = "a rather long run of words with no punctuation at all that just keeps going on and on"
-        let segments = segmenter.segments(of: text)
-        XCTAssertGreaterThan(segments.count, 2)
-        for segment in segments { XCTAssertLessThanOrEqual(segment.unicodeScalars.count, 30, segment) }
-        XCTAssertEqual(segments.joined(separator: " "), text)
-        let clauses = segmenter.segments(of: "one two three four five six, seven eight nine ten")
-        XCTAssertEqual(clauses.first, "one two three four five six,")
-    }
-
-    func testAWordLongerThanTheLimitIsSplitBetweenCharacters() {
-        let segments = TextSegmenter(maxCharacters: 16).segments(of: String(repeating: "é", count: 40))
-        XCTAssertEqual(segments.map { $0.unicodeScalars.count }, [16, 16, 8])
-    }
-
-    func testLongTextAtTheRealLimit() {
-        let text = (1...1000).map { "Sentence \($0) says something." }.joined(separator: " ")
-        let segments = TextSegmenter().segments(of: text)
-        XCTAssertTrue(segments.allSatisfy { $0.unicodeScalars.count <= 4096 })
-        XCTAssertEqual(segments.joined(separator: " "), text)
     }
 }
