@@ -1,3 +1,4 @@
+import SpeakdProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,7 +13,7 @@ enum SocketFile {
     }
 
     static func prepare(_ path: String) throws(Failure) {
-        guard path.utf8.count < MemoryLayout.size(ofValue: sockaddr_un().sun_path) else {
+        guard UnixSocketAddress(path: path) != nil else {
             throw Failure(description: "socket path \(path) is too long for a Unix socket (\(path.utf8.count) bytes, the limit is 107)")
         }
         var info = stat()
@@ -37,15 +38,8 @@ enum SocketFile {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            for (index, byte) in path.utf8.enumerated() where index < buffer.count - 1 { buffer[index] = byte }
-        }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        return result == 0
+        guard let address = UnixSocketAddress(path: path) else { return false }
+        return address.withSocketAddress { connect(fd, $0, $1) } == 0
     }
 
     private static func makeParentDirectory(of path: String) throws(Failure) {

@@ -1,3 +1,4 @@
+import SpeakdProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,8 +32,7 @@ enum SocketActivation {
 /// Threading: Sendable; `send` from any thread (one `sendto` per call).
 final class SystemdNotifier: Sendable {
     private let descriptor: Int32
-    private let address: sockaddr_un
-    private let addressLength: socklen_t
+    private let address: UnixSocketAddress
     /// Half of `WATCHDOG_USEC` (systemd's advice), when the watchdog is on for this process.
     let watchdogInterval: Duration?
 
@@ -42,18 +42,8 @@ final class SystemdNotifier: Sendable {
             unsetenv("WATCHDOG_USEC")
             unsetenv("WATCHDOG_PID")
         }
-        guard let path = environment["NOTIFY_SOCKET"], !path.isEmpty, path.utf8.count < 108,
-              path.hasPrefix("/") || path.hasPrefix("@") else { return nil }
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        let bytes = Array(path.utf8)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            for (index, byte) in bytes.enumerated() { buffer[index] = byte }
-            if bytes.first == UInt8(ascii: "@") { buffer[0] = 0 }
-        }
-        let pathOffset = MemoryLayout<sockaddr_un>.offset(of: \.sun_path)!
-        // Abstract addresses are exactly as long as the name; filesystem paths include the terminating NUL.
-        addressLength = socklen_t(pathOffset + bytes.count + (bytes.first == UInt8(ascii: "@") ? 0 : 1))
+        guard let path = environment["NOTIFY_SOCKET"], path.hasPrefix("/") || path.hasPrefix("@"),
+              let address = UnixSocketAddress(path: path) else { return nil }
         self.address = address
         descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { return nil }
@@ -70,12 +60,7 @@ final class SystemdNotifier: Sendable {
 
     /// Sends newline-separated assignments, e.g. "READY=1\nSTATUS=Listening".
     func send(_ state: String) {
-        var address = self.address
         let bytes = Array(state.utf8)
-        _ = withUnsafePointer(to: &address) { pointer in
-            pointer.withMemoryRebound(to: sockaddr.self, capacity: 1) { socketAddress in
-                sendto(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL), socketAddress, addressLength)
-            }
-        }
+        _ = address.withSocketAddress { sendto(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL), $0, $1) }
     }
 }
