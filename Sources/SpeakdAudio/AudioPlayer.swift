@@ -6,34 +6,43 @@ import Glibc
 
 /// What became of the samples a caller waited for.
 public enum PlaybackOutcome: Sendable, Equatable {
-    /// The position was reached: the samples went to the device (or were heard, for `waitUntilPlayed`).
+    /// The position was reached: the samples went to the device (or were heard, for `waitUntilPlayed`), or were
+    /// discarded on the control side's request (which the control side knows).
     case reached
-    /// A cut silenced the player before the position was reached.
+    /// The player shut down before the position was reached.
     case cut
     /// The device failed; the samples were dropped.
     case deviceFailed(AudioOutputError)
 }
 
-/// A stream of samples as the player knows it: where it starts, and which cuts and device failures came before it
-/// (so that those are not blamed on it).
+/// Names a control request sent to the audio thread, to wait until it has been acted on.
+///
+/// Threading: a value type; Sendable.
+public struct ControlTicket: Sendable, Equatable {
+    let generation: UInt64
+}
+
+/// A stream of samples as the player knows it: where it starts, and which device failures came before it (so that
+/// those are not blamed on it).
 ///
 /// Threading: a value type; Sendable.
 public struct PlaybackStream: Sendable, Equatable {
     public let startPosition: UInt64
-    let cutGeneration: UInt64
     let errorGeneration: UInt64
 }
 
 /// Plays PCM: a lock-free ring in front of a dedicated audio thread that feeds an `AudioOutput`.
 ///
-/// The control side writes samples (`write`), marks stream boundaries, cuts (`cut`) and waits for positions to be
-/// reached; the audio thread (named `speakd-audio`) does the rest. A second plain thread (`speakd-audio-events`)
-/// turns the audio thread's eventfd rings into resumed continuations, so the audio thread itself never touches a
-/// lock or the Swift concurrency runtime.
+/// The control side writes samples (`write`), marks stream boundaries, discards ranges of what it wrote
+/// (`discard`, `cut`), pauses and resumes, and waits for positions to be reached; the audio thread (named
+/// `speakd-audio`) does the rest. Control requests travel to the audio thread on a second lock-free ring, so it
+/// never takes a lock. A plain thread (`speakd-audio-ev`) turns the audio thread's eventfd rings into resumed
+/// continuations, so the audio thread never touches the Swift concurrency runtime either.
 ///
 /// Threading: all methods may be called from any thread or task. The *producer* methods (`beginStream`, `write`,
-/// `endStream`, `reopen`) must not be called by two tasks at once: there is one producer (the job runner); they
-/// are serialized by a mutex only as a safety net. `cut` and the waits are safe from anywhere, any time.
+/// `endStream`, `closeOpenDiscard`) must not be called by two tasks at once: there is one producer (the job
+/// runner); they are serialized by a mutex only as a safety net. `discard`, `cut`, `pause`, `resume` and the waits
+/// are safe from anywhere, any time.
 public final class AudioPlayer: Sendable {
     public let deviceName: String
     /// Samples the ring holds (a few seconds); memory stays bounded whatever the text length.
@@ -41,30 +50,40 @@ public final class AudioPlayer: Sendable {
     let state = PlayerState()
     private let ring: SPSCRingBuffer<Int16>
     private let producer: PThreadMutex<SPSCRingBuffer<Int16>.Producer>
+    /// The control side's end of the control ring; a mutex because any task may send (the audio thread reads
+    /// without one).
+    private let controls: PThreadMutex<SPSCRingBuffer<UInt64>.Producer>
     private let wake: EventFD
     private let notify: EventFD
     private let waiters = PThreadMutex<[Waiter]>([])
     private let threads = PThreadMutex<[pthread_t]>([])
 
     private struct Waiter {
-        enum Target { case device(UInt64), played(UInt64), cut(UInt64) }
+        enum Target { case device(UInt64), played(UInt64), control(UInt64) }
         var target: Target
-        var cutGeneration: UInt64
         var errorGeneration: UInt64
         var continuation: CheckedContinuation<PlaybackOutcome, Never>
     }
 
     /// Creates the player and starts its threads. The device is opened on first sound, not here, so a daemon
     /// starts even when the sound server is not up yet.
-    public init(output: any AudioOutput, ringSeconds: Double = 5.0) throws(AudioOutputError) {
+    /// - Parameters:
+    ///   - ringSeconds: audio buffered ahead of the device, at 48 kHz (twice that at 24 kHz).
+    ///   - fadeMilliseconds: length of the fade-out on stop, cancel and pause, and of the fade-in on resume.
+    public init(output: any AudioOutput, ringSeconds: Double = 5.0, fadeMilliseconds: Int = 2) throws(AudioOutputError) {
         deviceName = output.deviceName
-        ring = SPSCRingBuffer(minimumCapacity: Int(ringSeconds * 48_000), zero: 0)
-        ringCapacity = ring.capacity
+        // The reserve covers the largest device buffer (0.25 s at 48 kHz stereo), so a pause can always go back to
+        // the last sample heard.
+        ring = SPSCRingBuffer(minimumCapacity: Int(ringSeconds * 48_000), rewindReserve: 24_000, zero: 0)
+        ringCapacity = ring.writableCapacity
         producer = PThreadMutex(ring.makeProducer())
+        let controlRing = SPSCRingBuffer<UInt64>(minimumCapacity: 4_096 * PlayerControl.wordCount, zero: 0)
+        controls = PThreadMutex(controlRing.makeProducer())
         wake = try EventFD(nonBlocking: true)
         notify = try EventFD(nonBlocking: false)
-        let audio = AudioThread(state: state, output: output, consumer: ring.makeConsumer(), wake: wake,
-                                notify: notify, maxChunk: 4_800)
+        let audio = AudioThread(state: state, output: output, consumer: ring.makeConsumer(),
+                                controls: controlRing.makeConsumer(), wake: wake, notify: notify, maxChunk: 4_800,
+                                fadeMilliseconds: fadeMilliseconds)
         let audioThread = try Self.spawn(name: "speakd-audio") { audio.run() }
         let monitorThread = try Self.spawn(name: "speakd-audio-ev") { [self] in monitorLoop() }
         threads.withLock { $0 = [audioThread, monitorThread] }
@@ -81,7 +100,6 @@ public final class AudioPlayer: Sendable {
         state.streamGeneration.add(1, ordering: .releasing)
         state.streaming.store(true, ordering: .releasing)
         return PlaybackStream(startPosition: ring.writePosition,
-                              cutGeneration: state.cutCompleted.load(ordering: .acquiring),
                               errorGeneration: state.deviceErrors.load(ordering: .acquiring))
     }
 
@@ -92,9 +110,11 @@ public final class AudioPlayer: Sendable {
     }
 
     /// Copies `samples` into the ring, waiting (asynchronously) while it is full. Samples in a new format wait until
-    /// the previous audio has been played, then the device is reopened at the new rate.
+    /// the previous audio has been played, then the device is reopened at the new rate. `gain` (linear, 0…2)
+    /// scales the samples on the way in, saturating instead of wrapping.
     /// Throws `CancellationError` when the calling task is cancelled; what was written stays written.
-    public func write(_ samples: [Int16], format: PCMFormat) async throws {
+    public func write(_ samples: [Int16], format: PCMFormat, gain: Double = 1.0) async throws {
+        let samples = gain == 1.0 ? samples : Self.scaled(samples, by: gain)
         if format.packed != state.requestedFormat.load(ordering: .relaxed) {
             while ring.readPosition != ring.writePosition {
                 try await Task.sleep(for: .milliseconds(5))
@@ -117,23 +137,100 @@ public final class AudioPlayer: Sendable {
         }
     }
 
-    /// After a `cut`, lets newly written samples play again. Everything written before this call stays discarded.
-    /// Call only when the old producer has stopped writing.
-    public func reopen() {
-        state.discardUntil.store(ring.writePosition, ordering: .releasing)
-        wake.ring()
+    /// Ends open discard ranges (`discard(from:until: nil)`, `cut`) at the current write position: what is written
+    /// next plays. Call only once the producer that was writing into the range has stopped.
+    public func closeOpenDiscard() {
+        send(.closeOpen(until: ring.writePosition))
+    }
+
+    /// Same as `closeOpenDiscard`.
+    public func reopen() { closeOpenDiscard() }
+
+    /// Saturating linear gain: loud input at a gain above 1 clips to full scale instead of wrapping around.
+    static func scaled(_ samples: [Int16], by gain: Double) -> [Int16] {
+        let gain = max(0, min(gain, 8))
+        return samples.map { sample in
+            let value = (Double(sample) * gain).rounded()
+            return Int16(max(Double(Int16.min), min(Double(Int16.max), value)))
+        }
     }
 
     // MARK: control side
 
+    /// Makes sure the samples at `from ..< until` are never heard; `until == nil` covers everything written from
+    /// `from` on until `closeOpenDiscard`. If the device already holds some of them, it is silenced now with a
+    /// short fade. Returns once the audio thread has acted (typically well under a millisecond).
+    public func discard(from: UInt64, until: UInt64?) async {
+        await waitForControl(requestDiscard(from: from, until: until))
+    }
+
+    /// The synchronous half of `discard`: queues the request (so it is ordered before anything the caller does
+    /// next, such as `closeOpenDiscard`) and returns a ticket for `waitForControl`.
+    public func requestDiscard(from: UInt64, until: UInt64?) -> ControlTicket {
+        ControlTicket(generation: send(.discard(from: from, until: until)))
+    }
+
+    /// Queues a pause (`true`) or resume (`false`); see `pause` and `resume`.
+    public func requestPause(_ pausing: Bool) -> ControlTicket {
+        ControlTicket(generation: send(pausing ? .pause : .resume))
+    }
+
+    /// Returns once the audio thread has acted on the request behind `ticket` (and on every earlier one).
+    public func waitForControl(_ ticket: ControlTicket) async {
+        _ = await wait(for: .control(ticket.generation), since: nil)
+    }
+
     /// Silences the device now and throws away everything queued; samples written afterwards are discarded too,
-    /// until `reopen`. Returns once the audio thread has acted (typically well under a millisecond).
+    /// until `reopen`. Returns once the audio thread has acted.
     @discardableResult
     public func cut() async -> PlaybackOutcome {
-        state.discardUntil.store(.max, ordering: .releasing)
-        let generation = state.cutRequested.add(1, ordering: .acquiringAndReleasing).newValue
+        let generation = send(.discard(from: 0, until: nil))
+        return await wait(for: .control(generation), since: nil)
+    }
+
+    /// Fades out and holds playback at the first sample not heard; the producer may go on writing (the ring fills).
+    /// Returns once the fade is queued.
+    public func pause() async {
+        let generation = send(.pause)
+        _ = await wait(for: .control(generation), since: nil)
+    }
+
+    /// Continues from exactly where `pause` stopped, fading in.
+    public func resume() async {
+        let generation = send(.resume)
+        _ = await wait(for: .control(generation), since: nil)
+    }
+
+    public var isPaused: Bool { state.paused.load(ordering: .acquiring) }
+
+    /// The format of the samples being written now.
+    public var currentFormat: PCMFormat { PCMFormat(packed: state.requestedFormat.load(ordering: .acquiring)) }
+
+    /// Every sample before this position has been handed to the device (or discarded).
+    public var devicePosition: UInt64 { state.devicePosition.load(ordering: .acquiring) }
+    /// Every sample before this position has been heard (or discarded).
+    public var playedPosition: UInt64 { state.playedPosition.load(ordering: .acquiring) }
+
+    /// Puts `control` on the control ring and wakes the audio thread. Returns the generation to wait for.
+    @discardableResult
+    private func send(_ control: PlayerControl) -> UInt64 {
+        let (a, b, c) = control.words
+        let generation = controls.withLock { producer -> UInt64 in
+            var words = (a, b, c)
+            withUnsafeBytes(of: &words) { raw in
+                let message = raw.bindMemory(to: UInt64.self)
+                var sent = 0
+                while sent < message.count {
+                    sent += producer.write(UnsafeBufferPointer(rebasing: message[sent...]))
+                    // Full only if the audio thread is stuck for thousands of messages; it drains the ring on every
+                    // loop, so a short sleep is enough.
+                    if sent < message.count { usleep(200) }
+                }
+            }
+            return state.controlRequested.add(1, ordering: .acquiringAndReleasing).newValue
+        }
         wake.ring()
-        return await wait(for: .cut(generation), since: nil)
+        return generation
     }
 
     /// Waits until the stream's first sample has been handed to the device: "the first sample reaches the device".
@@ -171,8 +268,7 @@ public final class AudioPlayer: Sendable {
     private func wait(for target: Waiter.Target, since stream: PlaybackStream?) async -> PlaybackOutcome {
         await withCheckedContinuation { continuation in
             let waiter = Waiter(target: target,
-                                cutGeneration: stream?.cutGeneration ?? 0,
-                                errorGeneration: stream?.errorGeneration ?? 0,
+                                errorGeneration: stream?.errorGeneration ?? .max,
                                 continuation: continuation)
             waiters.withLock { $0.append(waiter) }
             resolveWaiters(final: state.shutdown.load(ordering: .acquiring))
@@ -189,7 +285,7 @@ public final class AudioPlayer: Sendable {
     private func resolveWaiters(final: Bool) {
         let device = state.devicePosition.load(ordering: .acquiring)
         let played = state.playedPosition.load(ordering: .acquiring)
-        let cut = state.cutCompleted.load(ordering: .acquiring)
+        let control = state.controlCompleted.load(ordering: .acquiring)
         let errors = state.deviceErrors.load(ordering: .acquiring)
         var ready: [(CheckedContinuation<PlaybackOutcome, Never>, PlaybackOutcome)] = []
         waiters.withLock { waiters in
@@ -204,14 +300,11 @@ public final class AudioPlayer: Sendable {
                 case .played(let position):
                     reached = played >= position
                     if !reached { watchPlayed = min(watchPlayed, position) }
-                case .cut(let generation):
-                    reached = cut >= generation
+                case .control(let generation):
+                    reached = control >= generation
                 }
                 var outcome = PlaybackOutcome.reached
-                if case .cut = waiter.target {
-                } else if cut > waiter.cutGeneration {
-                    outcome = .cut
-                } else if errors > waiter.errorGeneration {
+                if errors > waiter.errorGeneration {
                     outcome = .deviceFailed(lastDeviceError ?? AudioOutputError(kind: .write, code: -5, device: deviceName))
                 }
                 guard reached || outcome != .reached || final else { return false }

@@ -3,7 +3,17 @@ import Synchronization
 import Glibc
 #endif
 
-/// The real-time loop: moves samples from the ring into the output, obeys cut requests, and publishes positions.
+/// The real-time loop: moves samples from the ring into the output, obeys control messages (discard ranges, pause,
+/// resume), and publishes positions.
+///
+/// Silencing: when a discard range reaches into what the device already holds, the device is dropped
+/// (`snd_pcm_drop`) and a fade of a couple of milliseconds, taken from the ring (its rewind reserve) at the last
+/// sample heard, is queued instead, so speech ends within milliseconds and without a hard cut.
+///
+/// Pausing is exact instead of instant: what the device holds (at most its buffer, 40 ms) plays out, followed by a
+/// fade-out of the next samples, then the device is kept running on silence, so that resume continues with the
+/// very next sample (fading in) and no sample is lost or repeated — a flush could not promise that, because how much
+/// of a flushed buffer was heard is only an estimate. After `pauseKeepAliveSeconds` of pause the device is released.
 ///
 /// Rules of this thread, in the steady state: no allocation, no locks, no logging, no awaiting. It sleeps only in
 /// `poll` — on its wake-up eventfd alone when idle (no CPU at all), and on the device's descriptors as well while
@@ -16,31 +26,58 @@ final class AudioThread: @unchecked Sendable {
     private let state: PlayerState
     private let output: any AudioOutput
     private var consumer: SPSCRingBuffer<Int16>.Consumer
+    private var controls: SPSCRingBuffer<UInt64>.Consumer
     private let wake: EventFD
     private let notify: EventFD
     private let pollSet: UnsafeMutableBufferPointer<PollDescriptor>
     private let maxChunk: Int
+    private let fadeMilliseconds: Int
+    /// Fades are built here: preallocated, so pausing allocates nothing.
+    private let scratch: UnsafeMutableBufferPointer<Int16>
+    /// Zeros fed to the device while paused.
+    private let zeros: UnsafeMutableBufferPointer<Int16>
+    private var pausedSilenceSamples = 0
+    /// The pause's fade-out, waiting in `scratch` for room in the device.
+    private var pauseFadeLength = 0
+    private var pauseFadeWritten = 0
+    static let pauseKeepAliveSeconds = 10
+    private var discards = DiscardRanges(capacity: 1_024)
 
     private var openFormat: UInt64 = 0
     /// Frames are queued in the device (it is running or prepared with data).
     private var deviceHasFrames = false
-    private var cutSeen: UInt64 = 0
+    private var controlSeen: UInt64 = 0
     /// A device that failed to open is not retried within the same stream.
     private var failedStreamGeneration: UInt64 = .max
     private var starving = false
+    private var paused = false
+    /// Samples still to be faded in after a resume, and the length of that fade.
+    private var fadeInRemaining = 0
+    private var fadeInLength = 0
 
     init(state: PlayerState, output: any AudioOutput, consumer: consuming SPSCRingBuffer<Int16>.Consumer,
-         wake: EventFD, notify: EventFD, maxChunk: Int) {
+         controls: consuming SPSCRingBuffer<UInt64>.Consumer, wake: EventFD, notify: EventFD, maxChunk: Int,
+         fadeMilliseconds: Int) {
         self.state = state
         self.output = output
         self.consumer = consumer
+        self.controls = controls
         self.wake = wake
         self.notify = notify
         self.maxChunk = maxChunk
+        self.fadeMilliseconds = fadeMilliseconds
         pollSet = .allocate(capacity: 33)
+        // Enough for a fade of up to 10 ms at 48 kHz stereo.
+        scratch = .allocate(capacity: 960)
+        zeros = .allocate(capacity: 4_800)
+        zeros.initialize(repeating: 0)
     }
 
-    deinit { pollSet.deallocate() }
+    deinit {
+        pollSet.deallocate()
+        scratch.deallocate()
+        zeros.deallocate()
+    }
 
     func run() {
         while !state.shutdown.load(ordering: .acquiring) {
@@ -50,21 +87,15 @@ final class AudioThread: @unchecked Sendable {
     }
 
     private func step() {
-        let cut = state.cutRequested.load(ordering: .acquiring)
-        if cut != cutSeen {
-            output.dropAndPrepare()
-            deviceHasFrames = false
-            starving = false
-            cutSeen = cut
-            // Published before the discard moves the positions: whoever sees the positions jump must also see
-            // that a cut, not playback, moved them (the monitor loads positions first, with acquire).
-            state.cutCompleted.store(cut, ordering: .releasing)
-            discardPending()
-            notify.ring()
+        applyControls()
+        if paused {
+            waitWhilePaused()
+            return
         }
-        discardPending()
+        skipDiscarded()
 
-        let region = consumer.readableRegion(limit: maxChunk)
+        let limit = min(maxChunk, discards.distanceToNextRange(from: consumer.position))
+        let region = consumer.readableRegion(limit: limit)
         if region.isEmpty {
             waitWithEmptyRing()
             return
@@ -75,15 +106,192 @@ final class AudioThread: @unchecked Sendable {
             if deviceHasFrames { drainStep(); return }
             guard openDevice(format: wanted) else { return }
         }
-        writeToDevice(region)
+        if fadeInRemaining > 0 {
+            writeFadeIn(region)
+        } else {
+            writeToDevice(region)
+        }
     }
 
-    /// Throws away samples the control side has disowned (after a cut, until `reopen`).
-    private func discardPending() {
-        let until = state.discardUntil.load(ordering: .acquiring)
-        if consumer.position < until, consumer.discard(upTo: until) > 0 {
+    // MARK: control messages
+
+    private func applyControls() {
+        let requested = state.controlRequested.load(ordering: .acquiring)
+        guard requested != controlSeen else { return }
+        var silenceNeeded = false
+        var pauseWanted: Bool?
+        while controls.availableToRead() >= PlayerControl.wordCount {
+            let region = controls.readableRegion(limit: PlayerControl.wordCount)
+            var words: (UInt64, UInt64, UInt64) = (0, 0, 0)
+            if region.count == PlayerControl.wordCount {
+                words = (region[0], region[1], region[2])
+                controls.consume(PlayerControl.wordCount)
+            } else {
+                // The message wraps around the ring's end: read it word by word.
+                words.0 = readControlWord()
+                words.1 = readControlWord()
+                words.2 = readControlWord()
+            }
+            switch PlayerControl(words: words) {
+            case .discard(let from, let until):
+                discards.insert(from: from, until: until ?? .max)
+                // Part of the range went to the device already: it must be cut there. (While paused the device
+                // holds only the fade and silence.)
+                if deviceHasFrames, from < consumer.position { silenceNeeded = true }
+            case .closeOpen(let until):
+                discards.closeOpen(at: until)
+            case .pause: pauseWanted = true
+            case .resume: pauseWanted = false
+            case nil: break
+            }
+        }
+        if silenceNeeded, !paused {
+            silence()
+        }
+        if pauseWanted == true, !paused {
+            pauseAfterDeviceBuffer()
+        }
+        if pauseWanted == false, paused {
+            paused = false
+            state.paused.store(false, ordering: .releasing)
+        }
+        controlSeen = requested
+        // Published before the discard moves the positions: whoever sees the positions jump must also see that a
+        // control message, not playback, moved them.
+        state.controlCompleted.store(requested, ordering: .releasing)
+        skipDiscarded()
+        notify.ring()
+    }
+
+    private func readControlWord() -> UInt64 {
+        let region = controls.readableRegion(limit: 1)
+        let word = region.first ?? 0
+        controls.consume(region.count)
+        return word
+    }
+
+    /// Drops what the device holds and queues a short fade-out from the last sample heard instead, when that sample
+    /// is itself discarded; otherwise (a discarded range that starts after the point heard) the device simply resumes
+    /// from that point with no fade, since the audio heard continues unchanged.
+    private func silence() {
+        let channels = PCMFormat(packed: openFormat).channels
+        let held = UInt64(output.delayFrames() * channels)
+        let heard = max(consumer.position &- min(held, consumer.position), consumer.oldestRewindable)
+        output.dropAndPrepare()
+        deviceHasFrames = false
+        var resumeAt = heard
+        if discards.contains(heard) {
+            let count = readFade(at: heard, channels: channels)
+            if count > 0 {
+                applyRamp(count: count, channels: channels, fadeLength: count, offset: 0, rising: false)
+                queueScratch(count: count)
+                resumeAt = heard + UInt64(count)
+            }
+        }
+        if resumeAt < consumer.position {
+            consumer.rewind(to: resumeAt)
+        } else if resumeAt > consumer.position {
+            consumer.discard(upTo: resumeAt)
+        }
+        state.devicePosition.store(consumer.position, ordering: .releasing)
+        if heard > state.playedPosition.load(ordering: .relaxed) {
+            state.playedPosition.store(heard, ordering: .releasing)
+        }
+        starving = false
+    }
+
+    /// Queues a fade-out of the samples that follow what the device holds, then holds the read position there.
+    private func pauseAfterDeviceBuffer() {
+        paused = true
+        pausedSilenceSamples = 0
+        pauseFadeLength = 0
+        pauseFadeWritten = 0
+        state.paused.store(true, ordering: .releasing)
+        guard deviceHasFrames, openFormat != 0 else { return }
+        let channels = PCMFormat(packed: openFormat).channels
+        let count = readFade(at: consumer.position, channels: channels)
+        guard count > 0 else { return }
+        applyRamp(count: count, channels: channels, fadeLength: count, offset: 0, rising: false)
+        // The device is usually full: the fade goes in as room appears, ahead of the silence.
+        pauseFadeLength = count
+        pauseFadeWritten = 0
+        consumer.discard(upTo: consumer.position + UInt64(count))
+        state.devicePosition.store(consumer.position, ordering: .releasing)
+        fadeInLength = count
+        fadeInRemaining = count
+    }
+
+    /// Copies the fade's samples at `position` into the scratch buffer; returns how many there were.
+    private func readFade(at position: UInt64, channels: Int) -> Int {
+        guard openFormat != 0 else { return 0 }
+        let fadeSamples = min(fadeFrames * channels, scratch.count)
+        return consumer.peek(at: position, into: UnsafeMutableBufferPointer(rebasing: scratch[..<fadeSamples]))
+    }
+
+    /// Writes the scratch buffer to the device and makes sure it plays even if shorter than the start threshold.
+    private func queueScratch(count: Int) {
+        let written = (try? output.write(UnsafeBufferPointer(rebasing: scratch[..<count]))) ?? 0
+        if written > 0 {
+            output.start()
+            deviceHasFrames = true
+        }
+    }
+
+    private var fadeFrames: Int {
+        max(PCMFormat(packed: openFormat).sampleRate * fadeMilliseconds / 1000, 1)
+    }
+
+    /// Multiplies `scratch[0..<count]` by a raised-cosine ramp (clipping cannot occur: the gain is at most 1).
+    private func applyRamp(count: Int, channels: Int, fadeLength: Int, offset: Int, rising: Bool) {
+        let frames = max(fadeLength / max(channels, 1), 1)
+        for index in 0..<count {
+            let frame = (offset + index) / max(channels, 1)
+            let phase = Double.pi * Double(min(frame, frames)) / Double(frames)
+            let gain = rising ? 0.5 - 0.5 * cos(phase) : 0.5 + 0.5 * cos(phase)
+            scratch[index] = Int16((Double(scratch[index]) * gain).rounded())
+        }
+    }
+
+    /// Paused: the device plays out what it holds and the fade, then silence, so that the stream never restarts
+    /// (a restart is where sound servers lose or pad a few milliseconds). After `pauseKeepAliveSeconds` the device is
+    /// released and the thread sleeps until resumed.
+    private func waitWhilePaused() {
+        guard deviceHasFrames else {
+            waitForWake(timeoutMilliseconds: -1)
+            return
+        }
+        let format = PCMFormat(packed: openFormat)
+        if pausedSilenceSamples >= Self.pauseKeepAliveSeconds * format.sampleRate * format.channels {
+            output.dropAndPrepare()
+            deviceHasFrames = false
+            notify.ring()
+            return
+        }
+        do {
+            let available = try output.availableFrames() * format.channels
+            if available > 0, pauseFadeWritten < pauseFadeLength {
+                let count = min(available, pauseFadeLength - pauseFadeWritten)
+                pauseFadeWritten += try output.write(UnsafeBufferPointer(rebasing: scratch[pauseFadeWritten..<(pauseFadeWritten + count)]))
+            } else if available > 0 {
+                let count = min(available, zeros.count)
+                let written = try output.write(UnsafeBufferPointer(rebasing: zeros[..<count]))
+                pausedSilenceSamples += written
+                if !output.isRunning { output.start() }
+            }
+        } catch {
+            // An xrun while paused is harmless: it recovered, and nothing was lost.
+        }
+        waitForDevice()
+    }
+
+    /// Jumps over discarded ranges at the read position.
+    private func skipDiscarded() {
+        guard discards.count > 0 else { return }
+        let position = consumer.position
+        if let target = discards.skipTarget(for: position), consumer.discard(upTo: target) > 0 {
             publishDiscarded()
         }
+        discards.removePassed(before: consumer.position)
     }
 
     private func publishDiscarded() {
@@ -94,6 +302,8 @@ final class AudioThread: @unchecked Sendable {
         }
         notify.ring()
     }
+
+    // MARK: playing
 
     private func waitWithEmptyRing() {
         guard deviceHasFrames else {
@@ -157,17 +367,29 @@ final class AudioThread: @unchecked Sendable {
         return false
     }
 
-    private func writeToDevice(_ region: UnsafeBufferPointer<Int16>) {
+    /// After a resume: the first samples go through the scratch buffer with a rising ramp.
+    private func writeFadeIn(_ region: UnsafeBufferPointer<Int16>) {
+        let channels = PCMFormat(packed: openFormat).channels
+        let count = min(region.count, fadeInRemaining, scratch.count)
+        _ = UnsafeMutableBufferPointer(rebasing: scratch[..<count]).update(fromContentsOf: region.prefix(count))
+        applyRamp(count: count, channels: channels, fadeLength: fadeInLength, offset: fadeInLength - fadeInRemaining,
+                  rising: true)
+        let written = writeToDevice(UnsafeBufferPointer(rebasing: scratch[..<count]))
+        fadeInRemaining -= written
+    }
+
+    @discardableResult
+    private func writeToDevice(_ region: UnsafeBufferPointer<Int16>) -> Int {
         do {
             let available = try output.availableFrames() * PCMFormat(packed: openFormat).channels
             guard available > 0 else {
                 waitForDevice()
-                return
+                return 0
             }
             let written = try output.write(UnsafeBufferPointer(rebasing: region.prefix(available)))
             guard written > 0 else {
                 waitForDevice()
-                return
+                return 0
             }
             consumer.consume(written)
             deviceHasFrames = true
@@ -176,6 +398,7 @@ final class AudioThread: @unchecked Sendable {
             state.devicePosition.store(position, ordering: .releasing)
             publishPlayed(delay: output.delayFrames())
             if position >= state.watchDevicePosition.load(ordering: .relaxed) { notify.ring() }
+            return written
         } catch let error where error.kind == .underrun {
             state.underruns.add(1, ordering: .relaxed)
         } catch {
@@ -185,11 +408,13 @@ final class AudioThread: @unchecked Sendable {
             deviceHasFrames = false
             if consumer.discard(upTo: .max) > 0 { publishDiscarded() }
         }
+        return 0
     }
 
     private func publishPlayed(delay: Int) {
         let device = state.devicePosition.load(ordering: .relaxed)
-        let played = device &- UInt64(min(delay, Int(device)))
+        let held = UInt64(delay * PCMFormat(packed: openFormat).channels)
+        let played = device &- min(held, device)
         if played > state.playedPosition.load(ordering: .relaxed) {
             state.playedPosition.store(played, ordering: .releasing)
             if played >= state.watchPlayedPosition.load(ordering: .relaxed) { notify.ring() }

@@ -12,8 +12,10 @@ final class PlayerState: Sendable {
     /// Every sample before this position has been heard (device delay accounted) or discarded.
     let playedPosition = Atomic<UInt64>(0)
     let underruns = Atomic<Int>(0)
-    /// The last `cutRequested` value the audio thread has acted on: silence is in effect.
-    let cutCompleted = Atomic<UInt64>(0)
+    /// The last `controlRequested` value the audio thread has acted on (discards, pause, resume are in effect).
+    let controlCompleted = Atomic<UInt64>(0)
+    /// True while playback is paused (set once the fade-out has been queued).
+    let paused = Atomic<Bool>(false)
     /// Counts device failures; `lastDeviceError` describes the newest.
     let deviceErrors = Atomic<UInt64>(0)
     /// `kind << 32 | UInt32(bitPattern: code)`, see `AudioOutputError.packed`.
@@ -22,9 +24,8 @@ final class PlayerState: Sendable {
     let idle = Atomic<Bool>(true)
 
     // Written by the control side.
-    let cutRequested = Atomic<UInt64>(0)
-    /// Samples before this position are thrown away instead of played (`.max` right after a cut).
-    let discardUntil = Atomic<UInt64>(0)
+    /// Bumped after each message put on the control ring; the audio thread compares it with `controlCompleted`.
+    let controlRequested = Atomic<UInt64>(0)
     /// `PCMFormat.packed` of the samples now being written.
     let requestedFormat = Atomic<UInt64>(PCMFormat.openAISpeech.packed)
     /// True between `beginStream` and `endStream`: an empty ring then means the upstream is late (an underrun),

@@ -14,10 +14,16 @@ import Synchronization
 /// Each side loads its own position *relaxed* (only it writes it) and caches the other side's last value, loading
 /// it again only when the cache says there is no room / no data (rtrb's trick: fewer cache-line transfers).
 ///
+/// A *rewind reserve* keeps the newest `rewindReserve` consumed samples intact (the producer treats them as still
+/// occupied), so the consumer can step back over samples it handed to a device that then dropped them: pause and
+/// resume continue at the exact sample that was heard last.
+///
 /// Threading: the ring itself is shared. Exactly one `Producer` and one `Consumer` exist for a ring (enforced at run
 /// time), each noncopyable, each to be used by one thread at a time. `position` reads are safe from any thread.
 public final class SPSCRingBuffer<Element: BitwiseCopyable>: @unchecked Sendable {
     public let capacity: Int
+    /// Consumed samples the producer leaves untouched, so `Consumer.rewind` can return to them.
+    public let rewindReserve: Int
     private let mask: UInt64
     private let storage: UnsafeMutablePointer<Element>
     var storageForTesting: UnsafeMutablePointer<Element> { storage }
@@ -27,12 +33,16 @@ public final class SPSCRingBuffer<Element: BitwiseCopyable>: @unchecked Sendable
     private let producerTaken = Atomic<Bool>(false)
     private let consumerTaken = Atomic<Bool>(false)
 
-    /// - Parameter minimumCapacity: rounded up to a power of two.
-    public init(minimumCapacity: Int, zero: Element) {
+    /// - Parameters:
+    ///   - minimumCapacity: writable samples; the storage is this plus `rewindReserve`, rounded up to a power of two.
+    ///   - rewindReserve: consumed samples kept for `Consumer.rewind`.
+    public init(minimumCapacity: Int, rewindReserve: Int = 0, zero: Element) {
         precondition(minimumCapacity > 0 && minimumCapacity <= 1 << 40, "ring capacity out of range")
+        precondition(rewindReserve >= 0 && rewindReserve <= 1 << 40, "rewind reserve out of range")
         var capacity = 1
-        while capacity < minimumCapacity { capacity <<= 1 }
+        while capacity < minimumCapacity + rewindReserve { capacity <<= 1 }
         self.capacity = capacity
+        self.rewindReserve = rewindReserve
         self.mask = UInt64(capacity - 1)
         self.storage = .allocate(capacity: capacity)
         storage.initialize(repeating: zero, count: capacity)
@@ -41,6 +51,9 @@ public final class SPSCRingBuffer<Element: BitwiseCopyable>: @unchecked Sendable
     deinit {
         storage.deallocate()
     }
+
+    /// Samples the producer may have outstanding: the storage minus the rewind reserve.
+    var writableCapacity: Int { capacity - rewindReserve }
 
     /// Total samples ever written. Any thread; acquire.
     public var writePosition: UInt64 { writePositionBox.value.load(ordering: .acquiring) }
@@ -71,7 +84,7 @@ public final class SPSCRingBuffer<Element: BitwiseCopyable>: @unchecked Sendable
         public mutating func availableToWrite() -> Int {
             let write = ring.writePositionBox.value.load(ordering: .relaxed)
             cachedRead = ring.readPositionBox.value.load(ordering: .acquiring)
-            return ring.capacity - Int(write &- cachedRead)
+            return ring.writableCapacity - Int(write &- cachedRead)
         }
 
         /// Copies as many samples as fit; returns how many were written (0 when full). Never blocks or allocates.
@@ -79,12 +92,14 @@ public final class SPSCRingBuffer<Element: BitwiseCopyable>: @unchecked Sendable
         public mutating func write(_ samples: UnsafeBufferPointer<Element>) -> Int {
             guard let base = samples.baseAddress, !samples.isEmpty else { return 0 }
             let write = ring.writePositionBox.value.load(ordering: .relaxed)
-            var free = ring.capacity - Int(write &- cachedRead)
+            var free = ring.writableCapacity - Int(write &- cachedRead)
             if free < samples.count {
                 cachedRead = ring.readPositionBox.value.load(ordering: .acquiring)
-                free = ring.capacity - Int(write &- cachedRead)
+                free = ring.writableCapacity - Int(write &- cachedRead)
             }
-            let count = min(free, samples.count)
+            // A rewind may have moved the read position back below the cached one by at most the reserve, and the
+            // reserve is exactly what this bound keeps free: stale caches stay safe.
+            let count = min(max(free, 0), samples.count)
             guard count > 0 else { return 0 }
             let start = Int(write & ring.mask)
             let first = min(count, ring.capacity - start)
@@ -104,6 +119,9 @@ public final class SPSCRingBuffer<Element: BitwiseCopyable>: @unchecked Sendable
     public struct Consumer: ~Copyable, @unchecked Sendable {
         public let ring: SPSCRingBuffer
         private var cachedWrite: UInt64 = 0
+        /// The furthest the read position has ever been: the reserve is measured back from here, not from a
+        /// rewound position (two rewinds in a row must not reach past the reserve).
+        private var highWater: UInt64 = 0
 
         init(ring: SPSCRingBuffer) { self.ring = ring }
 
@@ -135,6 +153,7 @@ public final class SPSCRingBuffer<Element: BitwiseCopyable>: @unchecked Sendable
             let read = ring.readPositionBox.value.load(ordering: .relaxed)
             precondition(count >= 0 && read &+ UInt64(count) <= ring.writePositionBox.value.load(ordering: .acquiring), "consumed more than was written")
             ring.readPositionBox.value.store(read &+ UInt64(count), ordering: .releasing)
+            highWater = max(highWater, read &+ UInt64(count))
         }
 
         /// Copies up to `destination.count` samples out; returns how many.
@@ -159,7 +178,37 @@ public final class SPSCRingBuffer<Element: BitwiseCopyable>: @unchecked Sendable
             let target = min(position, cachedWrite)
             guard target > read else { return 0 }
             ring.readPositionBox.value.store(target, ordering: .releasing)
+            highWater = max(highWater, target)
             return Int(target - read)
+        }
+
+        /// The oldest position `rewind` can return to.
+        public var oldestRewindable: UInt64 {
+            highWater >= UInt64(ring.rewindReserve) ? highWater - UInt64(ring.rewindReserve) : 0
+        }
+
+        /// Moves the read position back to `position` (clamped to `oldestRewindable`), so consumed samples are read
+        /// again. Returns the position actually reached. Moving forward is `discard`'s job; a later position is ignored.
+        @discardableResult
+        public mutating func rewind(to position: UInt64) -> UInt64 {
+            let read = ring.readPositionBox.value.load(ordering: .relaxed)
+            let target = max(position, oldestRewindable)
+            guard target < read else { return read }
+            ring.readPositionBox.value.store(target, ordering: .releasing)
+            return target
+        }
+
+        /// Copies samples at `position ..< position + destination.count` (which must lie between `oldestRewindable`
+        /// and the write position) without moving the read position. Returns how many were copied.
+        public mutating func peek(at position: UInt64, into destination: UnsafeMutableBufferPointer<Element>) -> Int {
+            guard let base = destination.baseAddress, position >= oldestRewindable else { return 0 }
+            cachedWrite = ring.writePositionBox.value.load(ordering: .acquiring)
+            guard cachedWrite > position else { return 0 }
+            let count = min(destination.count, Int(cachedWrite - position))
+            for index in 0..<count {
+                base[index] = ring.storage[Int((position &+ UInt64(index)) & ring.mask)]
+            }
+            return count
         }
     }
 }

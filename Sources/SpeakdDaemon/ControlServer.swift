@@ -64,18 +64,39 @@ final class ControlServer: Sendable {
         }
     }
 
+    /// Bytes of replies and events a connection may leave unread before it is dropped: a client that subscribes and
+    /// never reads must not grow the daemon without bound (nor block anyone: writes to it wait on its own task).
+    static let maximumUnreadBytes = 4 * 1024 * 1024
+
     private func handle(_ connection: NIOAsyncChannel<LineFrame, ByteBuffer>, id: ConnectionID) async {
         let (outgoing, sink) = AsyncStream.makeStream(of: [UInt8].self)
-        events.register(id) { event in sink.yield(WireCodec.encodeLine(event)) }
+        let unread = UnreadBytes()
+        let channel = connection.channel
+        let logger = logger
+        let send: @Sendable ([UInt8]) -> Void = { line in
+            let backlog = unread.count.add(line.count, ordering: .relaxed).newValue
+            guard backlog <= Self.maximumUnreadBytes else {
+                if backlog - line.count <= Self.maximumUnreadBytes {
+                    logger.warning("client does not read its events; disconnecting it",
+                                   metadata: ["connection": "\(id)", "unread": "\(backlog - line.count)"])
+                    sink.finish()
+                    channel.close(promise: nil)
+                }
+                return
+            }
+            sink.yield(line)
+        }
+        events.register(id) { event in send(WireCodec.encodeLine(event)) }
         defer { events.unregister(id) }
-        sink.yield(WireCodec.encodeLine(Event(event: .hello, time: monotonicSeconds(), protocol: speakdProtocolVersion,
-                                              server: "speakd \(speakdVersion)")))
+        send(WireCodec.encodeLine(Event(event: .hello, time: monotonicSeconds(), protocol: speakdProtocolVersion,
+                                        server: "speakd \(speakdVersion)")))
         do {
             try await connection.executeThenClose { inbound, outbound in
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     group.addTask {
                         for await line in outgoing {
                             try await outbound.write(ByteBuffer(bytes: line))
+                            unread.count.subtract(line.count, ordering: .relaxed)
                         }
                     }
                     for try await frame in inbound {
@@ -83,9 +104,9 @@ final class ControlServer: Sendable {
                         case .line(let buffer):
                             if buffer.readableBytes == 0 { continue }
                             let reply = await handler.handle(buffer.readableBytesView, connection: id)
-                            sink.yield(WireCodec.encodeLine(reply))
+                            send(WireCodec.encodeLine(reply))
                         case .tooLong(let bytes):
-                            sink.yield(WireCodec.encodeLine(Reply.failure(id: .null, ProtocolError(
+                            send(WireCodec.encodeLine(Reply.failure(id: .null, ProtocolError(
                                 .invalidRequest, "request line of \(bytes) bytes exceeds the limit of \(SpeechLimits.maxLineBytes) bytes"))))
                         }
                     }
@@ -98,4 +119,11 @@ final class ControlServer: Sendable {
             logger.debug("connection ended", metadata: ["connection": "\(id)", "error": "\(error)"])
         }
     }
+}
+
+/// Bytes queued for a connection and not yet written to its socket.
+///
+/// Threading: Sendable (atomic).
+private final class UnreadBytes: Sendable {
+    let count = Atomic<Int>(0)
 }

@@ -89,7 +89,7 @@ public enum Daemon {
                 Task {
                     // Pet the watchdog only while the job queue answers: a wedged scheduler gets restarted.
                     while !Task.isCancelled {
-                        _ = await queue.queuedCount
+                        _ = await queue.snapshot()
                         notifier.send("WATCHDOG=1")
                         try? await Task.sleep(for: interval)
                     }

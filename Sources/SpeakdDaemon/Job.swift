@@ -1,16 +1,66 @@
+import SpeakdAudio
 import SpeakdProtocol
 import SpeakdSynthesis
 
-/// A speak job as the daemon holds it.
+/// What the synthesis task needs of a job: a Sendable snapshot, so it can run off the queue's actor.
 ///
 /// Threading: a value type; Sendable.
-struct Job: Sendable {
-    let id: String
-    let parameters: SpeakParameters
+struct JobSpec: Sendable {
     let engine: any Synthesizer
-    let owner: ConnectionID?
     /// The requests the text was split into (each within the upstream's 4096-character limit).
     let segments: [String]
     let voice: String
     let model: String
+    let instructions: String?
+    let speed: Double?
+    /// Linear gain applied as samples enter the ring.
+    let gain: Double
+}
+
+/// Where a job is on its way to the listener.
+enum JobPhase: Equatable {
+    /// Waiting for its turn to be synthesized.
+    case pending
+    /// Its synthesis is streaming into the ring now (at most one job at a time).
+    case writing
+    /// All its audio is in the ring; it is heard, or waits behind the job being heard.
+    case written
+}
+
+/// A speak job as the queue holds it, from `queued` to its final event.
+///
+/// Threading: confined to the `JobQueue` actor (a class so its state can change in place there); never sent.
+final class Job {
+    let id: String
+    /// Arrival order; breaks ties between jobs of equal rank.
+    let sequence: Int
+    let parameters: SpeakParameters
+    let spec: JobSpec
+    let owner: ConnectionID?
+    let queuedAt: Double
+    /// Monotonic seconds after which the job expires if it has not started, from its `ttl`.
+    let deadline: Double?
+    /// The priority the rules apply: the requested one, except for a progress job promoted to message.
+    var priority: JobPriority
+    var phase = JobPhase.pending
+    /// Bumped each time the job is pulled back out of the ring to be synthesized again later (postponed by a job of
+    /// higher priority); watchers of an older attempt ignore what they see.
+    var attempt = 0
+    var ringStart: UInt64?
+    var ringEnd: UInt64?
+    /// The `started` event has been sent: its first sample reached the device.
+    var startedSent = false
+
+    init(id: String, sequence: Int, parameters: SpeakParameters, spec: JobSpec, owner: ConnectionID?, queuedAt: Double) {
+        self.id = id
+        self.sequence = sequence
+        self.parameters = parameters
+        self.spec = spec
+        self.owner = owner
+        self.queuedAt = queuedAt
+        self.deadline = parameters.ttl.map { queuedAt + $0 }
+        self.priority = parameters.priority
+    }
+
+    var rank: Int { PriorityRules.rank(of: priority, interrupt: parameters.interrupt) }
 }

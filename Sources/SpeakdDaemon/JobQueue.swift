@@ -3,23 +3,35 @@ import SpeakdAudio
 import SpeakdProtocol
 import SpeakdSynthesis
 
-/// Runs speak jobs one after another into the player, and reports each job's lifecycle.
+/// Schedules speak jobs into the player with speech-dispatcher's priority semantics (`PriorityRules`), and reports
+/// each job's lifecycle.
 ///
-/// Synthesis of a job streams straight into the player's ring; as soon as a job's last sample is written, the next
-/// job's synthesis begins while the previous one is still playing, so consecutive jobs join without a gap. A job is
-/// `started` when its first sample reaches the device and `finished` when its last has been heard.
+/// One job at a time is synthesized into the player's ring (the *writer*); as soon as its last sample is written, the
+/// next pending job's synthesis begins while earlier ones still play, so consecutive jobs join without a gap. The
+/// queue remembers each job's range of ring positions, so a job can be cancelled (or pulled back to wait behind a
+/// more urgent one) wherever it is: pending, synthesizing, waiting in the ring, or being heard. A job is `started`
+/// when its first sample reaches the device and `finished` when its last has been heard.
+///
+/// Invariant: a job's final event is sent (and the job forgotten) *before* its audio is discarded, so watchers that
+/// see its positions pass never mistake the discard for playback.
 ///
 /// Threading: an actor; all methods are async and may be called from any task.
 public actor JobQueue {
     private let player: AudioPlayer
     private let events: EventHub
     private let logger: Logger
-    private var pending: [Job] = []
-    private var current: (job: Job, task: Task<Void, Never>)?
-    /// Jobs whose final event has not been sent yet: queued, running, or written and still playing.
+    /// Every job whose final event has not been sent.
     private var unfinished: [String: Job] = [:]
+    /// Jobs waiting to be synthesized, in the order they will be heard.
+    private var pending: [Job] = []
+    /// Jobs with audio in the ring (written or being written), in ring order.
+    private var inRing: [Job] = []
+    private var writer: (job: Job, task: Task<Void, Never>)?
     private var nextJobNumber = 1
-    private var runner: Task<Void, Never>?
+    private var paused = false
+
+    /// Jobs written ahead into the ring; bounds the player's table of discard ranges.
+    static let maximumJobsInRing = 64
 
     public init(player: AudioPlayer, events: EventHub, logger: Logger) {
         self.player = player
@@ -27,149 +39,361 @@ public actor JobQueue {
         self.logger = logger
     }
 
-    /// The job being heard (its first sample reached the device, its last has not been heard yet).
-    private var playing: String?
+    // MARK: requests
 
-    var queuedCount: Int { pending.count }
-    /// The job being heard, else the one being synthesized.
-    var currentJobID: String? { playing ?? current?.job.id }
-
-    /// Accepts a job and answers at once with its id; audio follows.
+    /// Accepts a job and answers at once with its id; audio follows. The priority rules may cancel or postpone
+    /// other jobs (the reply waits until their audio is silenced) or drop this one (its `cancelled` event says why).
     func submit(_ parameters: SpeakParameters, engine: any Synthesizer, voice: String, model: String,
-                owner: ConnectionID?) -> String {
+                owner: ConnectionID?) async -> String {
         let id = String(nextJobNumber)
         nextJobNumber += 1
-        let segments = TextSegmenter().segments(of: parameters.input)
-        let job = Job(id: id, parameters: parameters, engine: engine, owner: owner, segments: segments,
-                      voice: voice, model: model)
+        let spec = JobSpec(engine: engine, segments: TextSegmenter().segments(of: parameters.input), voice: voice,
+                           model: model, instructions: parameters.instructions, speed: parameters.speed,
+                           gain: parameters.volume ?? 1.0)
+        let job = Job(id: id, sequence: nextJobNumber, parameters: parameters, spec: spec, owner: owner,
+                      queuedAt: monotonicSeconds())
         unfinished[id] = job
-        emit(job, .queued)
-        pending.append(job)
-        if runner == nil {
-            runner = Task { await self.runPending() }
+        emit(job, .queued, priority: parameters.priority)
+
+        let admission = PriorityRules.admit(priority: parameters.priority, interrupt: parameters.interrupt,
+                                            among: rulesView(excluding: job))
+        if let reason = admission.dropReason {
+            finalize(job, .cancelled, reason: reason)
+            return id
         }
+        job.priority = admission.priority
+        var tickets: [ControlTicket] = []
+        let affected = admission.verdicts.compactMap { id, verdict in unfinished[id].map { ($0, verdict) } }
+        for (other, verdict) in affected.sorted(by: { $0.0.sequence < $1.0.sequence }) {
+            switch verdict {
+            case .cancel(let reason): tickets += end(other, .cancelled, reason: reason)
+            case .postpone: tickets += postpone(other)
+            }
+        }
+        enqueue(job)
+        if let ttl = parameters.ttl {
+            Task { [weak self] in
+                try? await Task.sleep(for: .seconds(ttl))
+                await self?.expire(id)
+            }
+        }
+        pump()
+        for ticket in tickets { await player.waitForControl(ticket) }
         return id
     }
 
-    /// Silences now and drops every job, the playing one included. Returns how many jobs were cancelled.
+    /// Silences now and drops every job. Returns how many jobs were cancelled. Also ends a pause: a stopped
+    /// player is ready for the next job.
     func stop(reason: String) async -> Int {
-        let dropped = pending
+        let jobs = unfinished.values.sorted { $0.sequence < $1.sequence }
+        for job in jobs { finalize(job, .cancelled, reason: reason) }
         pending.removeAll()
-        let running = current
-        // Silence first (the part a listener notices), then tidy up.
-        await player.cut()
-        running?.task.cancel()
-        var count = 0
-        for job in dropped {
-            if finalize(job, .cancelled, reason: reason) { count += 1 }
+        inRing.removeAll()
+        let ticket: ControlTicket
+        if let writer {
+            // The writer may still put a few samples in before it notices; the open range covers them, and it is
+            // closed when the writer ends.
+            writer.task.cancel()
+            ticket = player.requestDiscard(from: 0, until: nil)
+        } else {
+            ticket = player.requestDiscard(from: 0, until: player.writePosition)
         }
-        if let running {
-            await running.task.value
-            if finalize(running.job, .cancelled, reason: reason) { count += 1 }
+        var last = ticket
+        if paused {
+            paused = false
+            last = player.requestPause(false)
         }
-        // Jobs that had finished synthesis but were still playing were cut as well.
-        for job in unfinished.values.sorted(by: { Int($0.id) ?? 0 < Int($1.id) ?? 0 }) {
-            if finalize(job, .cancelled, reason: reason) { count += 1 }
-        }
-        player.reopen()
-        return count
+        await player.waitForControl(last)
+        return jobs.count
     }
 
-    private func runPending() async {
-        while !pending.isEmpty {
+    /// Cancels one job. Returns 1, 0 when it had already ended, nil when no such job was ever accepted.
+    func cancel(_ id: String, reason: String) async -> Int? {
+        guard let job = unfinished[id] else {
+            guard let number = Int(id), number > 0, number < nextJobNumber else { return nil }
+            return 0
+        }
+        for ticket in end(job, .cancelled, reason: reason) { await player.waitForControl(ticket) }
+        pump()
+        return 1
+    }
+
+    /// Cancels the job being heard (else the next one to be). Returns how many jobs were cancelled (0 or 1).
+    func skip() async -> Int {
+        guard let job = inRing.first ?? pending.first else { return 0 }
+        return await cancel(job.id, reason: "skipped") ?? 0
+    }
+
+    func pause() async {
+        guard !paused else { return }
+        paused = true
+        await player.waitForControl(player.requestPause(true))
+        if let job = heardJob { emit(job, .paused) }
+    }
+
+    func resume() async {
+        guard paused else { return }
+        paused = false
+        await player.waitForControl(player.requestPause(false))
+        if let job = heardJob { emit(job, .resumed) }
+    }
+
+    /// Unfinished jobs in the order they will be heard.
+    func list() -> [JobSummary] {
+        let now = monotonicSeconds()
+        return (inRing + pending).map { job in
+            let state = job.phase == .pending ? "queued"
+                : job.startedSent ? (paused ? "paused" : "playing") : "synthesizing"
+            return JobSummary(state: state, job: job.id, priority: job.priority, engine: job.spec.engine.engineName,
+                              text: String(job.parameters.input.prefix(80)), queuedAt: job.queuedAt,
+                              expiresIn: job.startedSent ? nil : job.deadline.map { max($0 - now, 0) })
+        }
+    }
+
+    struct Snapshot: Sendable {
+        var currentJob: String?
+        var position: Double?
+        var engine: String?
+        var paused: Bool
+        var queued: Int
+    }
+
+    func snapshot() -> Snapshot {
+        let job = heardJob ?? inRing.first
+        var position: Double?
+        if let job, job.startedSent, let start = job.ringStart {
+            let format = player.currentFormat
+            let heard = player.playedPosition
+            position = heard > start ? format.seconds(frames: Int(heard - start) / format.channels) : 0
+        }
+        return Snapshot(currentJob: job?.id, position: position, engine: job?.spec.engine.engineName, paused: paused,
+                        queued: pending.count)
+    }
+
+    // MARK: scheduling
+
+    private var heardJob: Job? { inRing.first { $0.startedSent } }
+
+    private func rulesView(excluding newcomer: Job) -> [PriorityRules.Existing] {
+        let device = player.devicePosition
+        return unfinished.values.filter { $0 !== newcomer }.map { job in
+            let audible = job.startedSent || (job.ringStart.map { device > $0 } ?? false)
+            return PriorityRules.Existing(id: job.id, priority: job.priority, requested: job.parameters.priority,
+                                          interrupt: job.parameters.interrupt, audible: audible,
+                                          inRing: job.phase != .pending)
+        }
+    }
+
+    private func enqueue(_ job: Job) {
+        job.phase = .pending
+        let index = pending.firstIndex { ($0.rank, $0.sequence) > (job.rank, job.sequence) } ?? pending.endIndex
+        pending.insert(job, at: index)
+    }
+
+    /// Starts synthesizing the next pending job if none is being synthesized.
+    private func pump() {
+        while writer == nil, inRing.count < Self.maximumJobsInRing, !pending.isEmpty {
             let job = pending.removeFirst()
-            let task = Task { await self.play(job) }
-            current = (job, task)
-            await task.value
-            current = nil
+            if let deadline = job.deadline, monotonicSeconds() >= deadline {
+                finalize(job, .expired, reason: expiryReason(job))
+                continue
+            }
+            startWriting(job)
         }
-        runner = nil
     }
 
-    /// Synthesizes `job` into the player; returns when its last sample is in the ring (not when it has played).
-    private func play(_ job: Job) async {
+    private func startWriting(_ job: Job) {
+        job.phase = .writing
+        let attempt = job.attempt
         let stream = player.beginStream()
-        let start = stream.startPosition
-        defer { player.endStream() }
-        Task { await self.reportStart(of: job, stream: stream) }
-        guard let (format, failure) = await Self.synthesize(job, into: player) else { return }
-        let end = player.writePosition
-        if let failure, end == start {
-            // Nothing was written: nothing will start; fail now.
-            logger.warning("job failed", metadata: ["job": "\(job.id)", "reason": "\(failure.message)"])
-            finalize(job, .failed, reason: failure.message, error: protocolError(for: failure))
+        job.ringStart = stream.startPosition
+        job.ringEnd = nil
+        inRing.append(job)
+        let id = job.id
+        let spec = job.spec
+        let player = player
+        let task = Task {
+            let result = await Self.synthesize(spec, into: player)
+            self.writerEnded(id, attempt: attempt, stream: stream, result: result)
+        }
+        writer = (job, task)
+        Task { await self.watchStart(id, attempt: attempt, stream: stream) }
+    }
+
+    private func writerEnded(_ id: String, attempt: Int, stream: PlaybackStream, result: SynthesisResult) {
+        writer = nil
+        guard let job = unfinished[id], job.attempt == attempt else {
+            // Cancelled or postponed while writing: its range was opened for discarding; what it wrote is the
+            // last of it.
+            player.closeOpenDiscard()
+            player.endStream()
+            pump()
             return
         }
-        Task { await self.reportEnd(of: job, stream: stream, end: end, duration: format.seconds(frames: Int(end - start) / format.channels), failure: failure) }
+        let start = job.ringStart ?? stream.startPosition
+        let end = player.writePosition
+        job.ringEnd = end
+        job.phase = .written
+        player.endStream()
+        switch result {
+        case .cancelled:
+            // Only withdrawn jobs are cancelled, and those were handled above; be safe all the same.
+            inRing.removeAll { $0 === job }
+            finalize(job, .cancelled, reason: "synthesis was cancelled")
+        case .completed(let format, let failure):
+            if end == start {
+                inRing.removeAll { $0 === job }
+                if let failure {
+                    logger.warning("job failed", metadata: ["job": "\(id)", "reason": "\(failure.message)"])
+                    finalize(job, .failed, reason: failure.message, error: protocolError(for: failure))
+                } else {
+                    // Nothing to play (the engine produced no samples): it starts and ends at once.
+                    emit(job, .started)
+                    finalize(job, .finished, duration: 0)
+                }
+            } else {
+                let duration = format.seconds(frames: Int(end - start) / format.channels)
+                Task { await self.watchEnd(id, attempt: attempt, stream: stream, end: end, duration: duration, failure: failure) }
+            }
+        }
+        pump()
     }
 
-    /// Streams every segment of `job` into the player. Returns the format last written and the failure, if any;
-    /// nil when cancelled. Runs off the actor: only the player is touched.
-    private nonisolated static func synthesize(_ job: Job, into player: AudioPlayer) async -> (PCMFormat, SynthesisError?)? {
+    /// Ends `job` with a final event and makes sure none of its audio is heard from now on. Returns the player
+    /// requests to wait for (silence), if its audio was in the ring.
+    private func end(_ job: Job, _ state: JobState, reason: String, error: ProtocolError? = nil) -> [ControlTicket] {
+        finalize(job, state, reason: reason, error: error)
+        return withdraw(job)
+    }
+
+    /// Takes `job` out of the ring and puts it back among the pending jobs, to be synthesized again after the more
+    /// urgent job that displaced it.
+    private func postpone(_ job: Job) -> [ControlTicket] {
+        let tickets = withdraw(job)
+        job.attempt += 1
+        job.ringStart = nil
+        job.ringEnd = nil
+        enqueue(job)
+        return tickets
+    }
+
+    /// Removes `job` from wherever it is and discards its audio.
+    private func withdraw(_ job: Job) -> [ControlTicket] {
+        switch job.phase {
+        case .pending:
+            pending.removeAll { $0 === job }
+            return []
+        case .writing:
+            inRing.removeAll { $0 === job }
+            writer?.task.cancel()
+            return [player.requestDiscard(from: job.ringStart ?? player.writePosition, until: nil)]
+        case .written:
+            inRing.removeAll { $0 === job }
+            guard let start = job.ringStart, let end = job.ringEnd, end > start else { return [] }
+            return [player.requestDiscard(from: start, until: end)]
+        }
+    }
+
+    private func expire(_ id: String) async {
+        guard let job = unfinished[id], !job.startedSent else { return }
+        for ticket in end(job, .expired, reason: expiryReason(job)) { await player.waitForControl(ticket) }
+        pump()
+    }
+
+    private func expiryReason(_ job: Job) -> String {
+        "not started within its ttl of \(job.parameters.ttl.map { "\($0)" } ?? "?") s"
+    }
+
+    // MARK: synthesis (off the actor)
+
+    enum SynthesisResult: Sendable {
+        /// Every segment was written, or synthesis failed after writing some (`failure`).
+        case completed(PCMFormat, failure: SynthesisError?)
+        case cancelled
+    }
+
+    /// Streams every segment into the player. Runs off the actor: only the player is touched.
+    private nonisolated static func synthesize(_ spec: JobSpec, into player: AudioPlayer) async -> SynthesisResult {
         var format = PCMFormat.openAISpeech
         do {
-            for segment in job.segments {
-                let request = SynthesisRequest(input: segment, voice: job.voice, model: job.model,
-                                               instructions: job.parameters.instructions, speed: job.parameters.speed)
-                try await job.engine.synthesize(request) { chunk in
+            for segment in spec.segments {
+                let request = SynthesisRequest(input: segment, voice: spec.voice, model: spec.model,
+                                               instructions: spec.instructions, speed: spec.speed)
+                try await spec.engine.synthesize(request) { chunk in
                     format = chunk.format
-                    try await player.write(chunk.samples, format: chunk.format)
+                    try await player.write(chunk.samples, format: chunk.format, gain: spec.gain)
                 }
             }
-            return (format, nil)
+            return .completed(format, failure: nil)
         } catch _ where Task.isCancelled {
-            return nil
+            return .cancelled
         } catch let error as SynthesisError {
-            return (format, error)
+            return .completed(format, failure: error)
         } catch {
-            return (format, SynthesisError(.engine, "\(error)"))
+            return .completed(format, failure: SynthesisError(.engine, "\(error)"))
         }
     }
 
-    private func reportStart(of job: Job, stream: PlaybackStream) async {
+    // MARK: watching playback
+
+    private func watchStart(_ id: String, attempt: Int, stream: PlaybackStream) async {
         let outcome = await player.waitUntilStarted(stream)
-        guard outcome == .reached, unfinished[job.id] != nil else {
-            if case .deviceFailed(let error) = outcome {
-                logger.error("audio device failed", metadata: ["job": "\(job.id)", "error": "\(error)"])
-                finalize(job, .failed, reason: error.description, error: ProtocolError(.audioDevice, error.description))
-            }
-            return
-        }
-        playing = job.id
-        emit(job, .started)
-    }
-
-    private func reportEnd(of job: Job, stream: PlaybackStream, end: UInt64, duration: Double, failure: SynthesisError?) async {
-        let outcome = await player.waitUntilPlayed(position: end, of: stream)
+        guard let job = unfinished[id], job.attempt == attempt, !job.startedSent else { return }
         switch outcome {
         case .reached:
+            job.startedSent = true
+            emit(job, .started)
+        case .deviceFailed(let error):
+            logger.error("audio device failed", metadata: ["job": "\(id)", "error": "\(error)"])
+            _ = end(job, .failed, reason: error.description, error: ProtocolError(.audioDevice, error.description))
+            pump()
+        case .cut:
+            break
+        }
+    }
+
+    private func watchEnd(_ id: String, attempt: Int, stream: PlaybackStream, end position: UInt64, duration: Double,
+                          failure: SynthesisError?) async {
+        let outcome = await player.waitUntilPlayed(position: position, of: stream)
+        guard let job = unfinished[id], job.attempt == attempt else { return }
+        switch outcome {
+        case .reached:
+            inRing.removeAll { $0 === job }
+            if !job.startedSent {
+                job.startedSent = true
+                emit(job, .started)
+            }
             if let failure {
                 finalize(job, .failed, reason: failure.message, error: protocolError(for: failure))
             } else {
                 finalize(job, .finished, duration: duration)
             }
-        case .cut:
-            finalize(job, .cancelled, reason: "stopped")
+            pump()
         case .deviceFailed(let error):
-            finalize(job, .failed, reason: error.description, error: ProtocolError(.audioDevice, error.description))
+            _ = end(job, .failed, reason: error.description, error: ProtocolError(.audioDevice, error.description))
+            pump()
+        case .cut:
+            break
         }
     }
 
-    private func emit(_ job: Job, _ state: JobState) {
-        events.publish(Event(event: .job, job: job.id, state: state, time: monotonicSeconds(), engine: job.engine.engineName),
+    // MARK: events
+
+    private func emit(_ job: Job, _ state: JobState, priority: JobPriority? = nil) {
+        events.publish(Event(event: .job, job: job.id, state: state, time: monotonicSeconds(),
+                             engine: job.spec.engine.engineName, priority: priority),
                        owner: job.owner)
     }
 
-    /// Sends the job's one final event, unless it was already sent. Returns whether it sent it.
+    /// Sends the job's one final event, unless it was already sent, and forgets the job. Returns whether it sent it.
     @discardableResult
     private func finalize(_ job: Job, _ state: JobState, reason: String? = nil, error: ProtocolError? = nil,
                           duration: Double? = nil) -> Bool {
         guard unfinished.removeValue(forKey: job.id) != nil else { return false }
-        if playing == job.id { playing = nil }
         events.publish(Event(event: .job, job: job.id, state: state, time: monotonicSeconds(),
-                             engine: job.engine.engineName, reason: reason, error: error, duration: duration),
+                             engine: job.spec.engine.engineName, reason: reason, error: error, duration: duration),
                        owner: job.owner)
-        logger.debug("job \(state.rawValue)", metadata: ["job": "\(job.id)"])
+        logger.debug("job \(state.rawValue)", metadata: ["job": "\(job.id)", "reason": "\(reason ?? "")"])
         return true
     }
 

@@ -52,6 +52,21 @@ final class RequestHandler: Sendable {
         case .stop:
             let cancelled = await queue.stop(reason: "stopped by a client")
             return Reply(id: request.id, cancelled: cancelled)
+        case .cancel(let job):
+            guard let cancelled = await queue.cancel(job, reason: "cancelled by a client") else {
+                return .failure(id: request.id, ProtocolError(.unknownJob, "no job \"\(job)\" was ever accepted by this speakd", field: "job"))
+            }
+            return Reply(id: request.id, cancelled: cancelled)
+        case .skip:
+            return Reply(id: request.id, cancelled: await queue.skip())
+        case .pause:
+            await queue.pause()
+            return Reply(id: request.id)
+        case .resume:
+            await queue.resume()
+            return Reply(id: request.id)
+        case .list:
+            return Reply(id: request.id, jobs: await queue.list())
         case .status:
             return Reply(id: request.id, status: await status())
         case .ping:
@@ -63,10 +78,12 @@ final class RequestHandler: Sendable {
     }
 
     private func status() async -> StatusInfo {
-        StatusInfo(version: speakdVersion, protocol: speakdProtocolVersion, engine: engines.preferred.engineName,
-                   upstream: engines.defaultUpstream.flatMap { engines.upstream(named: $0)?.client.configuration.baseURL }, device: player.deviceName,
-                   currentJob: await queue.currentJobID, queued: await queue.queuedCount,
-                   underruns: player.underruns, uptimeSeconds: monotonicSeconds() - startTime)
+        let snapshot = await queue.snapshot()
+        return StatusInfo(version: speakdVersion, protocol: speakdProtocolVersion, engine: engines.preferred.engineName,
+                          upstream: engines.defaultUpstream.flatMap { engines.upstream(named: $0)?.client.configuration.baseURL },
+                          device: player.deviceName, currentJob: snapshot.currentJob, position: snapshot.position,
+                          currentEngine: snapshot.engine, paused: snapshot.paused, queued: snapshot.queued,
+                          underruns: player.underruns, uptimeSeconds: monotonicSeconds() - startTime)
     }
 }
 

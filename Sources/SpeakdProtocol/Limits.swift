@@ -14,6 +14,10 @@ public enum SpeechLimits {
     public static let jobInputMaxCharacters = 1_000_000
     /// Voice and model names are free strings in the contract; this only stops absurd values.
     public static let nameMaxCharacters = 256
+    /// `volume` of a job: linear gain.
+    public static let volumeRange: ClosedRange<Double> = 0.0...2.0
+    /// `ttl` of a job: up to a day.
+    public static let ttlRange: ClosedRange<Double> = 0.001...86_400
     /// Longest line the daemon accepts on its socket (a full job input, JSON-escaped, fits).
     public static let maxLineBytes = 8 * 1024 * 1024
 }

@@ -14,6 +14,7 @@ public struct ProtocolError: Error, Sendable, Equatable, Codable, CustomStringCo
         case upstreamUnavailable = "upstream_unavailable"
         case synthesisFailed = "synthesis_failed"
         case audioDevice = "audio_device"
+        case unknownJob = "unknown_job"
         case internalError = "internal"
     }
 

@@ -1,6 +1,22 @@
 /// Protocol version spoken by this build. A request may carry `"v": N`; the daemon refuses versions it does not know.
 public let speakdProtocolVersion = 1
 
+/// How a job treats others, with the semantics of speech-dispatcher's SSIP priorities (docs/protocol.md).
+public enum JobPriority: String, Sendable, Codable, CaseIterable, Equatable {
+    /// Never interrupted; cancels what is speaking (unless important), postpones waiting message and text jobs,
+    /// cancels notification and progress jobs.
+    case important
+    /// Queues behind other messages; cancels text, notification and progress jobs.
+    case message
+    /// Interrupts itself: a new text job cancels older ones; also cancels notification and progress jobs.
+    case text
+    /// Dropped when anything else is pending or speaking; a new one cancels an older one.
+    case notification
+    /// Like notification, except that new ones are dropped while one speaks, and the last one is spoken (as a
+    /// message) once it ends.
+    case progress
+}
+
 /// Parameters of a speak job. Field names and constraints follow `CreateSpeechRequest` of the OpenAI contract, except
 /// that `input` may be longer than one upstream request (the daemon splits it).
 ///
@@ -13,10 +29,22 @@ public struct SpeakParameters: Sendable, Equatable {
     public var speed: Double?
     /// A configured upstream's name; the default upstream when nil.
     public var upstream: String?
+    public var priority: JobPriority
+    /// Linear gain applied in the audio path, 0…2 (1 keeps the synthesized level); clipping-safe.
+    public var volume: Double?
+    /// Seconds after which the job, if it has not started playing, is dropped with an `expired` event.
+    public var ttl: Double?
+    /// Cancel what is speaking (unless it is important) and speak this next.
+    public var interrupt: Bool
 
     public init(input: String, voice: String? = nil, model: String? = nil, instructions: String? = nil, speed: Double? = nil,
-                upstream: String? = nil) {
+                upstream: String? = nil, priority: JobPriority = .message, volume: Double? = nil, ttl: Double? = nil,
+                interrupt: Bool = false) {
         self.upstream = upstream
+        self.priority = priority
+        self.volume = volume
+        self.ttl = ttl
+        self.interrupt = interrupt
         self.input = input
         self.voice = voice
         self.model = model
@@ -34,6 +62,16 @@ public enum Operation: Sendable, Equatable {
     case ping
     /// Receive events of every job, not only one's own.
     case subscribe
+    /// Cancel one job, wherever it is (queued, synthesizing, playing).
+    case cancel(job: String)
+    /// Cancel the job being heard; the next one follows.
+    case skip
+    /// Hold playback at the current sample; jobs keep queueing and synthesizing.
+    case pause
+    /// Continue exactly where `pause` stopped.
+    case resume
+    /// The jobs not yet finished, in the order they will be heard.
+    case list
 
     public var name: String {
         switch self {
@@ -42,8 +80,15 @@ public enum Operation: Sendable, Equatable {
         case .status: "status"
         case .ping: "ping"
         case .subscribe: "subscribe"
+        case .cancel: "cancel"
+        case .skip: "skip"
+        case .pause: "pause"
+        case .resume: "resume"
+        case .list: "list"
         }
     }
+
+    public static let allNames = ["speak", "stop", "cancel", "skip", "pause", "resume", "list", "status", "subscribe", "ping"]
 }
 
 /// A parsed, validated request line.

@@ -60,8 +60,17 @@ public enum RequestParser {
         case "status": operation = .status
         case "ping": operation = .ping
         case "subscribe": operation = .subscribe
+        case "skip": operation = .skip
+        case "pause": operation = .pause
+        case "resume": operation = .resume
+        case "list": operation = .list
+        case "cancel":
+            guard let job = try fields.jobID("job") else {
+                throw ProtocolError(.invalidField, "job is missing: the id of the job to cancel (from the speak reply or list)", field: "job")
+            }
+            operation = .cancel(job: job)
         default:
-            throw ProtocolError(.unknownOperation, "unknown op \"\(op)\"; known: speak, stop, status, ping, subscribe", field: "op")
+            throw ProtocolError(.unknownOperation, "unknown op \"\(op)\"; known: \(Operation.allNames.joined(separator: ", "))", field: "op")
         }
         try fields.rejectUnknown()
         return operation
@@ -79,8 +88,19 @@ public enum RequestParser {
         let instructions = try fields.string("instructions", maxCharacters: SpeechLimits.instructionsMaxCharacters)
         let speed = try fields.number("speed", range: SpeechLimits.speedRange)
         let upstream = try fields.string("upstream", maxCharacters: SpeechLimits.nameMaxCharacters, nonEmpty: true)
+        var priority = JobPriority.message
+        if let name = try fields.string("priority", maxCharacters: 32) {
+            guard let known = JobPriority(rawValue: name) else {
+                let names = JobPriority.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ProtocolError(.invalidField, "priority must be one of \(names), got \"\(name)\"", field: "priority")
+            }
+            priority = known
+        }
+        let volume = try fields.number("volume", range: SpeechLimits.volumeRange)
+        let ttl = try fields.number("ttl", range: SpeechLimits.ttlRange)
+        let interrupt = try fields.bool("interrupt") ?? false
         return SpeakParameters(input: input, voice: voice, model: model, instructions: instructions, speed: speed,
-                               upstream: upstream)
+                               upstream: upstream, priority: priority, volume: volume, ttl: ttl, interrupt: interrupt)
     }
 }
 
@@ -127,6 +147,28 @@ struct Fields {
             throw ProtocolError(.invalidField, "\(name) must be between \(range.lowerBound) and \(range.upperBound), got \(number)", field: name)
         }
         return number
+    }
+
+    mutating func bool(_ name: String) throws(ProtocolError) -> Bool? {
+        consumed.insert(name)
+        guard let value = object[name], value != .null else { return nil }
+        guard case .bool(let flag) = value else {
+            throw ProtocolError(.invalidField, "\(name) must be true or false, got \(value.typeName)", field: name)
+        }
+        return flag
+    }
+
+    /// A job id: the string from a speak reply; a number is accepted too (ids are decimal).
+    mutating func jobID(_ name: String) throws(ProtocolError) -> String? {
+        consumed.insert(name)
+        guard let value = object[name], value != .null else { return nil }
+        if let number = value.numberValue, number.rounded() == number, number >= 0, number < 1e15 {
+            return String(Int(number))
+        }
+        guard let string = value.stringValue, !string.isEmpty, string.count <= 32 else {
+            throw ProtocolError(.invalidField, "\(name) must be a job id such as \"7\", got \(value.typeName)", field: name)
+        }
+        return string
     }
 
     func rejectUnknown() throws(ProtocolError) {

@@ -5,15 +5,48 @@ import Foundation
 #endif
 
 /// Lifecycle of a job as reported in events. Every job emits `queued`, then `started` when its first sample reaches
-/// the device, then exactly one final state.
+/// the device, then exactly one final state (`finished`, `cancelled`, `failed`, `expired`). `paused` and `resumed`
+/// may come between `started` and the end.
 public enum JobState: String, Sendable, Codable, Equatable {
     case queued
     case started
+    case paused
+    case resumed
     case finished
     case cancelled
     case failed
+    /// Its `ttl` passed before it started playing.
+    case expired
 
-    public var isFinal: Bool { self == .finished || self == .cancelled || self == .failed }
+    public var isFinal: Bool { self == .finished || self == .cancelled || self == .failed || self == .expired }
+}
+
+/// One unfinished job, as `list` reports it.
+///
+/// Threading: a value type; Sendable.
+public struct JobSummary: Sendable, Codable, Equatable {
+    /// `playing` (being heard), `paused`, `synthesizing` (written ahead of what is heard) or `queued`.
+    public var state: String
+    public var job: String
+    public var priority: JobPriority
+    public var engine: String
+    /// The first 80 characters of the text.
+    public var text: String
+    /// Seconds on the daemon's monotonic clock when the job was accepted.
+    public var queuedAt: Double
+    /// Seconds left before the job expires, if it has a ttl and has not started.
+    public var expiresIn: Double?
+
+    public init(state: String, job: String, priority: JobPriority, engine: String, text: String, queuedAt: Double,
+                expiresIn: Double? = nil) {
+        self.state = state
+        self.job = job
+        self.priority = priority
+        self.engine = engine
+        self.text = text
+        self.queuedAt = queuedAt
+        self.expiresIn = expiresIn
+    }
 }
 
 /// The daemon's state, answered to `status`.
@@ -27,12 +60,21 @@ public struct StatusInfo: Sendable, Codable, Equatable {
     public var upstream: String?
     public var device: String
     public var currentJob: String?
+    /// Seconds of the current job heard so far.
+    public var position: Double?
+    /// The engine and upstream serving the current job.
+    public var currentEngine: String?
+    public var paused: Bool
     public var queued: Int
     public var underruns: Int
     public var uptimeSeconds: Double
 
     public init(version: String, protocol: Int, engine: String, upstream: String?, device: String, currentJob: String?,
+                position: Double? = nil, currentEngine: String? = nil, paused: Bool = false,
                 queued: Int, underruns: Int, uptimeSeconds: Double) {
+        self.position = position
+        self.currentEngine = currentEngine
+        self.paused = paused
         self.version = version
         self.protocol = `protocol`
         self.engine = engine
@@ -55,12 +97,15 @@ public struct Reply: Sendable, Codable, Equatable {
     /// For `speak`: the new job's id and the engine that will speak it.
     public var job: String?
     public var engine: String?
-    /// For `stop`: how many jobs were cancelled.
+    /// For `stop`, `cancel`, `skip`: how many jobs were cancelled.
     public var cancelled: Int?
     public var status: StatusInfo?
+    /// For `list`.
+    public var jobs: [JobSummary]?
 
     public init(id: JSONValue, ok: Bool = true, error: ProtocolError? = nil, job: String? = nil, engine: String? = nil,
-                cancelled: Int? = nil, status: StatusInfo? = nil) {
+                cancelled: Int? = nil, status: StatusInfo? = nil, jobs: [JobSummary]? = nil) {
+        self.jobs = jobs
         self.id = id
         self.ok = ok
         self.error = error
@@ -96,12 +141,15 @@ public struct Event: Sendable, Codable, Equatable {
     public var error: ProtocolError?
     /// Seconds of audio the job played, on `finished`.
     public var duration: Double?
+    /// The job's priority, on `queued`.
+    public var priority: JobPriority?
     public var `protocol`: Int?
     public var server: String?
 
     public init(event: Kind, job: String? = nil, state: JobState? = nil, time: Double, engine: String? = nil,
                 reason: String? = nil, error: ProtocolError? = nil, duration: Double? = nil,
-                protocol: Int? = nil, server: String? = nil) {
+                priority: JobPriority? = nil, protocol: Int? = nil, server: String? = nil) {
+        self.priority = priority
         self.event = event
         self.job = job
         self.state = state

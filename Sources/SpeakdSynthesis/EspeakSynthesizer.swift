@@ -25,7 +25,7 @@ public final class EspeakSynthesizer: Synthesizer {
         }
         format = PCMFormat(sampleRate: Int(rate))
         self.defaultVoice = defaultVoice
-        Self.queue.sync { _ = espeak_SetSynthCallback(espeakCallback) }
+        Self.queue.sync { espeak_SetSynthCallback(espeakCallback) }
     }
 
     public func synthesize(_ request: SynthesisRequest, deliver: (AudioChunk) async throws -> Void) async throws {

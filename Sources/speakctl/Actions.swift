@@ -12,6 +12,10 @@ struct SpeakInvocation: Equatable {
     var speed: Double?
     var instructions: String?
     var upstream: String?
+    var priority: String?
+    var interrupt = false
+    var volume: Double?
+    var ttl: Double?
     var wait = false
     var verbose = false
     var socket: String?
@@ -28,6 +32,10 @@ struct SpeakInvocation: Equatable {
         if let speed { fields["speed"] = .number(speed) }
         if let instructions { fields["instructions"] = .string(instructions) }
         if let upstream { fields["upstream"] = .string(upstream) }
+        if let priority { fields["priority"] = .string(priority) }
+        if interrupt { fields["interrupt"] = .bool(true) }
+        if let volume { fields["volume"] = .number(volume) }
+        if let ttl { fields["ttl"] = .number(ttl) }
 
         let daemon = connect(socket: socket)
         let reply: Reply
@@ -45,8 +53,8 @@ struct SpeakInvocation: Equatable {
             switch state {
             case .queued:
                 continue
-            case .started:
-                if verbose { note("job \(job) started") }
+            case .started, .paused, .resumed:
+                if verbose { note("job \(job) \(state.rawValue)") }
             case .finished:
                 if talkative {
                     let seconds = event.duration.map { " (\(formatSeconds($0)))" } ?? ""
@@ -57,6 +65,8 @@ struct SpeakInvocation: Equatable {
                 fail("job \(job) was cancelled: \(event.reason ?? "stopped")")
             case .failed:
                 fail("job \(job) failed: \(event.error.map(describe) ?? event.reason ?? "unknown reason")")
+            case .expired:
+                fail("job \(job) expired: \(event.reason ?? "its ttl passed before it could start")")
             }
         }
     }
@@ -76,10 +86,16 @@ struct SpeakInvocation: Equatable {
 
 /// Silences speakd now and clears its queue.
 func stopSpeech(socket: String?) {
+    _ = control("stop", socket: socket)
+}
+
+/// Sends one control request and returns the successful reply, or exits with the daemon's error.
+func control(_ op: String, _ fields: [String: JSONValue] = [:], socket: String?) -> Reply {
     let daemon = connect(socket: socket)
     let reply: Reply
-    do { reply = try daemon.request("stop") } catch { fail(error.description) }
-    guard reply.ok else { fail(reply.error.map(describe) ?? "stop failed") }
+    do { reply = try daemon.request(op, fields) } catch { fail(error.description) }
+    guard reply.ok else { fail(reply.error.map(describe) ?? "\(op) failed") }
+    return reply
 }
 
 /// Connects to speakd, or exits with a message saying why not and how to start it.

@@ -10,7 +10,7 @@ enum QuickInvocation: Equatable {
     case stop(socket: String?)
 
     /// The subcommand names, which a first word of text must not be.
-    static let commandNames: Set<String> = ["say", "stop", "status", "help"]
+    static let commandNames: Set<String> = ["say", "stop", "cancel", "skip", "pause", "resume", "list", "status", "watch", "help"]
 
     init?(arguments: some Collection<String>) {
         var speak = SpeakInvocation()
@@ -52,6 +52,17 @@ enum QuickInvocation: Equatable {
             case "--speed" where !sawStop:
                 guard let text = value(), let speed = Double(text), speed.isFinite else { return nil }
                 speak.speed = speed
+            case "--priority" where !sawStop:
+                guard let priority = value() else { return nil }
+                speak.priority = priority
+            case "--volume" where !sawStop:
+                guard let text = value(), let volume = Double(text), volume.isFinite else { return nil }
+                speak.volume = volume
+            case "--ttl" where !sawStop:
+                guard let text = value(), let ttl = Double(text), ttl.isFinite else { return nil }
+                speak.ttl = ttl
+            case "--interrupt" where !sawStop && inlineValue == nil:
+                speak.interrupt = true
             case "--wait" where !sawStop && inlineValue == nil:
                 speak.wait = true
             case "--verbose" where !sawStop && inlineValue == nil, "-v" where !sawStop && inlineValue == nil:

@@ -15,11 +15,16 @@ struct Speakctl: ParsableCommand {
             speakctl "Hello there"        speak the words given
             echo "Hello" | speakctl       speak standard input
             speakctl --wait "Done."       return once it has been heard (non-zero if it failed)
+            speakctl --interrupt "Now."   cut what is speaking and say this next
+            speakctl --priority important --ttl 60 "Doorbell"
             speakctl stop                 silence now and clear the queue
+            speakctl pause | resume       hold and continue at the exact sample
+            speakctl watch                print every job's events as they happen
             To speak a word that is also a command, use `speakctl say stop`.
             """,
         version: speakdVersion,
-        subcommands: [Say.self, Stop.self, Status.self],
+        subcommands: [Say.self, Stop.self, Cancel.self, Skip.self, Pause.self, Resume.self, List.self, Status.self,
+                      Watch.self],
         defaultSubcommand: Say.self)
 }
 
@@ -49,6 +54,18 @@ struct Say: ParsableCommand {
     @Option(help: "A configured upstream to speak through (an [upstream.NAME] of speakd's configuration).")
     var upstream: String?
 
+    @Option(help: "important, message (default), text, notification or progress: how this job treats others (speech-dispatcher's rules).")
+    var priority: String?
+
+    @Flag(help: "Cancel what is speaking (unless important) and speak this next.")
+    var interrupt = false
+
+    @Option(help: "Gain from 0.0 to 2.0 (1.0 is the synthesized level).")
+    var volume: Double?
+
+    @Option(help: "Drop the announcement if it has not started within SECONDS.")
+    var ttl: Double?
+
     @Flag(help: "Wait until the text has been heard; exit non-zero if it failed or was cancelled.")
     var wait = false
 
@@ -60,7 +77,8 @@ struct Say: ParsableCommand {
 
     func run() throws {
         SpeakInvocation(text: text, voice: voice, model: model, speed: speed, instructions: instructions,
-                        upstream: upstream, wait: wait, verbose: verbose, socket: connection.socket).run()
+                        upstream: upstream, priority: priority, interrupt: interrupt, volume: volume, ttl: ttl,
+                        wait: wait, verbose: verbose, socket: connection.socket).run()
     }
 }
 
@@ -86,11 +104,97 @@ struct Status: ParsableCommand {
             speakd \(status.version) (protocol \(status.protocol)) on \(daemon.path)
             engine:    \(status.engine)\(status.upstream.map { " (\($0))" } ?? "")
             device:    \(status.device)
-            playing:   \(status.currentJob.map { "job \($0)" } ?? "nothing")
+            playing:   \(playing(status))
             queued:    \(status.queued)
             underruns: \(status.underruns)
             uptime:    \(formatSeconds(status.uptimeSeconds))
             """)
+    }
+
+    private func playing(_ status: StatusInfo) -> String {
+        guard let job = status.currentJob else { return status.paused ? "nothing (paused)" : "nothing" }
+        let position = status.position.map { " at \(formatSeconds($0))" } ?? ""
+        let engine = status.currentEngine.map { " by \($0)" } ?? ""
+        return "job \(job)\(position)\(engine)\(status.paused ? " (paused)" : "")"
+    }
+}
+
+struct Cancel: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Cancel one job (its id is printed by `speakctl -v` and `speakctl list`).")
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The job's id.") var job: String
+
+    func run() throws {
+        let reply = control("cancel", ["job": .string(job)], socket: connection.socket)
+        if reply.cancelled == 0 { note("job \(job) had already ended") }
+    }
+}
+
+struct Skip: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Cancel the job being heard; the next one follows.")
+    @OptionGroup var connection: ConnectionOptions
+    func run() throws { _ = control("skip", socket: connection.socket) }
+}
+
+struct Pause: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Hold speech at the current sample (jobs keep queueing).")
+    @OptionGroup var connection: ConnectionOptions
+    func run() throws { _ = control("pause", socket: connection.socket) }
+}
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Continue exactly where speech was paused.")
+    @OptionGroup var connection: ConnectionOptions
+    func run() throws { _ = control("resume", socket: connection.socket) }
+}
+
+struct List: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "List the jobs not finished yet, in the order they will be heard.")
+    @OptionGroup var connection: ConnectionOptions
+
+    func run() throws {
+        let jobs = control("list", socket: connection.socket).jobs ?? []
+        if jobs.isEmpty { print("nothing queued"); return }
+        for job in jobs {
+            let expiry = job.expiresIn.map { ", expires in \(formatSeconds($0))" } ?? ""
+            print("\(job.job)\t\(job.state)\t\(job.priority.rawValue)\t\(job.engine)\(expiry)\t\(job.text)")
+        }
+    }
+}
+
+struct Watch: ParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Print every job's events as they happen, until interrupted.")
+    @OptionGroup var connection: ConnectionOptions
+    @Flag(help: "Print the daemon's JSON lines as they are.") var json = false
+
+    func run() throws {
+        let daemon = connect(socket: connection.socket)
+        do {
+            _ = try daemon.request("subscribe")
+            while true {
+                let event = try daemon.nextEvent()
+                // Unbuffered: a pipe reader (`speakctl watch | grep …`) sees each event as it happens.
+                var line = json ? WireCodec.encodeLine(event) : Array((describeEvent(event) + "\n").utf8)
+                _ = line.withUnsafeMutableBytes { write(1, $0.baseAddress, $0.count) }
+            }
+        } catch {
+            fail(error.description)
+        }
+    }
+
+    private func describeEvent(_ event: Event) -> String {
+        var line = "\(formatClock(event.time))  job \(event.job ?? "?")  \(event.state?.rawValue ?? event.event.rawValue)"
+        if let priority = event.priority { line += "  \(priority.rawValue)" }
+        if let engine = event.engine, event.state == .queued || event.state == .started { line += "  \(engine)" }
+        if let duration = event.duration { line += "  \(formatSeconds(duration))" }
+        if let reason = event.error.map(describe) ?? event.reason { line += "  (\(reason))" }
+        return line
+    }
+
+    private func formatClock(_ seconds: Double) -> String {
+        let millis = Int((seconds * 1000).rounded())
+        let fraction = String(millis % 1000)
+        return "\(millis / 1000).\(String(repeating: "0", count: 3 - fraction.count))\(fraction)"
     }
 }
 

@@ -9,7 +9,9 @@ final class QuickInvocationTests: XCTestCase {
         switch command {
         case let say as Say:
             return .speak(SpeakInvocation(text: say.text, voice: say.voice, model: say.model, speed: say.speed,
-                                          instructions: say.instructions, upstream: say.upstream, wait: say.wait,
+                                          instructions: say.instructions, upstream: say.upstream,
+                                          priority: say.priority, interrupt: say.interrupt, volume: say.volume,
+                                          ttl: say.ttl, wait: say.wait,
                                           verbose: say.verbose,
                                           socket: say.connection.socket))
         case let stop as Stop:
@@ -29,6 +31,8 @@ final class QuickInvocationTests: XCTestCase {
             ["--instructions", "calm and slow", "--socket", "/tmp/x.sock"],
             ["--upstream", "kokoro", "--wait", "Front door."],
             ["--speed=0.25", "--verbose", "slow"],
+            ["--priority", "important", "--ttl", "60", "--volume=0.5", "Doorbell."],
+            ["--interrupt", "--priority=text", "Now."],
             ["stop"],
             ["stop", "--socket", "/run/speakd/speakd.sock"],
         ]
@@ -44,6 +48,8 @@ final class QuickInvocationTests: XCTestCase {
             ["--speed", "fast", "hi"], ["--speed"], ["--voice"], ["--bogus", "hi"], ["hi", "--wait"],
             ["--", "-5 degrees"], ["stop", "now"], ["stop", "--wait"], ["--wait=yes", "hi"], ["-vx", "hi"],
             ["--voice", "--wait", "text"],
+            ["pause"], ["resume"], ["skip"], ["list"], ["watch"], ["cancel", "3"], ["--interrupt=yes", "hi"],
+            ["--ttl", "soon", "hi"],
         ]
         for arguments in deferred {
             XCTAssertNil(QuickInvocation(arguments: arguments), "\(arguments) must go through ArgumentParser")

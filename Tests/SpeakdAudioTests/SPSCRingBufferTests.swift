@@ -64,6 +64,29 @@ final class SPSCRingBufferTests: XCTestCase {
         XCTAssertEqual(consumer.discard(upTo: 3), 0, "never backwards")
     }
 
+    func testRewindReturnsToConsumedSamplesWithinTheReserve() {
+        let ring = SPSCRingBuffer<Int16>(minimumCapacity: 8, rewindReserve: 4, zero: 0)
+        XCTAssertEqual(ring.capacity, 16)
+        var producer = ring.makeProducer()
+        var consumer = ring.makeConsumer()
+        XCTAssertEqual([Int16](0..<20).withUnsafeBufferPointer { producer.write($0) }, 12, "the reserve is not writable")
+        var out = [Int16](repeating: 0, count: 6)
+        _ = out.withUnsafeMutableBufferPointer { consumer.read(into: $0) }
+        // The producer fills up again, but leaves the last 4 consumed samples alone.
+        XCTAssertEqual([Int16](12..<20).withUnsafeBufferPointer { producer.write($0) }, 6)
+        XCTAssertEqual(consumer.oldestRewindable, 2)
+        XCTAssertEqual(consumer.rewind(to: 0), 2, "clamped to the reserve")
+        var again = [Int16](repeating: 0, count: 4)
+        _ = again.withUnsafeMutableBufferPointer { consumer.read(into: $0) }
+        XCTAssertEqual(again, [2, 3, 4, 5])
+        // A second rewind is measured from the furthest point read, not from the rewound one.
+        XCTAssertEqual(consumer.rewind(to: 1), 2)
+        var peeked = [Int16](repeating: 0, count: 3)
+        XCTAssertEqual(peeked.withUnsafeMutableBufferPointer { consumer.peek(at: 3, into: $0) }, 3)
+        XCTAssertEqual(peeked, [3, 4, 5])
+        XCTAssertEqual(consumer.position, 2, "peek does not move the read position")
+    }
+
     /// Two threads, 20 million samples through a small ring in random-sized bites; every sample arrives once, in order.
     /// Also run under `swift test --sanitize=thread` by .ci/run.
     func testTwoThreadStressKeepsSequence() throws {

@@ -173,7 +173,7 @@ final class SinkRecorder {
     /// Starts recording and waits until parec delivers audio (its first second is often late).
     init(in directory: URL) throws {
         file = directory.appendingPathComponent("recording.raw")
-        FileManager.default.createFile(atPath: file.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: file.path, contents: nil)
         child = try Child("/bin/sh", ["-c", "exec parec -d speakers.monitor --raw --format=s16le --rate=24000 --channels=1 --latency-msec=20 > '\(file.path)'"])
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
