@@ -118,6 +118,22 @@ enum Tool {
         return try XCTUnwrap(Double(text.trimmingCharacters(in: .whitespacesAndNewlines)))
     }
 
+    /// The playable length ffprobe reports: `format=duration` minus a positive `start_time`. ffmpeg 5.1 counts an
+    /// MP3's duration from the Xing frame count (all frames, encoder delay and padding included) and reports the
+    /// LAME tag's encoder delay as `start_time`; `lame`'s own files read the same way. For Ogg Opus, `start_time` is
+    /// the negative pre-skip, already left out of `duration`.
+    static func playableDuration(_ path: String) throws -> Double {
+        let text = String(decoding: try run("ffprobe", ["-v", "error", "-show_entries", "format=duration,start_time",
+                                                        "-of", "default=nw=1", path]), as: UTF8.self)
+        var values: [String: Double] = [:]
+        for line in text.split(separator: "\n") {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            if parts.count == 2 { values[String(parts[0])] = Double(parts[1]) }
+        }
+        let duration = try XCTUnwrap(values["duration"], text)
+        return duration - max(0, values["start_time"] ?? 0)
+    }
+
     /// Format and stream tags as ffprobe reads them, keys lowercased.
     static func tags(_ path: String) throws -> [String: String] {
         let json = try run("ffprobe", ["-v", "error", "-show_entries", "format_tags:stream_tags", "-of", "json", path])
