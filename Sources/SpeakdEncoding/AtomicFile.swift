@@ -78,7 +78,7 @@ public final class AtomicFile {
     public func discard() {
         guard state == .writing else { return }
         state = .discarded
-        try? sink.close()
+        sink.abandon()
         unlink(temporaryPath)
     }
 

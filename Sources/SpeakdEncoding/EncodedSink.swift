@@ -17,9 +17,13 @@ public protocol EncodedSink: AnyObject {
     func write(_ bytes: UnsafeRawBufferPointer) throws(EncoderError)
     /// Moves the write position (only when `isSeekable`).
     func seek(to offset: Int) throws(EncoderError)
+    /// Hands buffered bytes to the destination. Encoders call it at the end of `finish`.
+    func flush() throws(EncoderError)
 }
 
 extension EncodedSink {
+    public func flush() throws(EncoderError) {}
+
     public func write(_ bytes: [UInt8]) throws(EncoderError) {
         try bytes.withUnsafeBufferPointer { (buffer) throws(EncoderError) in try write(UnsafeRawBufferPointer(buffer)) }
     }

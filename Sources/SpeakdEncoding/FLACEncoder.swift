@@ -116,6 +116,7 @@ public final class FLACEncoder: AudioEncoder {
         if let held = target as? MemorySink, held !== sink {
             try held.drain(into: sink)
         }
+        try sink.flush()
     }
 
     private func fail(_ what: String) -> EncoderError {

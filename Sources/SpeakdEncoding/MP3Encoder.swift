@@ -8,7 +8,8 @@ import Synchronization
 ///
 /// Rates: the MPEG-1/2/2.5 rates (8, 11.025, 12, 16, 22.05, 24, 32, 44.1, 48 kHz) are kept as they are, so 24 kHz,
 /// 22.05 kHz and 16 kHz mono stay at their own rate (MPEG-2). Any other rate is resampled by lame to the rate it
-/// picks; the speed never changes.
+/// picks; the speed never changes. VBR quality means what it means to the `lame` tool (`-V 4` here and there give
+/// the same stream), see `configuredLame`.
 ///
 /// The info frame is known only at the end and goes at the start of the audio: on a seekable sink it overwrites
 /// lame's placeholder in `finish`; on a sink that cannot seek the encoded stream is held in memory (≈ 0.5 MB per
@@ -38,8 +39,8 @@ public final class MP3Encoder: AudioEncoder {
     public init(input: PCMFormat, settings: MP3Settings = MP3Settings(), tags: Tags = Tags(),
                 sink: any EncodedSink) throws(EncoderError) {
         try validate(input, for: .mp3)
-        let outputRate = Self.mpegRates.contains(input.sampleRate) ? input.sampleRate : 0
-        let lame = try Self.configuredLame(input: input, outputRate: outputRate, settings: settings)
+        let mpegRate = Self.mpegRates.contains(input.sampleRate) ? input.sampleRate : 0
+        let lame = try Self.configuredLame(input: input, mpegRate: mpegRate, settings: settings)
         self.input = input
         self.outputRate = Int(lame_get_out_samplerate(lame))
         self.lame = lame
@@ -88,6 +89,7 @@ public final class MP3Encoder: AudioEncoder {
         if let held = target as? MemorySink, held !== sink {
             try held.drain(into: sink)
         }
+        try sink.flush()
         state = .finished
     }
 
@@ -113,10 +115,11 @@ public final class MP3Encoder: AudioEncoder {
     /// init_log_table and friends); encoders opened on two threads at once must not race there.
     private static let setupLock = Mutex(())
 
-    private static func configuredLame(input: PCMFormat, outputRate: Int,
+    /// `mpegRate`: the input rate when MPEG has it, else 0.
+    private static func configuredLame(input: PCMFormat, mpegRate: Int,
                                        settings: MP3Settings) throws(EncoderError) -> OpaquePointer {
         // Refuse out-of-range settings ourselves: lame_init_params reports only "-1", or silently picks another value.
-        let bitrates = outputRate >= 32000 ? mpeg1Bitrates : mpeg2Bitrates
+        let bitrates = mpegRate >= 32000 ? mpeg1Bitrates : mpeg2Bitrates
         switch settings.mode {
         case .vbr(let quality):
             guard MP3Settings.vbrQualities.contains(quality) else {
@@ -124,17 +127,30 @@ public final class MP3Encoder: AudioEncoder {
                                    "libmp3lame refused VBR quality \(quality): it goes from 0 (best) to 9 (smallest)")
             }
         case .cbr(let kbps):
-            guard outputRate == 0 || bitrates.contains(kbps) else {
+            guard mpegRate == 0 || bitrates.contains(kbps) else {
                 throw EncoderError(.invalidSettings, "libmp3lame refused CBR \(kbps) kbit/s at \(input.sampleRate) Hz: "
                                    + "the rates there are \(bitrates.map(String.init).joined(separator: ", "))")
             }
         }
-        return try setupLock.withLock { _ throws(EncoderError) -> OpaquePointer in
+        // First as the lame tool does it: output rate left to lame, which then maps -V onto its scale for that rate
+        // (-V 4 at 24 kHz encodes as 2.6, at 44.1 kHz as 4), so a quality means what it means to lame users. Where
+        // lame would resample an MPEG rate (-V 9 at 24 kHz → 22.05 kHz, -V 7+ at 32–48 kHz), pin the input rate
+        // instead, with the quality as given.
+        let lame = try makeLame(input: input, outputRate: 0, settings: settings)
+        let chosen = Int(lame_get_out_samplerate(lame))
+        guard chosen != input.sampleRate, mpegRate != 0 else { return lame }
+        lame_close(lame)
+        return try makeLame(input: input, outputRate: mpegRate, settings: settings)
+    }
+
+    private static func makeLame(input: PCMFormat, outputRate: Int,
+                                 settings: MP3Settings) throws(EncoderError) -> OpaquePointer {
+        try setupLock.withLock { _ throws(EncoderError) -> OpaquePointer in
             guard let lame = lame_init() else {
                 throw EncoderError(.library, "libmp3lame could not allocate an encoder")
             }
             lame_set_in_samplerate(lame, Int32(input.sampleRate))
-            lame_set_out_samplerate(lame, Int32(outputRate))   // 0: lame picks (only for non-MPEG input rates)
+            lame_set_out_samplerate(lame, Int32(outputRate))   // 0: lame picks
             lame_set_num_channels(lame, Int32(input.channels))
             lame_set_mode(lame, input.channels == 1 ? MONO : JOINT_STEREO)
             switch settings.mode {

@@ -88,6 +88,8 @@ public final class OggOpusEncoder: AudioEncoder {
             throw EncoderError(.misuse, "Opus encoder finished twice or after failure")
         }
         try check(ope_encoder_drain(encoder), "failed to end the stream")
+        state = .failed  // until the flush below succeeds
+        try sink.flush()
         state = .finished
     }
 

@@ -45,9 +45,11 @@ public final class WAVEncoder: AudioEncoder {
     public func finish() throws(EncoderError) {
         guard !finished else { throw EncoderError(.misuse, "WAV encoder finished twice") }
         finished = true
-        guard sink.isSeekable else { return }
-        try sink.patch(Self.header(input, dataBytes: UInt32(dataBytes), riffBytes: UInt32(36 + dataBytes)),
-                       at: headerOffset)
+        if sink.isSeekable {
+            try sink.patch(Self.header(input, dataBytes: UInt32(dataBytes), riffBytes: UInt32(36 + dataBytes)),
+                           at: headerOffset)
+        }
+        try sink.flush()
     }
 
     static func header(_ input: PCMFormat, dataBytes: UInt32, riffBytes: UInt32) -> [UInt8] {

@@ -23,6 +23,31 @@ final class LossyRoundTripTests: XCTestCase {
         try roundTrip(.mp3, rate: 24_000, frame: 576, settings: EncoderSettings(mp3: MP3Settings(mode: .cbr(kbps: 64))))
     }
 
+    /// A quality means what it means to lame users: `-V 4` through MP3Encoder gives lame's own stream, byte for
+    /// byte after the info frame (whose ReplayGain fields the tool fills in and we leave empty).
+    func testVBRQualityMatchesTheLameTool() throws {
+        let scratch = try ScratchDirectory()
+        let samples = TestSignal.chirp(rate: 24_000, seconds: 3)
+        let raw = scratch.file("x.raw"), theirs = scratch.file("theirs.mp3"), ours = scratch.file("ours.mp3")
+        try writeBytes(samples.withUnsafeBytes { Array($0) }, to: raw)
+        try Tool.run("lame", ["--quiet", "-r", "-s", "24", "--bitwidth", "16", "--signed", "--little-endian", "-m", "m",
+                              "-V", "4", raw, theirs])
+        try encodeFile(.mp3, samples, rate: 24_000, to: ours, chunks: oddChunks)
+        let a = [UInt8](try Data(contentsOf: URL(fileURLWithPath: theirs)))
+        let b = [UInt8](try Data(contentsOf: URL(fileURLWithPath: ours)))
+        XCTAssertEqual(a.count, b.count)
+        let differing = zip(a, b).enumerated().filter { $0.element.0 != $0.element.1 }.map(\.offset)
+        XCTAssertLessThan(differing.max() ?? 0, 576, "differences beyond the info frame: \(differing.prefix(10))")
+        // -V 9 is where lame would resample 24 kHz to 22.05 kHz: the input rate is kept.
+        let small = scratch.file("v9.mp3")
+        try encodeFile(.mp3, samples, rate: 24_000, to: small,
+                       settings: EncoderSettings(mp3: MP3Settings(mode: .vbr(quality: 9))))
+        XCTAssertEqual(try Tool.ffmpegDecode(small, rate: 24_000).count, samples.count)
+        let rate = try Tool.run("ffprobe", ["-v", "error", "-show_entries", "stream=sample_rate", "-of",
+                                            "default=nw=1:nk=1", small])
+        XCTAssertEqual(String(decoding: rate, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines), "24000")
+    }
+
     func testOpusRoundTrip() throws {
         try roundTrip(.opus, rate: 24_000, frame: 480)     // 20 ms at the input rate
     }
