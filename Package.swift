@@ -72,7 +72,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "SpeakdEncodingTests", dependencies: ["SpeakdEncoding", "SpeakdAudio"]),
+        .testTarget(name: "SpeakdEncodingTests", dependencies: ["SpeakdEncoding", "SpeakdAudio", "speakd-encode"]),
         .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),
         .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis"]),
