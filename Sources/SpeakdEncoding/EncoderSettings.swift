@@ -14,6 +14,7 @@ public struct EncoderSettings: Sendable, Hashable {
     }
 }
 
+/// libmp3lame's settings. Threading: a value type; Sendable.
 public struct MP3Settings: Sendable, Hashable {
     public enum Mode: Sendable, Hashable {
         /// Variable bit rate, 0 (best, largest) … 9 (smallest): lame's `-V`.
@@ -33,6 +34,7 @@ public struct MP3Settings: Sendable, Hashable {
     public static let vbrQualities: ClosedRange<Int> = 0...9
 }
 
+/// libopus's settings (through libopusenc). Threading: a value type; Sendable.
 public struct OpusSettings: Sendable, Hashable {
     /// Target bit rate in bit/s (libopus accepts 500…512,000). 32 kbit/s is transparent-ish for mono speech.
     public var bitrate: Int = 32_000
@@ -48,6 +50,7 @@ public struct OpusSettings: Sendable, Hashable {
     public static let complexities: ClosedRange<Int> = 0...10
 }
 
+/// libFLAC's settings. Threading: a value type; Sendable.
 public struct FLACSettings: Sendable, Hashable {
     /// 0 (fastest) … 8 (smallest); 5 is the flac tool's default. Lossless at every level.
     public var compressionLevel: Int = 5

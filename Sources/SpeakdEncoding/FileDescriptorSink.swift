@@ -9,7 +9,8 @@ import Glibc
 /// FLAC frame made encoding 15 % slower than the flac tool); bytes reach the descriptor when the buffer fills, on
 /// `seek`, `flush`, `sync` and `close`, and at the latest when an encoder's `finish` flushes. Writes loop over partial
 /// writes and EINTR; ENOSPC/EDQUOT become `.diskFull` errors naming the file (possibly only at the flush).
-/// The descriptor is closed by `close()` or at deinit only when `ownsDescriptor` is true.
+/// The descriptor is closed by `close()` or at deinit only when `ownsDescriptor` is true; bytes still buffered at
+/// deinit are dropped (only an abandoned stream gets there: `finish` flushes).
 ///
 /// Threading: not thread-safe; one owner at a time (see `EncodedSink`).
 public final class FileDescriptorSink: EncodedSink {

@@ -21,7 +21,7 @@ public final class MemorySink: EncodedSink {
             }
         }
         if overlap < chunk.count {
-            bytes.append(contentsOf: chunk[overlap...])
+            bytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: chunk[overlap...]))
         }
         offset += chunk.count
     }
