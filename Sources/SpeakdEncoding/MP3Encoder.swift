@@ -46,8 +46,9 @@ public final class MP3Encoder: AudioEncoder {
         self.lame = lame
         self.sink = sink
         self.target = sink.isSeekable ? sink : MemorySink(name: sink.name)
-        try target.write(ID3v2Tag.bytes(for: tags))
-        self.audioStart = target.offset
+        let tag = ID3v2Tag.bytes(for: tags)
+        self.audioStart = target.offset + tag.count
+        try target.write(tag)   // after every property is set, so a failure here still runs deinit (lame_close)
     }
 
     deinit {
