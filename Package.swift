@@ -9,6 +9,8 @@ let package = Package(
     products: [
         .executable(name: "speakd", targets: ["speakd"]),
         .executable(name: "speakctl", targets: ["speakctl"]),
+        .executable(name: "speakd-encode", targets: ["speakd-encode"]),
+        .library(name: "SpeakdEncoding", targets: ["SpeakdEncoding"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -22,6 +24,12 @@ let package = Package(
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
         // C shims for what Swift cannot import: variadic callbacks and macros.
         .target(name: "CSpeakdShim", dependencies: ["CAlsa"]),
+        // The archive encoders' C libraries. Only SpeakdEncoding links them, never the audio path.
+        .systemLibrary(name: "CLame", providers: [.apt(["libmp3lame-dev"])]),   // Debian ships no lame.pc
+        .systemLibrary(name: "COpus", pkgConfig: "libopusenc", providers: [.apt(["libopusenc-dev", "libopus-dev"])]),
+        .systemLibrary(name: "CFLAC", pkgConfig: "flac", providers: [.apt(["libflac-dev"])]),
+        // C shims for the encoders (variadic ope_encoder_ctl and its request macros).
+        .target(name: "CSpeakdEncoderShim", dependencies: ["COpus"]),
 
         // Wire protocol shared by daemon and clients; FoundationEssentials only, so clients start fast.
         .target(name: "SpeakdProtocol"),
@@ -38,6 +46,8 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Archive encoders (mp3, opus, flac, wav), their tags, sinks and the atomic file writer.
+        .target(name: "SpeakdEncoding", dependencies: ["SpeakdAudio", "CLame", "COpus", "CFLAC", "CSpeakdEncoderShim"]),
         // The daemon: socket server, job runner, configuration.
         .target(name: "SpeakdDaemon", dependencies: [
             "SpeakdProtocol", "SpeakdSynthesis", "SpeakdAudio",
@@ -56,6 +66,13 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // A thin CLI over SpeakdEncoding: raw s16le in, an archive file out (also what scripts/bench-encode times).
+        .executableTarget(name: "speakd-encode", dependencies: [
+            "SpeakdEncoding", "SpeakdAudio",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        .testTarget(name: "SpeakdEncodingTests", dependencies: ["SpeakdEncoding", "SpeakdAudio", "speakd-encode"]),
         .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),
         .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis"]),
