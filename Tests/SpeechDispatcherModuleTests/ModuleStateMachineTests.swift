@@ -183,13 +183,19 @@ final class ModuleStateMachineTests: XCTestCase {
 
     func testCharAndKeySpeakTheirNames() {
         send(.char("?"))
-        send(.stop)   // nothing to stop yet: no reply to STOP, ever
         acceptSpeaks()
         XCTAssertEqual(requests[0].fields["input"], .string("question mark"))
         var fresh = ModuleStateMachine(configuration: ModuleConfiguration())
         let effects = fresh.handle(.key("shift_a"), daemon: connected)
         guard case .request(_, "speak", let fields) = effects.first else { return XCTFail("\(effects)") }
         XCTAssertEqual(fields["input"], .string("shift a"))
+    }
+
+    func testStopAndPauseWhileIdleAnswerNothing() {
+        send(.stop)
+        send(.pause)
+        XCTAssertEqual(transcript, [])
+        XCTAssertEqual(requests.count, 0)
     }
 
     func testSpeakWithoutDaemonAnswers301() {

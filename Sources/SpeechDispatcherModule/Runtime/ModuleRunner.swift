@@ -125,7 +125,9 @@ public final class ModuleRunner: Sendable {
                 output.write([redirectLog(to: path)])
             case .exit(let code):
                 state.exitCode = code
+                // Requests already written stay queued at speakd; the reader thread's end is not a lost daemon.
                 state.link?.shutdown()
+                state.link = nil
             }
         }
     }
