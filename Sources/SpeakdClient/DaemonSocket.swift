@@ -8,8 +8,12 @@ import Glibc
 ///
 /// Threading: stateless; call from any thread.
 public enum DaemonSocket {
-    /// Returns the connected descriptor (close-on-exec); the caller owns it.
-    public static func connect(path: String) throws(ClientError) -> Int32 {
+    /// What speakctl's users can do about a daemon that is not running.
+    public static let speakctlHint = "start it with `speakd &` (or `systemctl --user start speakd.socket`), or point speakctl at it with --socket or $SPEAKD_SOCKET"
+
+    /// Returns the connected descriptor (close-on-exec); the caller owns it. `hint` ends the "not running" errors
+    /// with what the caller's user can do.
+    public static func connect(path: String, hint: String = speakctlHint) throws(ClientError) -> Int32 {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw ClientError("cannot create a socket: \(String(cString: strerror(errno)))") }
         guard let address = UnixSocketAddress(path: path) else {
@@ -20,7 +24,6 @@ public enum DaemonSocket {
         if result != 0 {
             let code = errno
             close(fd)
-            let hint = "start it with `speakd &` (or `systemctl --user start speakd.socket`), or point speakctl at it with --socket or $SPEAKD_SOCKET"
             switch code {
             case ENOENT:
                 throw ClientError("speakd is not running: no socket at \(path); \(hint)")

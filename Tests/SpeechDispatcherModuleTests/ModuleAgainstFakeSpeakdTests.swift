@@ -136,6 +136,7 @@ final class ModuleAgainstFakeSpeakdTests: XCTestCase {
         let lines = lonely.read(until: "399 ERR CANT INIT MODULE").lines
         XCTAssertEqual(lines.count, 2)
         XCTAssertTrue(lines[0].hasPrefix("399-sd_speakd cannot reach speakd: speakd is not running: no socket at \(missing)"), lines[0])
+        XCTAssertTrue(lines[0].hasSuffix("or set SpeakdSocket in the module's speakd.conf"), lines[0])
         XCTAssertEqual(lonely.waitForExit(), 1)
     }
 }

@@ -39,7 +39,7 @@ final class ModuleStateMachineTests: XCTestCase {
         XCTAssertEqual(takeTranscript(), ["299-sd_speakd: speaking through speakd at /tmp/speakd.sock", "299 OK LOADED SUCCESSFULLY"])
         var fresh = ModuleStateMachine(configuration: ModuleConfiguration())
         let effects = fresh.handle(.initialize, daemon: .unreachable(reason: "speakd is not running: no socket at /x"))
-        XCTAssertEqual(effects.first, .write(["399-sd_speakd cannot reach speakd: speakd is not running: no socket at /x (or set SpeakdSocket in the module's speakd.conf)",
+        XCTAssertEqual(effects.first, .write(["399-sd_speakd cannot reach speakd: speakd is not running: no socket at /x",
                                               "399 ERR CANT INIT MODULE"]))
         XCTAssertEqual(effects.last, .exit(1))
     }

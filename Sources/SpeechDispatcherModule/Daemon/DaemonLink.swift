@@ -15,9 +15,12 @@ public final class DaemonLink: @unchecked Sendable {
     public let path: String
     private let fd: Int32
 
+    /// What a speech-dispatcher user can do about a daemon that is not running (it ends the `399` message).
+    static let hint = "enable it with `systemctl --user enable --now speakd.socket` (or run `speakd &`), or set SpeakdSocket in the module's speakd.conf"
+
     public init(path: String) throws(ClientError) {
         self.path = path
-        fd = try DaemonSocket.connect(path: path)
+        fd = try DaemonSocket.connect(path: path, hint: Self.hint)
     }
 
     deinit { Glibc.close(fd) }

@@ -67,7 +67,7 @@ public struct ModuleStateMachine: Sendable {
             case .connected(let path):
                 return [.write(["299-sd_speakd: speaking through speakd at \(path)", ModuleReplies.initialized])]
             case .unreachable(let reason):
-                return [.write(ModuleReplies.multiline(code: 399, ["sd_speakd cannot reach speakd: \(reason) (or set SpeakdSocket in the module's speakd.conf)"],
+                return [.write(ModuleReplies.multiline(code: 399, ["sd_speakd cannot reach speakd: \(reason)"],
                                                        closing: ModuleReplies.initFailed)),
                         .exit(1)]
             }
