@@ -44,7 +44,10 @@ public final class DaemonLink: @unchecked Sendable {
     /// closes the connection (or `shutdown` is called).
     public func startReading(onMessage: @escaping @Sendable (DaemonMessage) -> Void, onClose: @escaping @Sendable () -> Void) {
         let fd = self.fd
-        startThread {
+        // The thread keeps the link alive: the descriptor is closed only after the last read has returned, so its
+        // number cannot be reused by a new connection while this thread still reads it.
+        startThread { [self] in
+            defer { withExtendedLifetime(self) {} }
             var buffer: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 65_536)
             while true {
