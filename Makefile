@@ -13,6 +13,12 @@ DOCDIR = $(PREFIX)/share/doc/speakd
 BASHDIR = $(PREFIX)/share/bash-completion/completions
 ZSHDIR = $(PREFIX)/share/zsh/site-functions
 FISHDIR = $(PREFIX)/share/fish/vendor_completions.d
+# speech-dispatcher looks for output modules in its own module directory and for their configuration under /etc, not
+# under PREFIX: with PREFIX=/usr these are Debian's (/usr/lib/speech-dispatcher-modules, /etc/speech-dispatcher/modules).
+# Elsewhere, name the module by its absolute path in speechd.conf's AddModule line (README, "Use with Orca").
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+SPEECHD_MODULEDIR ?= $(PREFIX)/lib/speech-dispatcher-modules
+SPEECHD_CONFDIR ?= $(SYSCONFDIR)/speech-dispatcher/modules
 # SwiftPM's build folder (a separate one lets a test install while another build holds .build).
 SCRATCH ?= .build
 # The Swift runtime linked in: speakctl runs once per announcement and starts faster without loading it.
@@ -21,6 +27,8 @@ BUILT = $(shell $(SWIFT_BUILD) --show-bin-path)
 MANUALS = $(SCRATCH)/man
 COMPLETIONS = $(SCRATCH)/completions
 PROGRAMS = speakd speakctl
+# The speech-dispatcher output module (no man page or completions: speech-dispatcher runs it, not people).
+MODULE = sd_speakd
 
 .PHONY: all build man completions install uninstall clean
 
@@ -29,6 +37,7 @@ all: build man completions
 build:
 	$(SWIFT_BUILD) --product speakd
 	$(SWIFT_BUILD) --product speakctl
+	$(SWIFT_BUILD) --product $(MODULE)
 
 # Man pages and completions come from the programs' own argument definitions (swift-argument-parser).
 man: build
@@ -63,6 +72,9 @@ install: all
 	  done; \
 	done
 	install -m 0644 systemd/system/speakd.sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/speakd.conf
+	install -d $(DESTDIR)$(SPEECHD_MODULEDIR) $(DESTDIR)$(SPEECHD_CONFDIR)
+	install -m 0755 $(BUILT)/$(MODULE) $(DESTDIR)$(SPEECHD_MODULEDIR)/$(MODULE)
+	install -m 0644 speech-dispatcher/speakd.conf $(DESTDIR)$(SPEECHD_CONFDIR)/speakd.conf
 	install -m 0644 docs/config.toml.example $(DESTDIR)$(DOCDIR)/config.toml.example
 	install -m 0644 README.md docs/protocol.md docs/architecture.md $(DESTDIR)$(DOCDIR)/
 
@@ -74,6 +86,7 @@ uninstall:
 	rm -f $(DESTDIR)$(UNITDIR_USER)/speakd.socket $(DESTDIR)$(UNITDIR_USER)/speakd.service \
 	      $(DESTDIR)$(UNITDIR_SYSTEM)/speakd.socket $(DESTDIR)$(UNITDIR_SYSTEM)/speakd.service \
 	      $(DESTDIR)$(SYSUSERSDIR)/speakd.conf
+	rm -f $(DESTDIR)$(SPEECHD_MODULEDIR)/$(MODULE) $(DESTDIR)$(SPEECHD_CONFDIR)/speakd.conf
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:

@@ -11,6 +11,7 @@ let package = Package(
         .executable(name: "speakctl", targets: ["speakctl"]),
         .executable(name: "speakd-encode", targets: ["speakd-encode"]),
         .library(name: "SpeakdEncoding", targets: ["SpeakdEncoding"]),
+        .executable(name: "sd_speakd", targets: ["sd_speakd"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
@@ -61,6 +62,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // speech-dispatcher output module: protocol, SSML marks, settings and the message state machine, testable
+        // without processes; sd_speakd is the thin executable over it (FoundationEssentials only: it starts per session).
+        .target(name: "SpeechDispatcherModule", dependencies: ["SpeakdProtocol", "SpeakdClient"]),
+        .executableTarget(name: "sd_speakd", dependencies: ["SpeechDispatcherModule"]),
         .executableTarget(name: "speakctl", dependencies: [
             "SpeakdClient", "SpeakdProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -78,7 +83,8 @@ let package = Package(
         .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis"]),
         .testTarget(name: "SpeakdDaemonTests", dependencies: ["SpeakdDaemon", "SpeakdProtocol"]),
         .testTarget(name: "SpeakctlTests", dependencies: ["speakctl"]),
-        .testTarget(name: "SpeakdIntegrationTests", dependencies: ["SpeakdProtocol", "SpeakdClient", "speakd", "speakctl"],
+        .testTarget(name: "SpeechDispatcherModuleTests", dependencies: ["SpeechDispatcherModule", "SpeakdProtocol"]),
+        .testTarget(name: "SpeakdIntegrationTests", dependencies: ["SpeakdProtocol", "SpeakdClient", "speakd", "speakctl", "sd_speakd"],
                     exclude: ["mock_upstream.py"]),
     ],
     swiftLanguageModes: [.v6]

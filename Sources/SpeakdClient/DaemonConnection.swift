@@ -24,29 +24,7 @@ public final class DaemonConnection {
     /// Connects. The error says whether the daemon is absent, dead (stale socket) or not ours to talk to.
     public init(path: String) throws(ClientError) {
         self.path = path
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ClientError("cannot create a socket: \(String(cString: strerror(errno)))") }
-        guard let address = UnixSocketAddress(path: path) else {
-            close(fd)
-            throw ClientError("socket path \(path) is too long for a Unix socket")
-        }
-        let result = address.withSocketAddress { connect(fd, $0, $1) }
-        if result != 0 {
-            let code = errno
-            close(fd)
-            let hint = "start it with `speakd &` (or `systemctl --user start speakd.socket`), or point speakctl at it with --socket or $SPEAKD_SOCKET"
-            switch code {
-            case ENOENT:
-                throw ClientError("speakd is not running: no socket at \(path); \(hint)")
-            case ECONNREFUSED:
-                throw ClientError("speakd is not running: \(path) is left over from a daemon that exited; \(hint)")
-            case EACCES, EPERM:
-                throw ClientError("not allowed to talk to speakd at \(path) (permission denied); the socket belongs to another user or group")
-            default:
-                throw ClientError("cannot connect to speakd at \(path): \(String(cString: strerror(code)))")
-            }
-        }
-        self.fd = fd
+        self.fd = try DaemonSocket.connect(path: path)
     }
 
     deinit { close(fd) }

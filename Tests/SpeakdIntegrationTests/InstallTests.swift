@@ -22,6 +22,8 @@ final class InstallTests: IntegrationTestCase {
             "usr/share/bash-completion/completions/speakctl", "usr/share/zsh/site-functions/_speakctl",
             "usr/share/fish/vendor_completions.d/speakctl.fish",
             "usr/share/doc/speakd/config.toml.example",
+            // Where Debian's speech-dispatcher looks for modules and their configuration.
+            "usr/lib/speech-dispatcher-modules/sd_speakd", "etc/speech-dispatcher/modules/speakd.conf",
         ]
         for path in expected {
             XCTAssertTrue(FileManager.default.fileExists(atPath: stage.appendingPathComponent(path).path), "missing \(path)")
@@ -47,8 +49,14 @@ final class InstallTests: IntegrationTestCase {
                               ["--config", prefix.appendingPathComponent("share/doc/speakd/config.toml.example").path, "--check-config"]).finish()
         XCTAssertEqual(check.status, 0, check.stderr)
 
+        let module = try Child(prefix.appendingPathComponent("lib/speech-dispatcher-modules/sd_speakd").path, ["--version"]).finish()
+        XCTAssertEqual(module.status, 0, module.stderr)
+        XCTAssertTrue(module.stdout.hasPrefix("sd_speakd 0.1.0"), module.stdout)
+        XCTAssertTrue(FileManager.default.fileExists(atPath: prefix.appendingPathComponent("etc/speech-dispatcher/modules/speakd.conf").path))
+
         try make(["uninstall", "PREFIX=\(prefix.path)"])
         XCTAssertFalse(FileManager.default.fileExists(atPath: prefix.appendingPathComponent("bin/speakd").path))
         XCTAssertFalse(FileManager.default.fileExists(atPath: prefix.appendingPathComponent("lib/systemd/user/speakd.socket").path))
+        XCTAssertFalse(FileManager.default.fileExists(atPath: prefix.appendingPathComponent("lib/speech-dispatcher-modules/sd_speakd").path))
     }
 }

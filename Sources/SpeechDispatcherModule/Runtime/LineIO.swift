@@ -1,0 +1,66 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Writes whole lines to a descriptor (stdout to speech-dispatcher) with one `write` per batch: nothing is buffered,
+/// so every line is on its way when `write` returns (the equivalent of the reference modules' `fflush`).
+///
+/// Threading: not thread-safe by itself; the module's lock serializes all writers, which keeps the lines of one
+/// reply together and events out of replies.
+public struct LineWriter: Sendable {
+    public let fd: Int32
+
+    public init(fd: Int32) { self.fd = fd }
+
+    /// False when the reader is gone (speech-dispatcher exited).
+    @discardableResult
+    public func write(_ lines: [String]) -> Bool {
+        guard !lines.isEmpty else { return true }
+        var bytes: [UInt8] = []
+        for line in lines {
+            bytes += line.utf8
+            bytes.append(UInt8(ascii: "\n"))
+        }
+        var offset = 0
+        while offset < bytes.count {
+            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            if written < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
+            offset += written
+        }
+        return true
+    }
+}
+
+/// Reads lines (without their `\n`) from a descriptor, blocking.
+///
+/// Threading: one thread uses a reader.
+public struct LineReader {
+    public let fd: Int32
+    private var buffer: [UInt8] = []
+    private var chunk = [UInt8](repeating: 0, count: 16_384)
+
+    public init(fd: Int32) { self.fd = fd }
+
+    /// The next line, or nil at end of input.
+    public mutating func next() -> String? {
+        while true {
+            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
+                let line = String(decoding: buffer[..<newline], as: UTF8.self)
+                buffer.removeSubrange(...newline)
+                return line
+            }
+            let fd = self.fd
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 {
+                guard !buffer.isEmpty else { return nil }
+                defer { buffer = [] }
+                return String(decoding: buffer, as: UTF8.self)
+            }
+            buffer += chunk[0..<count]
+        }
+    }
+}
