@@ -323,6 +323,9 @@ final class JobControlTests: IntegrationTestCase {
     func testTwoHundredJobsFromTenClientsEachEndExactlyOnce() throws {
         let (daemon, _) = try startDaemon(mock: ["--ms-per-char", "2"])
         let log = try EventLog(daemon: daemon)
+        // Warm up first: the audio device and the upstream connection are opened once and kept.
+        let warmUp = try daemon.speakctl(["--wait", "Warm up."])
+        XCTAssertEqual(warmUp.status, 0, warmUp.stderr)
         let descriptorsBefore = try daemon.openDescriptors()
         let rssBefore = try daemon.residentKilobytes()
         let jobs = JobList()
