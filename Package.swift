@@ -38,9 +38,11 @@ let package = Package(
         .target(name: "SpeakdClient", dependencies: ["SpeakdProtocol"]),
         // PCM format, the lock-free ring, the audio thread and ALSA output.
         .target(name: "SpeakdAudio", dependencies: ["CAlsa", "CSpeakdShim"]),
-        // Text segmenter, OpenAI-compatible streaming client, embedded espeak-ng engine.
+        // Sentence segmentation, shared by the daemon (upstream requests) and speakctl (--follow); pure Swift.
+        .target(name: "SpeakdText", dependencies: ["SpeakdProtocol"]),
+        // OpenAI-compatible streaming client, embedded espeak-ng engine.
         .target(name: "SpeakdSynthesis", dependencies: [
-            "SpeakdProtocol", "SpeakdAudio", "CEspeakNG",
+            "SpeakdProtocol", "SpeakdText", "SpeakdAudio", "CEspeakNG",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -51,7 +53,7 @@ let package = Package(
         .target(name: "SpeakdEncoding", dependencies: ["SpeakdAudio", "CLame", "COpus", "CFLAC", "CSpeakdEncoderShim"]),
         // The daemon: socket server, job runner, configuration.
         .target(name: "SpeakdDaemon", dependencies: [
-            "SpeakdProtocol", "SpeakdSynthesis", "SpeakdAudio",
+            "SpeakdProtocol", "SpeakdText", "SpeakdSynthesis", "SpeakdAudio",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -67,7 +69,7 @@ let package = Package(
         .target(name: "SpeechDispatcherModule", dependencies: ["SpeakdProtocol", "SpeakdClient"]),
         .executableTarget(name: "sd_speakd", dependencies: ["SpeechDispatcherModule"]),
         .executableTarget(name: "speakctl", dependencies: [
-            "SpeakdClient", "SpeakdProtocol",
+            "SpeakdClient", "SpeakdProtocol", "SpeakdText",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -81,6 +83,7 @@ let package = Package(
         .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),
         .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis"]),
+        .testTarget(name: "SpeakdTextTests", dependencies: ["SpeakdText"]),
         .testTarget(name: "SpeakdDaemonTests", dependencies: ["SpeakdDaemon", "SpeakdProtocol"]),
         .testTarget(name: "SpeakctlTests", dependencies: ["speakctl"]),
         .testTarget(name: "SpeechDispatcherModuleTests", dependencies: ["SpeechDispatcherModule", "SpeakdProtocol"]),

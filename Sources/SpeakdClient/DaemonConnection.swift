@@ -47,6 +47,12 @@ public final class DaemonConnection {
     }
 
     /// The next job event (blocking).
+    /// Events that arrived while waiting for replies and were not read yet; empties the list.
+    public func takeBufferedEvents() -> [Event] {
+        defer { pendingEvents.removeAll() }
+        return pendingEvents
+    }
+
     public func nextEvent() throws(ClientError) -> Event {
         if !pendingEvents.isEmpty { return pendingEvents.removeFirst() }
         while true {

@@ -2,6 +2,7 @@ import Logging
 import SpeakdAudio
 import SpeakdProtocol
 import SpeakdSynthesis
+import SpeakdText
 
 /// Schedules speak jobs into the player with speech-dispatcher's priority semantics (`PriorityRules`), and reports
 /// each job's lifecycle.

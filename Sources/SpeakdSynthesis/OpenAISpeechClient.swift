@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import SpeakdAudio
 import SpeakdProtocol
+import SpeakdText
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

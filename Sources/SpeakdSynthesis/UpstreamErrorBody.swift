@@ -1,3 +1,4 @@
+import SpeakdText
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -84,15 +85,5 @@ public enum UpstreamErrorBody {
                 self = .object(message: fields.message, code: fields.code ?? fields.error, type: fields.type)
             }
         }
-    }
-}
-
-extension String {
-    /// Without leading and trailing whitespace (FoundationEssentials has no `trimmingCharacters`).
-    var trimmedForDisplay: String {
-        let scalars = unicodeScalars
-        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
-              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
-        return String(scalars[first...last])
     }
 }

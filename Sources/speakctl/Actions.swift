@@ -1,5 +1,6 @@
 import SpeakdClient
 import SpeakdProtocol
+import SpeakdText
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,15 +18,22 @@ struct SpeakInvocation: Equatable {
     var volume: Double?
     var ttl: Double?
     var wait = false
+    var follow = false
     var verbose = false
     var socket: String?
 
     /// Sends the text (or standard input) to speakd; with `wait`, returns once heard and exits 1 if it was not.
     func run() {
+        if follow { return runFollowing() }
         let input = text.isEmpty ? readStandardInput() : text.joined(separator: " ")
         guard input.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {
             fail("nothing to speak: give TEXT or pipe it on standard input")
         }
+        speakOnce(fields: requestFields(input: input))
+    }
+
+    /// The speak request's members for `input`, from the options.
+    private func requestFields(input: String) -> [String: JSONValue] {
         var fields: [String: JSONValue] = ["input": .string(input)]
         if let voice { fields["voice"] = .string(voice) }
         if let model { fields["model"] = .string(model) }
@@ -36,7 +44,10 @@ struct SpeakInvocation: Equatable {
         if interrupt { fields["interrupt"] = .bool(true) }
         if let volume { fields["volume"] = .number(volume) }
         if let ttl { fields["ttl"] = .number(ttl) }
+        return fields
+    }
 
+    private func speakOnce(fields: [String: JSONValue]) {
         let daemon = connect(socket: socket)
         let reply: Reply
         do { reply = try daemon.request("speak", fields) } catch { fail(error.description) }
@@ -69,6 +80,68 @@ struct SpeakInvocation: Equatable {
                 fail("job \(job) expired: \(event.reason ?? "its ttl passed before it could start")")
             }
         }
+    }
+
+    /// `--follow`: reads standard input as it arrives and sends each sentence as soon as it is complete (each its own
+    /// job: the daemon joins them without a gap). Returns once input has ended and every job has ended; exits 1 if
+    /// any was not heard.
+    private func runFollowing() {
+        guard text.isEmpty else { fail("--follow reads standard input; give no TEXT with it") }
+        let daemon = connect(socket: socket)
+        var sentences = SentenceStream()
+        var jobs: Set<String> = []
+        var unheard: [String: String] = [:]
+        var ended: Set<String> = []
+        func record(_ events: [Event]) {
+            for event in events {
+                guard let job = event.job, let state = event.state, state.isFinal else { continue }
+                ended.insert(job)
+                if state != .finished { unheard[job] = "\(state.rawValue): \(event.error.map(describe) ?? event.reason ?? "")" }
+            }
+        }
+        func send(_ sentence: String) {
+            let reply: Reply
+            do { reply = try daemon.request("speak", requestFields(input: sentence)) } catch { fail(error.description) }
+            guard reply.ok, let job = reply.job else { fail(reply.error.map(describe) ?? "speakd refused the request") }
+            if verbose { note("job \(job): \(sentence.prefix(60))") }
+            jobs.insert(job)
+            record(daemon.takeBufferedEvents())
+        }
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        var carry: [UInt8] = []
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            if count <= 0 { break }
+            // A UTF-8 sequence split between two reads is completed by the next one.
+            var bytes = carry + chunk[0..<count]
+            let complete = Self.completeUTF8Prefix(bytes)
+            carry = Array(bytes[complete...])
+            bytes.removeSubrange(complete...)
+            for sentence in sentences.append(String(decoding: bytes, as: UTF8.self)) { send(sentence) }
+        }
+        if !carry.isEmpty { _ = sentences.append(String(decoding: carry, as: UTF8.self)) }
+        for sentence in sentences.finish() { send(sentence) }
+        while !jobs.isSubset(of: ended) {
+            do { record([try daemon.nextEvent()]) } catch { fail(error.description) }
+        }
+        if !unheard.isEmpty {
+            fail("\(unheard.count) of \(jobs.count) sentences were not heard; first: job \(unheard.keys.sorted().first!) \(unheard[unheard.keys.sorted().first!]!)")
+        }
+    }
+
+    /// Length of the longest prefix of `bytes` that does not end inside a UTF-8 sequence.
+    static func completeUTF8Prefix(_ bytes: [UInt8]) -> Int {
+        var index = bytes.count
+        var continuation = 0
+        while index > 0, bytes[index - 1] & 0xC0 == 0x80, continuation < 3 {
+            index -= 1
+            continuation += 1
+        }
+        guard index > 0 else { return bytes.count }
+        let lead = bytes[index - 1]
+        let length = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : lead >= 0xC0 ? 2 : 1
+        return length > continuation + 1 ? index - 1 : bytes.count
     }
 
     private func readStandardInput() -> String {

@@ -65,6 +65,8 @@ enum QuickInvocation: Equatable {
                 speak.interrupt = true
             case "--wait" where !sawStop && inlineValue == nil:
                 speak.wait = true
+            case "--follow" where !sawStop && inlineValue == nil:
+                speak.follow = true
             case "--verbose" where !sawStop && inlineValue == nil, "-v" where !sawStop && inlineValue == nil:
                 speak.verbose = true
             default:

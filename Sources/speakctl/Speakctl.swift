@@ -15,6 +15,7 @@ struct Speakctl: ParsableCommand {
             speakctl "Hello there"        speak the words given
             echo "Hello" | speakctl       speak standard input
             speakctl --wait "Done."       return once it has been heard (non-zero if it failed)
+            llm "…" | speakctl --follow   speak each sentence as soon as it is complete
             speakctl --interrupt "Now."   cut what is speaking and say this next
             speakctl --priority important --ttl 60 "Doorbell"
             speakctl stop                 silence now and clear the queue
@@ -69,6 +70,9 @@ struct Say: ParsableCommand {
     @Flag(help: "Wait until the text has been heard; exit non-zero if it failed or was cancelled.")
     var wait = false
 
+    @Flag(help: "Read standard input as a stream and speak each sentence as soon as it is complete; return once input has ended and everything has been heard.")
+    var follow = false
+
     @Flag(name: .shortAndLong, help: "Report the job id and the engine that spoke.")
     var verbose = false
 
@@ -78,7 +82,7 @@ struct Say: ParsableCommand {
     func run() throws {
         SpeakInvocation(text: text, voice: voice, model: model, speed: speed, instructions: instructions,
                         upstream: upstream, priority: priority, interrupt: interrupt, volume: volume, ttl: ttl,
-                        wait: wait, verbose: verbose, socket: connection.socket).run()
+                        wait: wait, follow: follow, verbose: verbose, socket: connection.socket).run()
     }
 }
 

@@ -11,7 +11,7 @@ final class QuickInvocationTests: XCTestCase {
             return .speak(SpeakInvocation(text: say.text, voice: say.voice, model: say.model, speed: say.speed,
                                           instructions: say.instructions, upstream: say.upstream,
                                           priority: say.priority, interrupt: say.interrupt, volume: say.volume,
-                                          ttl: say.ttl, wait: say.wait,
+                                          ttl: say.ttl, wait: say.wait, follow: say.follow,
                                           verbose: say.verbose,
                                           socket: say.connection.socket))
         case let stop as Stop:
@@ -33,6 +33,7 @@ final class QuickInvocationTests: XCTestCase {
             ["--speed=0.25", "--verbose", "slow"],
             ["--priority", "important", "--ttl", "60", "--volume=0.5", "Doorbell."],
             ["--interrupt", "--priority=text", "Now."],
+            ["--follow", "--voice", "nova"],
             ["stop"],
             ["stop", "--socket", "/run/speakd/speakd.sock"],
         ]

@@ -1,5 +1,5 @@
 import XCTest
-@testable import SpeakdSynthesis
+@testable import SpeakdText
 
 final class TextSegmenterTests: XCTestCase {
     /// Sentence boundaries, one case a line: the text, and where it must be cut (with packing off: each sentence is

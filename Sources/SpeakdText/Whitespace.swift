@@ -1,0 +1,9 @@
+extension String {
+    /// Without leading and trailing whitespace (FoundationEssentials has no `trimmingCharacters`).
+    public var trimmedForDisplay: String {
+        let scalars = unicodeScalars
+        guard let first = scalars.firstIndex(where: { !$0.properties.isWhitespace }),
+              let last = scalars.lastIndex(where: { !$0.properties.isWhitespace }) else { return "" }
+        return String(scalars[first...last])
+    }
+}
