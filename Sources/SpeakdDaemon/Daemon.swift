@@ -38,7 +38,8 @@ public enum Daemon {
         let queue = JobQueue(player: player, events: events, logger: logger)
         let handler = RequestHandler(queue: queue, engines: engines, events: events, player: player,
                                      defaults: JobDefaults(voice: options.voice, model: options.model,
-                                                           embeddedVoice: options.embeddedVoice))
+                                                           embeddedVoice: options.embeddedVoice,
+                                                                   fallbackPriorities: options.fallbackPriorities))
         let server = ControlServer(path: options.socketPath, handler: handler, events: events, logger: logger)
         let bound: NIOAsyncServerChannel
         do {

@@ -2,6 +2,14 @@ import SpeakdAudio
 import SpeakdProtocol
 import SpeakdSynthesis
 
+/// The engine that speaks a job when its own fails: the embedded one, with its voice.
+///
+/// Threading: a value type; Sendable.
+struct Fallback: Sendable {
+    let engine: any Synthesizer
+    let voice: String
+}
+
 /// What the synthesis task needs of a job: a Sendable snapshot, so it can run off the queue's actor.
 ///
 /// Threading: a value type; Sendable.
@@ -15,6 +23,7 @@ struct JobSpec: Sendable {
     let speed: Double?
     /// Linear gain applied as samples enter the ring.
     let gain: Double
+    let fallback: Fallback?
 }
 
 /// Where a job is on its way to the listener.
@@ -50,6 +59,10 @@ final class Job {
     var ringEnd: UInt64?
     /// The `started` event has been sent: its first sample reached the device.
     var startedSent = false
+    /// Who speaks it: its engine, or the fallback after the engine failed.
+    var engineName: String
+    /// Why the fallback engine took over, if it did.
+    var fallbackReason: String?
 
     init(id: String, sequence: Int, parameters: SpeakParameters, spec: JobSpec, owner: ConnectionID?, queuedAt: Double) {
         self.id = id
@@ -60,6 +73,7 @@ final class Job {
         self.queuedAt = queuedAt
         self.deadline = parameters.ttl.map { queuedAt + $0 }
         self.priority = parameters.priority
+        self.engineName = spec.engine.engineName
     }
 
     var rank: Int { PriorityRules.rank(of: priority, interrupt: parameters.interrupt) }

@@ -45,12 +45,12 @@ public actor JobQueue {
     /// Accepts a job and answers at once with its id; audio follows. The priority rules may cancel or postpone
     /// other jobs (the reply waits until their audio is silenced) or drop this one (its `cancelled` event says why).
     func submit(_ parameters: SpeakParameters, engine: any Synthesizer, voice: String, model: String,
-                owner: ConnectionID?) async -> String {
+                fallback: Fallback? = nil, owner: ConnectionID?) async -> String {
         let id = String(nextJobNumber)
         nextJobNumber += 1
         let spec = JobSpec(engine: engine, segments: TextSegmenter().segments(of: parameters.input), voice: voice,
                            model: model, instructions: parameters.instructions, speed: parameters.speed,
-                           gain: parameters.volume ?? 1.0)
+                           gain: parameters.volume ?? 1.0, fallback: fallback)
         let job = Job(id: id, sequence: nextJobNumber, parameters: parameters, spec: spec, owner: owner,
                       queuedAt: monotonicSeconds())
         unfinished[id] = job
@@ -214,7 +214,9 @@ public actor JobQueue {
         let spec = job.spec
         let player = player
         let task = Task {
-            let result = await Self.synthesize(spec, into: player)
+            let result = await Self.synthesize(spec, into: player) { error in
+                await self.fellBack(id, attempt: attempt, because: error)
+            }
             self.writerEnded(id, attempt: attempt, stream: stream, result: result)
         }
         writer = (job, task)
@@ -313,16 +315,36 @@ public actor JobQueue {
         case cancelled
     }
 
-    /// Streams every segment into the player. Runs off the actor: only the player is touched.
-    private nonisolated static func synthesize(_ spec: JobSpec, into player: AudioPlayer) async -> SynthesisResult {
+    /// Streams every segment into the player. Runs off the actor: only the player is touched. When the engine fails
+    /// on a segment before delivering any of it and the job has a fallback, that segment and the rest are spoken
+    /// by the fallback engine (`onFallback` is told first, so the job's events name the engine that is heard).
+    private nonisolated static func synthesize(_ spec: JobSpec, into player: AudioPlayer,
+                                               onFallback: @Sendable (SynthesisError) async -> Void) async -> SynthesisResult {
         var format = PCMFormat.openAISpeech
+        var engine = spec.engine
+        var voice = spec.voice
         do {
             for segment in spec.segments {
-                let request = SynthesisRequest(input: segment, voice: spec.voice, model: spec.model,
-                                               instructions: spec.instructions, speed: spec.speed)
-                try await spec.engine.synthesize(request) { chunk in
-                    format = chunk.format
-                    try await player.write(chunk.samples, format: chunk.format, gain: spec.gain)
+                var delivered = false
+                func request() -> SynthesisRequest {
+                    SynthesisRequest(input: segment, voice: voice, model: spec.model, instructions: spec.instructions,
+                                     speed: spec.speed)
+                }
+                do {
+                    try await engine.synthesize(request()) { chunk in
+                        delivered = true
+                        format = chunk.format
+                        try await player.write(chunk.samples, format: chunk.format, gain: spec.gain)
+                    }
+                } catch let error as SynthesisError where !delivered && spec.fallback != nil && engine.engineName != spec.fallback?.engine.engineName {
+                    guard let fallback = spec.fallback else { throw error }
+                    await onFallback(error)
+                    engine = fallback.engine
+                    voice = fallback.voice
+                    try await engine.synthesize(request()) { chunk in
+                        format = chunk.format
+                        try await player.write(chunk.samples, format: chunk.format, gain: spec.gain)
+                    }
                 }
             }
             return .completed(format, failure: nil)
@@ -333,6 +355,14 @@ public actor JobQueue {
         } catch {
             return .completed(format, failure: SynthesisError(.engine, "\(error)"))
         }
+    }
+
+    /// The job's engine failed; the fallback speaks from here on.
+    private func fellBack(_ id: String, attempt: Int, because error: SynthesisError) {
+        guard let job = unfinished[id], job.attempt == attempt, let fallback = job.spec.fallback else { return }
+        job.engineName = fallback.engine.engineName
+        job.fallbackReason = "\(job.spec.engine.engineName) failed, so \(job.engineName) spoke instead: \(error.message)"
+        logger.warning("upstream failed; the embedded engine speaks instead", metadata: ["job": "\(id)", "error": "\(error.message)"])
     }
 
     // MARK: watching playback
@@ -367,7 +397,7 @@ public actor JobQueue {
             if let failure {
                 finalize(job, .failed, reason: failure.message, error: protocolError(for: failure))
             } else {
-                finalize(job, .finished, duration: duration)
+                finalize(job, .finished, reason: job.fallbackReason, duration: duration)
             }
             pump()
         case .deviceFailed(let error):
@@ -382,7 +412,7 @@ public actor JobQueue {
 
     private func emit(_ job: Job, _ state: JobState, priority: JobPriority? = nil) {
         events.publish(Event(event: .job, job: job.id, state: state, time: monotonicSeconds(),
-                             engine: job.spec.engine.engineName, priority: priority),
+                             engine: job.engineName, priority: priority),
                        owner: job.owner)
     }
 
@@ -392,7 +422,7 @@ public actor JobQueue {
                           duration: Double? = nil) -> Bool {
         guard unfinished.removeValue(forKey: job.id) != nil else { return false }
         events.publish(Event(event: .job, job: job.id, state: state, time: monotonicSeconds(),
-                             engine: job.spec.engine.engineName, reason: reason, error: error, duration: duration),
+                             engine: job.engineName, reason: reason, error: error, duration: duration),
                        owner: job.owner)
         logger.debug("job \(state.rawValue)", metadata: ["job": "\(job.id)", "reason": "\(reason ?? "")"])
         return true

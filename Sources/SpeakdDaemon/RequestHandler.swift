@@ -39,15 +39,19 @@ final class RequestHandler: Sendable {
                     let known = engines.upstreams.map(\.name).joined(separator: ", ")
                     return .failure(id: request.id, ProtocolError(.invalidField, "no upstream named \"\(name)\" (configured: \(known.isEmpty ? "none" : known))", field: "upstream"))
                 }
-                engine = upstream.client
+                engine = upstream.synthesizer
                 voice = voice ?? upstream.voice ?? defaults.voice
                 model = model ?? upstream.model ?? defaults.model
             } else {
                 engine = engines.preferred
                 voice = voice ?? defaults.embeddedVoice
             }
+            // An upstream that fails (after its retries) hands the job to the embedded engine, for the priorities
+            // configured: an announcement offline is still heard.
+            let fallback = engine.engineName != "espeak-ng" && defaults.fallbackPriorities.contains(parameters.priority)
+                ? engines.embedded.map { Fallback(engine: $0, voice: defaults.embeddedVoice) } : nil
             let job = await queue.submit(parameters, engine: engine, voice: voice ?? defaults.voice,
-                                         model: model ?? defaults.model, owner: connection)
+                                         model: model ?? defaults.model, fallback: fallback, owner: connection)
             return Reply(id: request.id, job: job, engine: engine.engineName)
         case .stop:
             let cancelled = await queue.stop(reason: "stopped by a client")
@@ -92,6 +96,8 @@ struct JobDefaults: Sendable {
     var voice: String
     var model: String
     var embeddedVoice: String
+    /// Jobs of these priorities fall back to the embedded engine when their upstream fails.
+    var fallbackPriorities: Set<JobPriority> = [.important, .message]
 }
 
 /// The engines this daemon has: the configured upstreams, and the embedded engine when it initialised.
@@ -104,6 +110,9 @@ struct Engines: Sendable {
         var http: HTTPClient
         var model: String?
         var voice: String?
+
+        /// The client with bounded retries of failures worth retrying.
+        var synthesizer: any Synthesizer { RetryingSynthesizer(client) }
     }
 
     var upstreams: [Upstream] = []
@@ -114,7 +123,7 @@ struct Engines: Sendable {
 
     /// Serves jobs that name no upstream: the default upstream if any, else the embedded engine. `Daemon`
     /// guarantees one exists.
-    var preferred: any Synthesizer { defaultUpstream.flatMap { upstream(named: $0)?.client } ?? embedded! }
+    var preferred: any Synthesizer { defaultUpstream.flatMap { upstream(named: $0)?.synthesizer } ?? embedded! }
 
     func shutdown() async {
         for upstream in upstreams { try? await upstream.http.shutdown() }

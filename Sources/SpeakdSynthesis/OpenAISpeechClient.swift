@@ -147,8 +147,12 @@ public final class OpenAISpeechClient: Synthesizer {
             return SynthesisError(.authentication, "API key rejected (\(detail))", httpStatus: status)
         case 400..<500 where status != 408 && status != 429:
             return SynthesisError(.rejected, detail, httpStatus: status)
-        default:
+        case 429 where parsed.code == "insufficient_quota":
+            // Waiting does not help: the account is out of credit.
             return SynthesisError(.unavailable, detail, httpStatus: status)
+        default:
+            return SynthesisError(.unavailable, detail, httpStatus: status, isRetryable: true,
+                                  retryAfterSeconds: RetryAfter.seconds(from: response.headers))
         }
     }
 
@@ -170,6 +174,7 @@ public final class OpenAISpeechClient: Synthesizer {
         }
         let suffix = afterSamples > 0 ? " after \(afterSamples) samples" : ""
         let kind: SynthesisError.Kind = afterSamples > 0 ? .badAudio : .unavailable
-        return SynthesisError(kind, "\(stage) upstream \(url) failed\(suffix): \(reason)")
+        // A connection that failed before any audio can be tried again; audio already played cannot be unplayed.
+        return SynthesisError(kind, "\(stage) upstream \(url) failed\(suffix): \(reason)", isRetryable: afterSamples == 0)
     }
 }

@@ -52,11 +52,19 @@ public struct SynthesisError: Error, Sendable, Equatable, CustomStringConvertibl
     public var kind: Kind
     public var message: String
     public var httpStatus: Int?
+    /// Worth trying again later: the upstream is down, overloaded or rate-limiting (not a refused key, a bad
+    /// request, or an exhausted quota).
+    public var isRetryable: Bool
+    /// How long the upstream asked to wait (`Retry-After`, `x-ratelimit-reset-*`), if it said.
+    public var retryAfterSeconds: Double?
 
-    public init(_ kind: Kind, _ message: String, httpStatus: Int? = nil) {
+    public init(_ kind: Kind, _ message: String, httpStatus: Int? = nil, isRetryable: Bool = false,
+                retryAfterSeconds: Double? = nil) {
         self.kind = kind
         self.message = message
         self.httpStatus = httpStatus
+        self.isRetryable = isRetryable
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public var description: String { message }

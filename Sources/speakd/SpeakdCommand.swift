@@ -54,6 +54,9 @@ struct SpeakdCommand: AsyncParsableCommand {
     @Option(help: "espeak-ng voice for the embedded engine, e.g. en-us, de, fr (default: en-us).")
     var embeddedVoice: String?
 
+    @Option(help: "Priorities whose jobs the embedded engine speaks when the upstream fails: a list such as important,message (the default), all, or none.")
+    var fallback: String?
+
     @Option(help: "Play the default upstream's pcm at this rate whatever it says (for servers that mislabel it).")
     var sampleRate: Int?
 
@@ -98,6 +101,7 @@ struct SpeakdCommand: AsyncParsableCommand {
         settings.model = model
         settings.voice = voice
         settings.embeddedVoice = embeddedVoice
+        settings.fallback = fallback
         settings.sampleRate = sampleRate
         settings.device = device
         settings.periodMilliseconds = periodMs

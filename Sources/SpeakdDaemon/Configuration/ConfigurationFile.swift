@@ -17,6 +17,7 @@ public struct ConfigurationFile: Sendable, Equatable {
     public var periodMilliseconds: Int?
     public var bufferMilliseconds: Int?
     public var embeddedVoice: String?
+    public var fallback: String?
     /// In file order.
     public var upstreams: [UpstreamSection] = []
 
@@ -66,6 +67,7 @@ public struct ConfigurationFile: Sendable, Equatable {
         }
         if var embedded = try reader.table("embedded") {
             embeddedVoice = try embedded.string("voice")
+            fallback = try embedded.string("fallback")
             try embedded.rejectUnknown()
         }
         if var upstreamTables = try reader.table("upstream") {

@@ -1,3 +1,4 @@
+import SpeakdProtocol
 import SpeakdSynthesis
 
 /// Which engine serves jobs.
@@ -39,6 +40,8 @@ public struct DaemonOptions: Sendable, Equatable {
     public var voice = "alloy"
     public var model = "tts-1"
     public var embeddedVoice = "en-us"
+    /// Jobs of these priorities are spoken by the embedded engine when their upstream fails.
+    public var fallbackPriorities: Set<JobPriority> = [.important, .message]
     public var device = "default"
     public var periodMicroseconds: UInt32 = 10_000
     public var bufferMicroseconds: UInt32 = 40_000

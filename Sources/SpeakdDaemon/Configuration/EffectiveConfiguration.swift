@@ -24,6 +24,8 @@ extension ResolvedSettings {
         lines.append("")
         lines.append("[embedded]")
         line("voice", quoted(options.embeddedVoice), source: sources["embedded_voice"])
+        let fallback = JobPriority.allCases.filter(options.fallbackPriorities.contains).map(\.rawValue).joined(separator: ",")
+        line("fallback", quoted(fallback.isEmpty ? "none" : fallback), source: sources["fallback"])
         for upstream in options.upstreams {
             let prefix = "upstream.\(upstream.name)"
             let configuration = upstream.configuration

@@ -18,6 +18,8 @@ public struct CommandLineSettings: Sendable, Equatable {
     public var model: String?
     public var voice: String?
     public var embeddedVoice: String?
+    /// Priorities that fall back to the embedded engine: "important,message", "all" or "none".
+    public var fallback: String?
     public var sampleRate: Int?
     public var device: String?
     public var periodMilliseconds: Int?
@@ -46,6 +48,24 @@ public struct ResolvedSettings: Sendable {
 ///
 /// Threading: stateless.
 public enum SettingsResolver {
+    /// "important,message" → those priorities; "all"; "none".
+    static func priorities(_ text: String) throws(StartupError) -> Set<JobPriority> {
+        switch text.lowercased() {
+        case "all": return Set(JobPriority.allCases)
+        case "none", "": return []
+        default:
+            var result: Set<JobPriority> = []
+            for name in text.split(separator: ",") {
+                let trimmed = name.trimmingCharacters(in: " ")
+                guard let priority = JobPriority(rawValue: trimmed) else {
+                    throw StartupError("fallback: \"\(trimmed)\" is not a priority (important, message, text, notification, progress, or all / none)")
+                }
+                result.insert(priority)
+            }
+            return result
+        }
+    }
+
     /// Where a configuration file is looked for when `--config` is not given, in order.
     public static func searchPath(environment: [String: String]) -> [String] {
         var paths: [String] = []
@@ -96,6 +116,8 @@ public enum SettingsResolver {
         options.voice = pick("voice", flag: flags.voice, fileValue: file?.voice, default: options.voice)
         options.model = pick("model", flag: flags.model, fileValue: file?.model, default: options.model)
         options.embeddedVoice = pick("embedded_voice", flag: flags.embeddedVoice, fileValue: file?.embeddedVoice, default: options.embeddedVoice)
+        let fallback = pick("fallback", flag: flags.fallback, fileValue: file?.fallback, default: "important,message")
+        options.fallbackPriorities = try Self.priorities(fallback)
         options.device = pick("device", flag: flags.device, fileValue: file?.device, default: options.device)
         let period = pick("period_ms", flag: flags.periodMilliseconds, fileValue: file?.periodMilliseconds, default: 10)
         let buffer = pick("buffer_ms", flag: flags.bufferMilliseconds, fileValue: file?.bufferMilliseconds, default: 40)
@@ -232,5 +254,11 @@ public enum SettingsResolver {
         }
         guard let text = String(validating: bytes, as: UTF8.self) else { throw StartupError("\(path) is not UTF-8 text") }
         return text
+    }
+}
+
+private extension Substring {
+    func trimmingCharacters(in characters: String) -> String {
+        String(drop { characters.contains($0) }.reversed().drop { characters.contains($0) }.reversed())
     }
 }
