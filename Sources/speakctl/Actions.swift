@@ -67,6 +67,8 @@ struct SpeakInvocation: Equatable {
             case .started, .paused, .resumed:
                 if verbose { note("job \(job) \(state.rawValue)") }
             case .finished:
+                // Heard, but maybe not as asked (the embedded engine stood in for a failing upstream): say so.
+                if let reason = event.reason { note(reason) }
                 if talkative {
                     let seconds = event.duration.map { " (\(formatSeconds($0)))" } ?? ""
                     note("spoken by \(event.engine ?? reply.engine ?? "?")\(seconds)")

@@ -98,17 +98,23 @@ final class DaemonLifecycleTests: IntegrationTestCase {
         closedPort.child.terminate()
         let daemon = try DaemonProcess(arguments: ["--api-base", "http://127.0.0.1:\(port)/v1", "--device", "null"],
                                        in: directory, environment: ["OPENAI_API_KEY": "sk-x"])
-        let result = try daemon.speakctl(["--wait", "Is anyone there?"])
+        // Text jobs have no fallback: the failure is the answer.
+        let result = try daemon.speakctl(["--wait", "--priority", "text", "Is anyone there?"])
         XCTAssertEqual(result.status, 1)
         XCTAssertTrue(result.stderr.contains("failed"), result.stderr)
         XCTAssertTrue(result.stderr.lowercased().contains("refused"), result.stderr)
+        // A message is spoken by the embedded engine instead, and the user is told why.
+        let announced = try daemon.speakctl(["--wait", "Is anyone there?"])
+        XCTAssertEqual(announced.status, 0, announced.stderr)
+        XCTAssertTrue(announced.stderr.contains("espeak-ng spoke instead"), announced.stderr)
+        XCTAssertTrue(announced.stderr.lowercased().contains("refused"), announced.stderr)
     }
 
     func testRejectedKeyReachesTheUser() throws {
         let upstream = try MockUpstream(["--expect-key", "sk-right"], in: directory)
         let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL, "--device", "null"],
                                        in: directory, environment: ["OPENAI_API_KEY": "sk-wrong"])
-        let result = try daemon.speakctl(["--wait", "Let me in."])
+        let result = try daemon.speakctl(["--wait", "--priority", "text", "Let me in."])
         XCTAssertEqual(result.status, 1)
         XCTAssertTrue(result.stderr.contains("API key rejected"), result.stderr)
         XCTAssertTrue(result.stderr.contains("Incorrect API key provided"), "the upstream's own words: \(result.stderr)")

@@ -80,7 +80,7 @@ final class ServiceTests: IntegrationTestCase {
         XCTAssertNil(firstBody["stream"], "extras are off unless configured for that upstream")
 
         // The mock, like OpenAI, refuses members outside the contract: the extra reaches it, and its refusal the user.
-        let extra = try daemon.speakctl(["--wait", "--upstream", "streaming", "Through the second upstream."])
+        let extra = try daemon.speakctl(["--wait", "--priority", "text", "--upstream", "streaming", "Through the second upstream."])
         XCTAssertEqual(extra.status, 1)
         XCTAssertTrue(extra.stderr.contains("stream"), extra.stderr)
         let secondBody = try XCTUnwrap(try second.requests().first?.log["body"] as? [String: Any])
