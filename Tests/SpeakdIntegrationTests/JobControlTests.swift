@@ -14,6 +14,13 @@ final class JobControlTests: IntegrationTestCase {
     /// drifts to long latencies and a first sound can come a second late.
     private var recorder: SinkRecorder?
 
+    /// XCTest keeps test-case objects until the whole run ends: stop the mock and parec now.
+    override func tearDownWithError() throws {
+        upstream = nil
+        recorder = nil
+        try super.tearDownWithError()
+    }
+
     private func startDaemon(device: String = "default", mock: [String] = []) throws -> (DaemonProcess, MockUpstream) {
         let upstream = try MockUpstream(["--ms-per-char", "\(msPerChar)"] + mock, in: directory)
         let keyFile = directory.appendingPathComponent("key")
