@@ -194,6 +194,14 @@ final class SettingsResolverTests: XCTestCase {
         defer { try? FileManager.default.removeItem(at: directory) }
         try "sk-credential-key-5555\n".write(to: directory.appendingPathComponent("openai-key"), atomically: true, encoding: .utf8)
         try "  sk-file-key-6666  \nsecond line\n".write(to: directory.appendingPathComponent("key.txt"), atomically: true, encoding: .utf8)
+        // Key files must be private; a readable one is refused with a message saying how to fix it.
+        chmod(directory.appendingPathComponent("openai-key").path, 0o400)
+        chmod(directory.appendingPathComponent("key.txt").path, 0o644)
+        XCTAssertThrowsError(try resolve(environment: [:], file: "[upstream.b]\napi_key_file = \"\(directory.path)/key.txt\"")) { error in
+            XCTAssertTrue("\(error)".contains("readable by group or others"), "\(error)")
+            XCTAssertTrue("\(error)".contains("chmod 600"), "\(error)")
+        }
+        chmod(directory.appendingPathComponent("key.txt").path, 0o600)
         let file = """
             [upstream.a]
             api_key_credential = "openai-key"

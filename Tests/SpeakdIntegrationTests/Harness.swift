@@ -29,6 +29,12 @@ enum Harness {
 
     static var mockScript: String { packageRoot.appendingPathComponent("Tests/SpeakdIntegrationTests/mock_upstream.py").path }
 
+    /// Writes a secret (an API key file) readable by its owner only, as speakd requires.
+    static func writePrivately(_ text: String, to url: URL) throws {
+        try text.write(to: url, atomically: true, encoding: .utf8)
+        guard chmod(url.path, 0o600) == 0 else { throw HarnessError("chmod \(url.path) failed") }
+    }
+
     static func temporaryDirectory() throws -> URL {
         let url = FileManager.default.temporaryDirectory.appendingPathComponent("speakd-test-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)

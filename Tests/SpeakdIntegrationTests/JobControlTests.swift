@@ -24,7 +24,7 @@ final class JobControlTests: IntegrationTestCase {
     private func startDaemon(device: String = "default", mock: [String] = []) throws -> (DaemonProcess, MockUpstream) {
         let upstream = try MockUpstream(["--ms-per-char", "\(msPerChar)"] + mock, in: directory)
         let keyFile = directory.appendingPathComponent("key")
-        try "sk-test\n".write(to: keyFile, atomically: true, encoding: .utf8)
+        try Harness.writePrivately("sk-test\n", to: keyFile)
         let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL, "--api-key-file", keyFile.path,
                                                    "--device", device], in: directory)
         self.upstream = upstream

@@ -18,7 +18,7 @@ final class LongTextTests: IntegrationTestCase {
     private func startDaemon(mock: [String], device: String = "default") throws -> (DaemonProcess, MockUpstream) {
         let upstream = try MockUpstream(mock, in: directory)
         let keyFile = directory.appendingPathComponent("key")
-        try "sk-test\n".write(to: keyFile, atomically: true, encoding: .utf8)
+        try Harness.writePrivately("sk-test\n", to: keyFile)
         let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL, "--api-key-file", keyFile.path,
                                                    "--device", device], in: directory)
         self.upstream = upstream

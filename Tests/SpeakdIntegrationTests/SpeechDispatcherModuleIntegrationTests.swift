@@ -25,7 +25,7 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
     private func startStack(upstreamArguments: [String] = []) throws {
         upstream = try MockUpstream(upstreamArguments, in: directory)
         let keyFile = directory.appendingPathComponent("key")
-        try "sk-test\n".write(to: keyFile, atomically: true, encoding: .utf8)
+        try Harness.writePrivately("sk-test\n", to: keyFile)
         daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL, "--api-key-file", keyFile.path, "--device", "default"],
                                    in: directory)
 

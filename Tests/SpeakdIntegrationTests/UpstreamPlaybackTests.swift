@@ -8,7 +8,7 @@ import XCTest
 final class UpstreamPlaybackTests: IntegrationTestCase {
     private func startDaemon(upstream: MockUpstream, device: String, key: String = "sk-test", extra: [String] = []) throws -> DaemonProcess {
         let keyFile = directory.appendingPathComponent("key")
-        try (key + "\n").write(to: keyFile, atomically: true, encoding: .utf8)
+        try Harness.writePrivately(key + "\n", to: keyFile)
         return try DaemonProcess(arguments: ["--api-base", upstream.baseURL, "--api-key-file", keyFile.path,
                                              "--device", device] + extra, in: directory)
     }

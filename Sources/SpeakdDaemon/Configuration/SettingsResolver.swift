@@ -225,6 +225,11 @@ public enum SettingsResolver {
     }
 
     static func readKeyFile(_ path: String) throws -> String {
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
+            let mode = String(info.st_mode & 0o777, radix: 8)
+            throw StartupError("the API key file \(path) is readable by group or others (mode \(mode)); make it private: chmod 600 \(path)")
+        }
         guard let text = try readTextFile(path, limit: 65_536) else {
             throw StartupError("cannot read the API key file \(path): no such file")
         }
