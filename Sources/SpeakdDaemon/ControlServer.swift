@@ -17,8 +17,10 @@ final class ControlServer: Sendable {
     private let events: EventHub
     private let logger: Logger
     private let nextConnection = Atomic<UInt64>(1)
+    private let accessList: PeerAccessList?
 
-    init(path: String, handler: RequestHandler, events: EventHub, logger: Logger) {
+    init(path: String, handler: RequestHandler, events: EventHub, logger: Logger, accessList: PeerAccessList? = nil) {
+        self.accessList = accessList
         self.path = path
         self.handler = handler
         self.events = events
@@ -86,6 +88,18 @@ final class ControlServer: Sendable {
             }
             sink.yield(line)
         }
+        let peer = await PeerCredentials.of(channel)
+        if let accessList {
+            guard let peer, accessList.allows(peer) else {
+                let who = peer.map { "uid \($0.uid) (gid \($0.gid))" } ?? "a peer whose credentials cannot be read"
+                logger.warning("connection refused by the access list", metadata: ["peer": "\(peer.map(String.init(describing:)) ?? "unknown")"])
+                let refusal = Reply.failure(id: .null, ProtocolError(.notAllowed, "\(who) is not allowed to use this speakd (allowed_uids / allowed_gids in its configuration)"))
+                try? await connection.executeThenClose { _, outbound in
+                    try await outbound.write(ByteBuffer(bytes: WireCodec.encodeLine(refusal)))
+                }
+                return
+            }
+        }
         events.register(id) { event in send(WireCodec.encodeLine(event)) }
         defer { events.unregister(id) }
         send(WireCodec.encodeLine(Event(event: .hello, time: monotonicSeconds(), protocol: speakdProtocolVersion,
@@ -103,7 +117,7 @@ final class ControlServer: Sendable {
                         switch frame {
                         case .line(let buffer):
                             if buffer.readableBytes == 0 { continue }
-                            let reply = await handler.handle(buffer.readableBytesView, connection: id)
+                            let reply = await handler.handle(buffer.readableBytesView, connection: id, peer: peer)
                             send(WireCodec.encodeLine(reply))
                         case .tooLong(let bytes):
                             send(WireCodec.encodeLine(Reply.failure(id: .null, ProtocolError(

@@ -39,8 +39,10 @@ public enum Daemon {
         let handler = RequestHandler(queue: queue, engines: engines, events: events, player: player,
                                      defaults: JobDefaults(voice: options.voice, model: options.model,
                                                            embeddedVoice: options.embeddedVoice,
-                                                                   fallbackPriorities: options.fallbackPriorities))
-        let server = ControlServer(path: options.socketPath, handler: handler, events: events, logger: logger)
+                                                           fallbackPriorities: options.fallbackPriorities),
+                                     logger: logger)
+        let server = ControlServer(path: options.socketPath, handler: handler, events: events, logger: logger,
+                                   accessList: options.accessList)
         let bound: NIOAsyncServerChannel
         do {
             if let inherited { bound = try await server.adopt(inherited) } else { bound = try await server.bind() }

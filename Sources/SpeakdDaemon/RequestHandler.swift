@@ -14,8 +14,10 @@ final class RequestHandler: Sendable {
     private let player: AudioPlayer
     private let defaults: JobDefaults
     private let startTime = monotonicSeconds()
+    private let logger: Logger
 
-    init(queue: JobQueue, engines: Engines, events: EventHub, player: AudioPlayer, defaults: JobDefaults) {
+    init(queue: JobQueue, engines: Engines, events: EventHub, player: AudioPlayer, defaults: JobDefaults, logger: Logger) {
+        self.logger = logger
         self.queue = queue
         self.engines = engines
         self.events = events
@@ -23,7 +25,7 @@ final class RequestHandler: Sendable {
         self.defaults = defaults
     }
 
-    func handle(_ line: some Collection<UInt8>, connection: ConnectionID) async -> Reply {
+    func handle(_ line: some Collection<UInt8>, connection: ConnectionID, peer: PeerCredentials? = nil) async -> Reply {
         let request: Request
         switch RequestParser.parse(line) {
         case .failure(let failure): return .failure(id: failure.id, failure.error)
@@ -52,6 +54,9 @@ final class RequestHandler: Sendable {
                 ? engines.embedded.map { Fallback(engine: $0, voice: defaults.embeddedVoice) } : nil
             let job = await queue.submit(parameters, engine: engine, voice: voice ?? defaults.voice,
                                          model: model ?? defaults.model, fallback: fallback, owner: connection)
+            logger.info("job accepted", metadata: ["job": "\(job)", "priority": "\(parameters.priority.rawValue)",
+                                                   "characters": "\(parameters.input.unicodeScalars.count)",
+                                                   "peer": "\(peer.map(String.init(describing:)) ?? "unknown")"])
             return Reply(id: request.id, job: job, engine: engine.engineName)
         case .stop:
             let cancelled = await queue.stop(reason: "stopped by a client")

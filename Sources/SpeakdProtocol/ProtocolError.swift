@@ -15,6 +15,7 @@ public struct ProtocolError: Error, Sendable, Equatable, Codable, CustomStringCo
         case synthesisFailed = "synthesis_failed"
         case audioDevice = "audio_device"
         case unknownJob = "unknown_job"
+        case notAllowed = "not_allowed"
         case internalError = "internal"
     }
 

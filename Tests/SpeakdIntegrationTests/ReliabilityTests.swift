@@ -100,3 +100,32 @@ final class ReliabilityTests: IntegrationTestCase {
         XCTAssertEqual(try XCTUnwrap(upstream).requests().count, 4, "four tries in all")
     }
 }
+
+/// Who may use the socket: the kernel's word for the peer (SO_PEERCRED), against the configured access list.
+final class AccessListTests: IntegrationTestCase {
+    private func daemon(allowing uids: [Int]) throws -> DaemonProcess {
+        let config = directory.appendingPathComponent("speakd.toml")
+        try """
+            engine = "espeak-ng"
+            allowed_uids = [\(uids.map(String.init).joined(separator: ", "))]
+            """.write(to: config, atomically: true, encoding: .utf8)
+        return try DaemonProcess(arguments: ["--config", config.path, "--device", "null"], in: directory)
+    }
+
+    func testAPeerNotOnTheListIsRefusedWithAReason() throws {
+        let refusing = try daemon(allowing: [54_321])
+        let result = try refusing.speakctl(["--wait", "Let me in."])
+        XCTAssertEqual(result.status, 1)
+        XCTAssertTrue(result.stderr.contains("uid \(getuid())"), result.stderr)
+        XCTAssertTrue(result.stderr.contains("not allowed"), result.stderr)
+    }
+
+    func testAPeerOnTheListIsServedAndLoggedWithItsCredentials() throws {
+        let allowing = try daemon(allowing: [Int(getuid())])
+        let result = try allowing.speakctl(["--wait", "Welcome."])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        let log = allowing.stop().log
+        XCTAssertTrue(log.contains("job accepted"), log)
+        XCTAssertTrue(log.contains("uid \(getuid())") && log.contains("pid "), "the job's peer is not logged: \(log)")
+    }
+}

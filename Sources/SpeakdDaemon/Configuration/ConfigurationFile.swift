@@ -7,6 +7,9 @@ import SpeakdProtocol
 public struct ConfigurationFile: Sendable, Equatable {
     public var path: String
     public var socket: String?
+    /// Peers allowed on the socket, by uid or gid (`SO_PEERCRED`); nil: whoever the socket's mode lets in.
+    public var allowedUIDs: [Int]?
+    public var allowedGIDs: [Int]?
     public var engine: EngineChoice?
     public var logLevel: String?
     /// Name of the `[upstream.NAME]` that serves jobs naming none.
@@ -54,6 +57,8 @@ public struct ConfigurationFile: Sendable, Equatable {
         }
         var reader = TableReader(path: path, table: document.root, name: "the top level")
         socket = try reader.string("socket")
+        allowedUIDs = try reader.integers("allowed_uids", in: 0...Int(UInt32.max))
+        allowedGIDs = try reader.integers("allowed_gids", in: 0...Int(UInt32.max))
         engine = try reader.enumeration("engine", EngineChoice.self)
         logLevel = try reader.oneOf("log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
         defaultUpstream = try reader.string("default_upstream")
@@ -142,6 +147,20 @@ private struct TableReader {
         guard case .integer(let value) = entry.value else { throw invalid(key, "\(key) in \(name) must be an integer, not \(entry.value.typeName)") }
         guard range.contains(value) else { throw invalid(key, "\(key) must be between \(range.lowerBound) and \(range.upperBound), not \(value)") }
         return value
+    }
+
+    mutating func integers(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationFile.Invalid) -> [Int]? {
+        read.insert(key)
+        guard let entry = table[key] else { return nil }
+        guard case .array(let values) = entry.value else { throw invalid(key, "\(key) in \(name) must be an array of integers, not \(entry.value.typeName)") }
+        var result: [Int] = []
+        for value in values {
+            guard case .integer(let number) = value, range.contains(number) else {
+                throw invalid(key, "\(key) must hold integers between \(range.lowerBound) and \(range.upperBound)")
+            }
+            result.append(number)
+        }
+        return result
     }
 
     mutating func oneOf(_ key: String, _ choices: [String]) throws(ConfigurationFile.Invalid) -> String? {

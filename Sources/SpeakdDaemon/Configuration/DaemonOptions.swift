@@ -42,6 +42,8 @@ public struct DaemonOptions: Sendable, Equatable {
     public var embeddedVoice = "en-us"
     /// Jobs of these priorities are spoken by the embedded engine when their upstream fails.
     public var fallbackPriorities: Set<JobPriority> = [.important, .message]
+    /// When set, only these uids and gids may use the socket (checked with SO_PEERCRED), on top of its mode.
+    public var accessList: PeerAccessList?
     public var device = "default"
     public var periodMicroseconds: UInt32 = 10_000
     public var bufferMicroseconds: UInt32 = 40_000

@@ -11,6 +11,10 @@ extension ResolvedSettings {
             lines.append("\(key) = \(value)".padding(toLength: 44) + " # \(origin)")
         }
         line("socket", quoted(options.socketPath))
+        if let access = options.accessList {
+            line("allowed_uids", "[\(access.uids.sorted().map(String.init).joined(separator: ", "))]", source: "file")
+            line("allowed_gids", "[\(access.gids.sorted().map(String.init).joined(separator: ", "))]", source: "file")
+        }
         line("engine", quoted(options.engine.rawValue))
         line("log_level", quoted(logLevel))
         if let name = options.defaultUpstream { line("default_upstream", quoted(name)) }

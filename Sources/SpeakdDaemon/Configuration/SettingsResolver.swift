@@ -118,6 +118,10 @@ public enum SettingsResolver {
         options.embeddedVoice = pick("embedded_voice", flag: flags.embeddedVoice, fileValue: file?.embeddedVoice, default: options.embeddedVoice)
         let fallback = pick("fallback", flag: flags.fallback, fileValue: file?.fallback, default: "important,message")
         options.fallbackPriorities = try Self.priorities(fallback)
+        if file?.allowedUIDs != nil || file?.allowedGIDs != nil {
+            options.accessList = PeerAccessList(uids: Set((file?.allowedUIDs ?? []).map(UInt32.init)),
+                                                gids: Set((file?.allowedGIDs ?? []).map(UInt32.init)))
+        }
         options.device = pick("device", flag: flags.device, fileValue: file?.device, default: options.device)
         let period = pick("period_ms", flag: flags.periodMilliseconds, fileValue: file?.periodMilliseconds, default: 10)
         let buffer = pick("buffer_ms", flag: flags.bufferMilliseconds, fileValue: file?.bufferMilliseconds, default: 40)
