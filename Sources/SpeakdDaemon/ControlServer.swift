@@ -18,9 +18,13 @@ final class ControlServer: Sendable {
     private let logger: Logger
     private let nextConnection = Atomic<UInt64>(1)
     private let accessList: PeerAccessList?
+    private let maximumConnections: Int
+    private let openConnections = Atomic<Int>(0)
 
-    init(path: String, handler: RequestHandler, events: EventHub, logger: Logger, accessList: PeerAccessList? = nil) {
+    init(path: String, handler: RequestHandler, events: EventHub, logger: Logger, accessList: PeerAccessList? = nil,
+         maximumConnections: Int = 1_024) {
         self.accessList = accessList
+        self.maximumConnections = maximumConnections
         self.path = path
         self.handler = handler
         self.events = events
@@ -71,6 +75,15 @@ final class ControlServer: Sendable {
     static let maximumUnreadBytes = 4 * 1024 * 1024
 
     private func handle(_ connection: NIOAsyncChannel<LineFrame, ByteBuffer>, id: ConnectionID) async {
+        let open = openConnections.add(1, ordering: .relaxed).newValue
+        defer { openConnections.subtract(1, ordering: .relaxed) }
+        guard open <= maximumConnections else {
+            let refusal = Reply.failure(id: .null, ProtocolError(.tooManyConnections, "speakd already serves \(maximumConnections) connections (max_connections); try again later"))
+            try? await connection.executeThenClose { _, outbound in
+                try await outbound.write(ByteBuffer(bytes: WireCodec.encodeLine(refusal)))
+            }
+            return
+        }
         let (outgoing, sink) = AsyncStream.makeStream(of: [UInt8].self)
         let unread = UnreadBytes()
         let channel = connection.channel

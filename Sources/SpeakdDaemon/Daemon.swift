@@ -15,6 +15,7 @@ import Glibc
 public enum Daemon {
     public static func run(_ options: DaemonOptions, logger: Logger) async throws {
         let environment = processEnvironment()
+        raiseDescriptorLimit()
         let notifier = SystemdNotifier(environment: environment)
         let inherited = SocketActivation.inheritedSockets(environment: environment)
         let engines = try makeEngines(options, logger: logger)
@@ -35,14 +36,14 @@ public enum Daemon {
         let player = try AudioPlayer(output: output)
         defer { player.shutdown() }
         let events = EventHub()
-        let queue = JobQueue(player: player, events: events, logger: logger)
+        let queue = JobQueue(player: player, events: events, logger: logger, maximumJobs: options.maxQueuedJobs)
         let handler = RequestHandler(queue: queue, engines: engines, events: events, player: player,
                                      defaults: JobDefaults(voice: options.voice, model: options.model,
                                                            embeddedVoice: options.embeddedVoice,
                                                            fallbackPriorities: options.fallbackPriorities),
                                      logger: logger)
         let server = ControlServer(path: options.socketPath, handler: handler, events: events, logger: logger,
-                                   accessList: options.accessList)
+                                   accessList: options.accessList, maximumConnections: options.maxConnections)
         let bound: NIOAsyncServerChannel
         do {
             if let inherited { bound = try await server.adopt(inherited) } else { bound = try await server.bind() }
@@ -137,6 +138,15 @@ public enum Daemon {
         }
         return engines
     }
+}
+
+/// Lifts the soft limit on open descriptors to the hard one: each client connection is one, and the default soft
+/// limit (1,024) would otherwise make accept fail below max_connections.
+private func raiseDescriptorLimit() {
+    var limit = rlimit()
+    guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0, limit.rlim_cur < limit.rlim_max else { return }
+    limit.rlim_cur = min(limit.rlim_max, 65_536)
+    setrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit)
 }
 
 typealias NIOAsyncServerChannel = NIOAsyncChannel<NIOAsyncChannel<LineFrame, ByteBuffer>, Never>

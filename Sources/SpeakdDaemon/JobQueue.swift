@@ -34,13 +34,20 @@ public actor JobQueue {
     /// Jobs written ahead into the ring; bounds the player's table of discard ranges.
     static let maximumJobsInRing = 64
 
-    public init(player: AudioPlayer, events: EventHub, logger: Logger) {
+    /// Unfinished jobs accepted at most; beyond, `submit` refuses.
+    private let maximumJobs: Int
+
+    public init(player: AudioPlayer, events: EventHub, logger: Logger, maximumJobs: Int = 10_000) {
+        self.maximumJobs = maximumJobs
         self.player = player
         self.events = events
         self.logger = logger
     }
 
     // MARK: requests
+
+    /// Whether another job can be accepted (the queue is bounded so a runaway client cannot exhaust memory).
+    var hasRoom: Bool { unfinished.count < maximumJobs }
 
     /// Accepts a job and answers at once with its id; audio follows. The priority rules may cancel or postpone
     /// other jobs (the reply waits until their audio is silenced) or drop this one (its `cancelled` event says why).

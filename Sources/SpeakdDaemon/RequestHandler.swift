@@ -33,6 +33,9 @@ final class RequestHandler: Sendable {
         }
         switch request.operation {
         case .speak(let parameters):
+            guard await queue.hasRoom else {
+                return .failure(id: request.id, ProtocolError(.queueFull, "the queue is full (max_queued_jobs); wait for some jobs to finish, or stop them"))
+            }
             let engine: any Synthesizer
             var voice = parameters.voice
             var model = parameters.model

@@ -16,6 +16,8 @@ public struct ProtocolError: Error, Sendable, Equatable, Codable, CustomStringCo
         case audioDevice = "audio_device"
         case unknownJob = "unknown_job"
         case notAllowed = "not_allowed"
+        case queueFull = "queue_full"
+        case tooManyConnections = "too_many_connections"
         case internalError = "internal"
     }
 

@@ -55,11 +55,39 @@ class IntegrationTestCase: XCTestCase {
     }
 }
 
-/// A child process with captured output, killed when the object goes away.
+/// A child process with captured output, killed when the object goes away. Its output is drained as it comes (a
+/// daemon logging at debug level must never block on a full pipe).
 final class Child {
     let process = Process()
     let stdoutPipe = Pipe()
     let stderrPipe = Pipe()
+    private var drains: [Drain] = []
+
+    /// Reads one pipe to its end on a thread of its own.
+    private final class Drain: @unchecked Sendable {
+        private let lock = NSLock()
+        private var data = Data()
+        private let done = DispatchSemaphore(value: 0)
+
+        init(_ handle: FileHandle) {
+            Thread { [self] in
+                while true {
+                    let chunk = handle.availableData
+                    if chunk.isEmpty { break }
+                    lock.withLock { data.append(chunk) }
+                }
+                done.signal()
+            }.start()
+        }
+
+        var soFar: Data { lock.withLock { data } }
+
+        func wait() -> Data {
+            done.wait()
+            done.signal()
+            return lock.withLock { data }
+        }
+    }
 
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws {
         process.executableURL = URL(fileURLWithPath: executable)
@@ -70,6 +98,9 @@ final class Child {
         process.environment = env
         process.standardOutput = stdoutPipe
         process.standardError = stderrPipe
+        defer {
+            drains = [Drain(stdoutPipe.fileHandleForReading), Drain(stderrPipe.fileHandleForReading)]
+        }
         if let stdin {
             let input = Pipe()
             process.standardInput = input
@@ -84,6 +115,10 @@ final class Child {
 
     deinit { terminate() }
 
+    /// What the child has written so far.
+    var stdoutSoFar: Data { drains[0].soFar }
+    var stderrSoFar: Data { drains[1].soFar }
+
     func terminate() {
         if process.isRunning {
             process.terminate()
@@ -93,8 +128,8 @@ final class Child {
 
     /// Waits for exit; returns (status, stdout, stderr).
     func finish() -> (status: Int32, stdout: String, stderr: String) {
-        let out = stdoutPipe.fileHandleForReading.readDataToEndOfFile()
-        let err = stderrPipe.fileHandleForReading.readDataToEndOfFile()
+        let out = drains[0].wait()
+        let err = drains[1].wait()
         process.waitUntilExit()
         return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
     }
@@ -110,14 +145,17 @@ final class MockUpstream {
         logDirectory = directory.appendingPathComponent("upstream-log")
         try FileManager.default.createDirectory(at: logDirectory, withIntermediateDirectories: true)
         child = try Child("/usr/bin/env", ["python3", Harness.mockScript, "--log", logDirectory.path] + arguments)
-        var line = Data()
-        let handle = child.stdoutPipe.fileHandleForReading
+        let deadline = Date().addingTimeInterval(10)
+        var line = child.stdoutSoFar
         while !line.contains(UInt8(ascii: "\n")) {
-            let byte = handle.readData(ofLength: 1)
-            guard !byte.isEmpty else { throw HarnessError("mock upstream exited: \(String(decoding: child.stderrPipe.fileHandleForReading.availableData, as: UTF8.self))") }
-            line += byte
+            guard child.process.isRunning, Date() < deadline else {
+                throw HarnessError("mock upstream exited: \(String(decoding: child.stderrSoFar, as: UTF8.self))")
+            }
+            usleep(5_000)
+            line = child.stdoutSoFar
         }
-        let text = String(decoding: line, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
+        let firstLine = line.prefix { $0 != UInt8(ascii: "\n") }
+        let text = String(decoding: firstLine, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines)
         guard text.hasPrefix("PORT "), let port = Int(text.dropFirst(5)) else { throw HarnessError("mock said \(text)") }
         self.port = port
     }

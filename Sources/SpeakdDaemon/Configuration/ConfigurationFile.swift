@@ -18,6 +18,8 @@ public struct ConfigurationFile: Sendable, Equatable {
     public var model: String?
     public var device: String?
     public var periodMilliseconds: Int?
+    public var maxConnections: Int?
+    public var maxQueuedJobs: Int?
     public var bufferMilliseconds: Int?
     public var embeddedVoice: String?
     public var fallback: String?
@@ -64,6 +66,11 @@ public struct ConfigurationFile: Sendable, Equatable {
         defaultUpstream = try reader.string("default_upstream")
         voice = try reader.string("voice")
         model = try reader.string("model")
+        if var limits = try reader.table("limits") {
+            maxConnections = try limits.integer("max_connections", in: 1...65_536)
+            maxQueuedJobs = try limits.integer("max_queued_jobs", in: 1...1_000_000)
+            try limits.rejectUnknown()
+        }
         if var audio = try reader.table("audio") {
             device = try audio.string("device")
             periodMilliseconds = try audio.integer("period_ms", in: 1...500)

@@ -44,6 +44,10 @@ public struct DaemonOptions: Sendable, Equatable {
     public var fallbackPriorities: Set<JobPriority> = [.important, .message]
     /// When set, only these uids and gids may use the socket (checked with SO_PEERCRED), on top of its mode.
     public var accessList: PeerAccessList?
+    /// Connections served at once; more are answered with an error and closed.
+    public var maxConnections = 1_024
+    /// Jobs not finished yet; a speak request beyond this is refused (`queue_full`).
+    public var maxQueuedJobs = 10_000
     public var device = "default"
     public var periodMicroseconds: UInt32 = 10_000
     public var bufferMicroseconds: UInt32 = 40_000

@@ -122,6 +122,8 @@ public enum SettingsResolver {
             options.accessList = PeerAccessList(uids: Set((file?.allowedUIDs ?? []).map(UInt32.init)),
                                                 gids: Set((file?.allowedGIDs ?? []).map(UInt32.init)))
         }
+        options.maxConnections = file?.maxConnections ?? options.maxConnections
+        options.maxQueuedJobs = file?.maxQueuedJobs ?? options.maxQueuedJobs
         options.device = pick("device", flag: flags.device, fileValue: file?.device, default: options.device)
         let period = pick("period_ms", flag: flags.periodMilliseconds, fileValue: file?.periodMilliseconds, default: 10)
         let buffer = pick("buffer_ms", flag: flags.bufferMilliseconds, fileValue: file?.bufferMilliseconds, default: 40)
