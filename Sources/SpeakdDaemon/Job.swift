@@ -1,3 +1,4 @@
+import Dispatch
 import SpeakdAudio
 import SpeakdProtocol
 import SpeakdSynthesis
@@ -25,6 +26,8 @@ enum JobPhase: Equatable {
     case writing
     /// All its audio is in the ring; it is heard, or waits behind the job being heard.
     case written
+    /// Not played (`play: false`): synthesized straight into its encoders, outside the ring and the queue order.
+    case offline
 }
 
 /// A speak job as the queue holds it, from `queued` to its final event.
@@ -50,6 +53,13 @@ final class Job {
     var ringEnd: UInt64?
     /// The `started` event has been sent: its first sample reached the device.
     var startedSent = false
+    /// The current attempt's encoders (archive file, save stream); committed when the job finishes, discarded
+    /// otherwise.
+    var taps: [EncodingTap] = []
+    /// The serial queue every attempt's encoders run on, in order.
+    lazy var encodingQueue = DispatchQueue(label: "speakd.encode.job\(id)")
+    /// The synthesis of an `offline` job.
+    var offlineTask: Task<Void, Never>?
 
     init(id: String, sequence: Int, parameters: SpeakParameters, spec: JobSpec, owner: ConnectionID?, queuedAt: Double) {
         self.id = id

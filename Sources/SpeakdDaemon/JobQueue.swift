@@ -20,6 +20,7 @@ public actor JobQueue {
     private let player: AudioPlayer
     private let events: EventHub
     private let logger: Logger
+    private let archiver: Archiver?
     /// Every job whose final event has not been sent.
     private var unfinished: [String: Job] = [:]
     /// Jobs waiting to be synthesized, in the order they will be heard.
@@ -33,10 +34,11 @@ public actor JobQueue {
     /// Jobs written ahead into the ring; bounds the player's table of discard ranges.
     static let maximumJobsInRing = 64
 
-    public init(player: AudioPlayer, events: EventHub, logger: Logger) {
+    init(player: AudioPlayer, events: EventHub, logger: Logger, archiver: Archiver? = nil) {
         self.player = player
         self.events = events
         self.logger = logger
+        self.archiver = archiver
     }
 
     // MARK: requests
@@ -54,6 +56,10 @@ public actor JobQueue {
                       queuedAt: monotonicSeconds())
         unfinished[id] = job
         emit(job, .queued, priority: parameters.priority)
+        if !parameters.play {
+            startOffline(job)
+            return id
+        }
 
         let admission = PriorityRules.admit(priority: parameters.priority, interrupt: parameters.interrupt,
                                             among: rulesView(excluding: job))
@@ -86,7 +92,10 @@ public actor JobQueue {
     /// player is ready for the next job.
     func stop(reason: String) async -> Int {
         let jobs = unfinished.values.sorted { $0.sequence < $1.sequence }
-        for job in jobs { finalize(job, .cancelled, reason: reason) }
+        for job in jobs {
+            finalize(job, .cancelled, reason: reason)
+            job.offlineTask?.cancel()
+        }
         pending.removeAll()
         inRing.removeAll()
         let ticket: ControlTicket
@@ -176,7 +185,7 @@ public actor JobQueue {
 
     private func rulesView(excluding newcomer: Job) -> [PriorityRules.Existing] {
         let device = player.devicePosition
-        return unfinished.values.filter { $0 !== newcomer }.map { job in
+        return unfinished.values.filter { $0 !== newcomer && $0.phase != .offline }.map { job in
             let audible = job.startedSent || (job.ringStart.map { device > $0 } ?? false)
             return PriorityRules.Existing(id: job.id, priority: job.priority, requested: job.parameters.priority,
                                           interrupt: job.parameters.interrupt, audible: audible,
@@ -212,8 +221,9 @@ public actor JobQueue {
         let id = job.id
         let spec = job.spec
         let player = player
+        let taps = makeTaps(job, mode: .dropOnLag)
         let task = Task {
-            let result = await Self.synthesize(spec, into: player)
+            let result = await Self.synthesize(spec, into: player, taps: taps)
             self.writerEnded(id, attempt: attempt, stream: stream, result: result)
         }
         writer = (job, task)
@@ -235,6 +245,9 @@ public actor JobQueue {
         job.ringEnd = end
         job.phase = .written
         player.endStream()
+        if case .completed(let format, nil) = result {
+            for tap in job.taps { tap.finishInput(format: format) }
+        }
         switch result {
         case .cancelled:
             // Only withdrawn jobs are cancelled, and those were handled above; be safe all the same.
@@ -270,6 +283,8 @@ public actor JobQueue {
     /// urgent job that displaced it.
     private func postpone(_ job: Job) -> [ControlTicket] {
         let tickets = withdraw(job)
+        for tap in job.taps { tap.discard(reason: nil) }
+        job.taps = []
         job.attempt += 1
         job.ringStart = nil
         job.ringEnd = nil
@@ -291,6 +306,9 @@ public actor JobQueue {
             inRing.removeAll { $0 === job }
             guard let start = job.ringStart, let end = job.ringEnd, end > start else { return [] }
             return [player.requestDiscard(from: start, until: end)]
+        case .offline:
+            job.offlineTask?.cancel()
+            return []
         }
     }
 
@@ -312,8 +330,11 @@ public actor JobQueue {
         case cancelled
     }
 
-    /// Streams every segment into the player. Runs off the actor: only the player is touched.
-    private nonisolated static func synthesize(_ spec: JobSpec, into player: AudioPlayer) async -> SynthesisResult {
+    /// Streams every segment into the player. Runs off the actor: only the player and the taps are touched. Each
+    /// chunk is handed to the taps first (a copy for their encoder queues: `feed` never waits), as synthesized,
+    /// before the job's gain.
+    private nonisolated static func synthesize(_ spec: JobSpec, into player: AudioPlayer,
+                                               taps: [EncodingTap]) async -> SynthesisResult {
         var format = PCMFormat.openAISpeech
         do {
             for segment in spec.segments {
@@ -321,6 +342,7 @@ public actor JobQueue {
                                                instructions: spec.instructions, speed: spec.speed)
                 try await spec.engine.synthesize(request) { chunk in
                     format = chunk.format
+                    for tap in taps { tap.feed(chunk.samples, format: chunk.format) }
                     try await player.write(chunk.samples, format: chunk.format, gain: spec.gain)
                 }
             }
@@ -331,6 +353,69 @@ public actor JobQueue {
             return .completed(format, failure: error)
         } catch {
             return .completed(format, failure: SynthesisError(.engine, "\(error)"))
+        }
+    }
+
+    /// Synthesizes a job that is not played straight into its taps, waiting for their encoders (no playback to
+    /// protect). Runs off the actor. Returns the result and the frames synthesized.
+    private nonisolated static func synthesizeOffline(_ spec: JobSpec, taps: [EncodingTap]) async -> (SynthesisResult, Int) {
+        var format = PCMFormat.openAISpeech
+        var frames = 0
+        do {
+            for segment in spec.segments {
+                let request = SynthesisRequest(input: segment, voice: spec.voice, model: spec.model,
+                                               instructions: spec.instructions, speed: spec.speed)
+                try await spec.engine.synthesize(request) { chunk in
+                    format = chunk.format
+                    frames += chunk.samples.count / chunk.format.channels
+                    for tap in taps { await tap.feedWaiting(chunk.samples, format: chunk.format) }
+                    try Task.checkCancellation()
+                }
+            }
+            return (.completed(format, failure: nil), frames)
+        } catch _ where Task.isCancelled {
+            return (.cancelled, frames)
+        } catch let error as SynthesisError {
+            return (.completed(format, failure: error), frames)
+        } catch {
+            return (.completed(format, failure: SynthesisError(.engine, "\(error)")), frames)
+        }
+    }
+
+    // MARK: offline jobs and encoders
+
+    /// The job's taps for a new attempt (kept on the job, committed or discarded by `finalize`).
+    private func makeTaps(_ job: Job, mode: EncodingTap.Mode) -> [EncodingTap] {
+        guard let archiver else { return [] }
+        job.taps = archiver.makeTaps(job: job.id, owner: job.owner, parameters: job.parameters, spec: job.spec,
+                                     mode: mode, queue: job.encodingQueue)
+        return job.taps
+    }
+
+    /// Starts a job that is not played: it never enters the ring nor the priority rules, so the played jobs' order
+    /// and timing are untouched.
+    private func startOffline(_ job: Job) {
+        job.phase = .offline
+        let taps = makeTaps(job, mode: .backpressure)
+        let spec = job.spec
+        let id = job.id
+        job.offlineTask = Task {
+            let (result, frames) = await Self.synthesizeOffline(spec, taps: taps)
+            self.offlineEnded(id, result: result, frames: frames)
+        }
+    }
+
+    private func offlineEnded(_ id: String, result: SynthesisResult, frames: Int) {
+        guard let job = unfinished[id] else { return }
+        switch result {
+        case .cancelled:
+            finalize(job, .cancelled, reason: "synthesis was cancelled")
+        case .completed(let format, let failure?):
+            _ = format
+            finalize(job, .failed, reason: failure.message, error: protocolError(for: failure))
+        case .completed(let format, nil):
+            for tap in job.taps { tap.finishInput(format: format) }
+            finalize(job, .finished, duration: format.seconds(frames: frames))
         }
     }
 
@@ -393,6 +478,12 @@ public actor JobQueue {
         events.publish(Event(event: .job, job: job.id, state: state, time: monotonicSeconds(),
                              engine: job.spec.engine.engineName, reason: reason, error: error, duration: duration),
                        owner: job.owner)
+        // The archive is kept only for a job heard (or synthesized) to its end: a cancelled, failed or expired
+        // job's partial audio is not what was announced, and a postponed job is synthesized again from the start.
+        for tap in job.taps {
+            if state == .finished { tap.commit() } else { tap.discard(reason: "the job \(state.rawValue)\(reason.map { ": \($0)" } ?? "")") }
+        }
+        job.taps = []
         logger.debug("job \(state.rawValue)", metadata: ["job": "\(job.id)", "reason": "\(reason ?? "")"])
         return true
     }

@@ -69,16 +69,37 @@ struct Say: ParsableCommand {
     @Flag(help: "Wait until the text has been heard; exit non-zero if it failed or was cancelled.")
     var wait = false
 
+    @Option(help: ArgumentHelp("Also write the audio to FILE (created with your permissions; complete or absent when speakctl exits). Implies --wait.", valueName: "FILE"))
+    var save: String?
+
+    @Option(help: "Format of --save: mp3, opus, flac or wav (default: from FILE's extension).")
+    var format: String?
+
+    @Flag(help: "With --save: synthesize to the file only, without playing (the queue of played jobs is untouched).")
+    var noPlay = false
+
+    @Flag(inversion: .prefixedNo, help: "Archive this job in speakd's archive directory, or not (default: speakd's configuration).")
+    var archive: Bool?
+
     @Flag(name: .shortAndLong, help: "Report the job id and the engine that spoke.")
     var verbose = false
 
     @Argument(help: "The text to speak.")
     var text: [String] = []
 
+    func validate() throws {
+        if let format, SaveFormat(rawValue: format.lowercased()) == nil && format.lowercased() != "ogg" {
+            throw ValidationError("--format must be one of: mp3, opus, flac, wav")
+        }
+        if format != nil && save == nil { throw ValidationError("--format goes with --save FILE") }
+        if noPlay && save == nil && archive != true { throw ValidationError("--no-play needs --save FILE (or --archive)") }
+    }
+
     func run() throws {
         SpeakInvocation(text: text, voice: voice, model: model, speed: speed, instructions: instructions,
                         upstream: upstream, priority: priority, interrupt: interrupt, volume: volume, ttl: ttl,
-                        wait: wait, verbose: verbose, socket: connection.socket).run()
+                        wait: wait, verbose: verbose, socket: connection.socket, save: save, format: format,
+                        play: !noPlay, archive: archive).run()
     }
 }
 
