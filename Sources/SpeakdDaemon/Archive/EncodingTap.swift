@@ -60,7 +60,8 @@ final class EncodingTap: Sendable {
         let limit = Int(maximumLag * Double(format.sampleRate)) * format.channels
         let verdict: Bool? = state.withLock { state in
             guard !state.closed, !state.failed else { return nil }
-            if mode == .dropOnLag, state.pendingSamples + samples.count > limit {
+            // An encoder with nothing waiting is not behind, however large the chunk.
+            if mode == .dropOnLag, state.pendingSamples > 0, state.pendingSamples + samples.count > limit {
                 state.failed = true
                 return false
             }
