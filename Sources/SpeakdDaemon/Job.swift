@@ -1,4 +1,3 @@
-import Dispatch
 import SpeakdAudio
 import SpeakdProtocol
 import SpeakdSynthesis
@@ -56,8 +55,6 @@ final class Job {
     /// The current attempt's encoders (archive file, save stream); committed when the job finishes, discarded
     /// otherwise.
     var taps: [EncodingTap] = []
-    /// The serial queue every attempt's encoders run on, in order.
-    lazy var encodingQueue = DispatchQueue(label: "speakd.encode.job\(id)")
     /// The synthesis of an `offline` job.
     var offlineTask: Task<Void, Never>?
 

@@ -331,8 +331,9 @@ public actor JobQueue {
     }
 
     /// Streams every segment into the player. Runs off the actor: only the player and the taps are touched. Each
-    /// chunk is handed to the taps first (a copy for their encoder queues: `feed` never waits), as synthesized,
-    /// before the job's gain.
+    /// chunk goes to the ring first, then to the taps (a copy for the encoder thread: `feed` never waits), as
+    /// synthesized, without the job's gain. A chunk the writer was cancelled inside never reaches the taps; they are
+    /// discarded then anyway.
     private nonisolated static func synthesize(_ spec: JobSpec, into player: AudioPlayer,
                                                taps: [EncodingTap]) async -> SynthesisResult {
         var format = PCMFormat.openAISpeech
@@ -342,8 +343,8 @@ public actor JobQueue {
                                                instructions: spec.instructions, speed: spec.speed)
                 try await spec.engine.synthesize(request) { chunk in
                     format = chunk.format
-                    for tap in taps { tap.feed(chunk.samples, format: chunk.format) }
                     try await player.write(chunk.samples, format: chunk.format, gain: spec.gain)
+                    for tap in taps { tap.feed(chunk.samples, format: chunk.format) }
                 }
             }
             return .completed(format, failure: nil)
@@ -388,7 +389,7 @@ public actor JobQueue {
     private func makeTaps(_ job: Job, mode: EncodingTap.Mode) -> [EncodingTap] {
         guard let archiver else { return [] }
         job.taps = archiver.makeTaps(job: job.id, owner: job.owner, parameters: job.parameters, spec: job.spec,
-                                     mode: mode, queue: job.encodingQueue)
+                                     mode: mode)
         return job.taps
     }
 

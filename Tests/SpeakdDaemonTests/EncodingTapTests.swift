@@ -41,7 +41,7 @@ final class EncodingTapTests: XCTestCase {
     func testAStalledEncoderFailsTheTapWithoutBlockingTheWriter() {
         let destination = SlowDestination(delay: 50_000)
         let outcomes = Outcomes()
-        let queue = DispatchQueue(label: "test")
+        let queue = EncoderThread()
         let tap = EncodingTap(destination: destination, format: .wav, settings: EncoderSettings(), tags: Tags(),
                               mode: .dropOnLag, queue: queue, maximumLag: 1) { outcomes.add($0) }
         let started = DispatchTime.now()
@@ -50,7 +50,7 @@ final class EncodingTapTests: XCTestCase {
         XCTAssertLessThan(elapsed, 0.2, "feed waited for the encoder")
         tap.finishInput(format: format)
         tap.commit()
-        queue.sync {}
+        queue.drain()
         guard case .failed(let reason)? = outcomes.all.first else { return XCTFail("no failure: \(outcomes.all)") }
         XCTAssertTrue(reason.contains("behind"), reason)
         XCTAssertEqual(outcomes.all.count, 1)
@@ -61,13 +61,13 @@ final class EncodingTapTests: XCTestCase {
     func testBackpressureWaitsAndKeepsEverySample() async {
         let destination = SlowDestination(delay: 2_000)
         let outcomes = Outcomes()
-        let queue = DispatchQueue(label: "test")
+        let queue = EncoderThread()
         let tap = EncodingTap(destination: destination, format: .wav, settings: EncoderSettings(), tags: Tags(),
                               mode: .backpressure, queue: queue, maximumLag: 0.3) { outcomes.add($0) }
         for _ in 0..<40 { await tap.feedWaiting(chunk, format: format) }
         tap.finishInput(format: format)
         tap.commit()
-        queue.sync {}
+        queue.drain()
         guard case .saved(let path)? = outcomes.all.first else { return XCTFail("not saved: \(outcomes.all)") }
         XCTAssertEqual(path, "slow")
         XCTAssertEqual(destination.bytes, 44 + 40 * chunk.count * 2)
@@ -75,7 +75,7 @@ final class EncodingTapTests: XCTestCase {
 
     func testDiscardReportsOnceAndOnlyWithAReason() {
         let outcomes = Outcomes()
-        let queue = DispatchQueue(label: "test")
+        let queue = EncoderThread()
         let silent = EncodingTap(destination: SlowDestination(delay: 0), format: .wav, settings: EncoderSettings(),
                                  tags: Tags(), mode: .dropOnLag, queue: queue) { outcomes.add($0) }
         silent.feed(chunk, format: format)
@@ -85,7 +85,7 @@ final class EncodingTapTests: XCTestCase {
         told.feed(chunk, format: format)
         told.discard(reason: "the job cancelled")
         told.commit()
-        queue.sync {}
+        queue.drain()
         XCTAssertEqual(outcomes.all.count, 1)
         guard case .failed(let reason)? = outcomes.all.first else { return XCTFail() }
         XCTAssertEqual(reason, "the job cancelled")

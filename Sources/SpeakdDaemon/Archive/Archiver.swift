@@ -3,7 +3,7 @@ import FoundationEssentials
 #else
 import Foundation
 #endif
-import Dispatch
+import Synchronization
 import Logging
 import SpeakdEncoding
 import SpeakdProtocol
@@ -20,6 +20,8 @@ final class Archiver: Sendable {
     let options: ArchiveOptions
     private let events: EventHub
     private let logger: Logger
+    /// Where every tap's encoder runs (created with the first tap: a daemon that never archives has no such thread).
+    private let thread = Mutex<EncoderThread?>(nil)
 
     init(options: ArchiveOptions, events: EventHub, logger: Logger) {
         self.options = options
@@ -43,7 +45,14 @@ final class Archiver: Sendable {
 
     /// The taps for one attempt at synthesizing a job; empty when it wants neither archive nor save stream.
     func makeTaps(job: String, owner: ConnectionID?, parameters: SpeakParameters, spec: JobSpec,
-                  mode: EncodingTap.Mode, queue: DispatchQueue) -> [EncodingTap] {
+                  mode: EncodingTap.Mode) -> [EncodingTap] {
+        guard wantsArchive(parameters) || parameters.save != nil else { return [] }
+        let queue = thread.withLock { thread in
+            if let thread { return thread }
+            let made = EncoderThread()
+            thread = made
+            return made
+        }
         var taps: [EncodingTap] = []
         let tags = Tags(text: parameters.input, voice: spec.voice,
                         model: spec.engine.engineName == "espeak-ng" ? nil : spec.model,

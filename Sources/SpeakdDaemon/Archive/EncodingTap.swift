@@ -1,10 +1,9 @@
-import Dispatch
 import SpeakdAudio
 import SpeakdEncoding
 import Synchronization
 
-/// Encodes one job's PCM into one destination (an archive file or a client's save stream) on its own serial
-/// dispatch queue, fed with copies of the chunks the writer task hands the player.
+/// Encodes one job's PCM into one destination (an archive file or a client's save stream) on the encoder thread
+/// (`EncoderThread`, off the writer and the audio path), fed with copies of the chunks the writer task hands the player.
 ///
 /// The writer is never blocked by the encoder: played jobs use `.dropOnLag`, where
 /// `feed` only copies the samples and enqueues them; if more than `maximumLag` seconds of audio wait for the encoder,
@@ -40,14 +39,14 @@ final class EncodingTap: Sendable {
     let mode: Mode
     /// Seconds of audio the encoder may fall behind before a `.dropOnLag` tap fails.
     let maximumLag: Double
-    private let queue: DispatchQueue
+    private let queue: EncoderThread
     private let state = Mutex(State())
     private let worker: Worker
 
-    /// `queue` is shared by every tap of one job (each attempt of a postponed job), so what an abandoned tap still
-    /// had queued runs before the next attempt's first chunk.
+    /// `queue` runs work in order, so what an abandoned tap (a postponed job's attempt) still had queued runs before
+    /// the next attempt's first chunk.
     init(destination: any TapDestination, format: ArchiveFormat, settings: EncoderSettings, tags: Tags, mode: Mode,
-         queue: DispatchQueue, maximumLag: Double = 10, report: @escaping @Sendable (Outcome) -> Void) {
+         queue: EncoderThread, maximumLag: Double = 10, report: @escaping @Sendable (Outcome) -> Void) {
         self.mode = mode
         self.maximumLag = maximumLag
         self.queue = queue
