@@ -19,6 +19,7 @@ final class EncodingTapTests: XCTestCase {
         var discarded = false
         init(delay: useconds_t) { self.delay = delay }
         var sink: any EncodedSink { self }
+        func prepare() throws(EncoderError) {}
         func write(_ chunk: UnsafeRawBufferPointer) throws(EncoderError) {
             usleep(delay)
             offset += chunk.count

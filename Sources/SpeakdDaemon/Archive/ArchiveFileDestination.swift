@@ -3,31 +3,27 @@ import SpeakdEncoding
 /// A tap destination that is an archive file: written through `AtomicFile` (a `.partial` temporary next to the final
 /// name), committed by fsync + rename, discarded by unlinking the temporary.
 ///
-/// Threading: confined to the owning tap's queue. Created there too (`create`), lazily, so a failing `open` is
-/// reported like any other archive failure.
+/// The name is chosen and the file created in `prepare`, on the encoder thread, so nothing of it (a `localtime`, an
+/// `access`, an `open` on a slow disk) sits between a job's start and its first sound.
+///
+/// Threading: confined to the owning tap's encoder thread.
 final class ArchiveFileDestination: TapDestination {
+    private let choosePath: () -> String
     private var file: AtomicFile?
-    private let path: String
-    private let failure: EncoderError?
 
-    init(path: String) {
-        self.path = path
-        do throws(EncoderError) {
-            file = try AtomicFile(path: path)
-            failure = nil
-        } catch {
-            file = nil
-            failure = error
-        }
+    init(choosePath: @escaping () -> String) {
+        self.choosePath = choosePath
     }
 
-    /// Why the file could not be created, if it could not.
-    var openError: EncoderError? { failure }
+    func prepare() throws(EncoderError) {
+        guard file == nil else { return }
+        file = try AtomicFile(path: choosePath())
+    }
 
-    var sink: any EncodedSink { file?.sink ?? MemorySink(name: path) }
+    var sink: any EncodedSink { file!.sink }
 
     func commit() throws(EncoderError) -> String? {
-        guard let file else { throw failure ?? EncoderError(.io, "no file for \(path)") }
+        guard let file else { throw EncoderError(.misuse, "the archive file was never created") }
         try file.commit()
         return file.path
     }

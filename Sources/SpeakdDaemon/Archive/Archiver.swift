@@ -60,26 +60,25 @@ final class Archiver: Sendable {
         let events = events
         if wantsArchive(parameters) {
             if let directory = options.directory {
-                let path = uniquePath(directory: directory, job: job, text: parameters.input)
-                let destination = ArchiveFileDestination(path: path)
-                if let error = destination.openError {
-                    archiveFailed(job: job, owner: owner, reason: error.message)
-                } else {
-                    let logger = logger
-                    taps.append(EncodingTap(destination: destination, format: options.format, settings: options.settings,
-                                            tags: tags, mode: mode, queue: queue) { outcome in
-                        switch outcome {
-                        case .saved(let path):
-                            logger.info("archived", metadata: ["job": "\(job)", "path": "\(path ?? "")"])
-                            events.publish(Event(event: .archive, job: job, state: .saved, time: monotonicSeconds(),
-                                                 path: path), owner: owner)
-                        case .failed(let reason):
-                            logger.warning("archive failed", metadata: ["job": "\(job)", "reason": "\(reason)"])
-                            events.publish(Event(event: .archive, job: job, state: .failed, time: monotonicSeconds(),
-                                                 reason: reason), owner: owner)
-                        }
-                    })
+                let options = options
+                let text = parameters.input
+                let destination = ArchiveFileDestination {
+                    Self.uniquePath(options: options, directory: directory, job: job, text: text)
                 }
+                let logger = logger
+                taps.append(EncodingTap(destination: destination, format: options.format, settings: options.settings,
+                                        tags: tags, mode: mode, queue: queue) { outcome in
+                    switch outcome {
+                    case .saved(let path):
+                        logger.info("archived", metadata: ["job": "\(job)", "path": "\(path ?? "")"])
+                        events.publish(Event(event: .archive, job: job, state: .saved, time: monotonicSeconds(),
+                                             path: path), owner: owner)
+                    case .failed(let reason):
+                        logger.warning("archive failed", metadata: ["job": "\(job)", "reason": "\(reason)"])
+                        events.publish(Event(event: .archive, job: job, state: .failed, time: monotonicSeconds(),
+                                             reason: reason), owner: owner)
+                    }
+                })
             } else {
                 archiveFailed(job: job, owner: owner, reason: "no archive directory is configured (archive.directory, --archive-dir)")
             }
@@ -113,7 +112,7 @@ final class Archiver: Sendable {
 
     /// The pattern's name in `directory`, with `-2`, `-3` … before the extension if a file has it already (job ids
     /// start again at 1 with every daemon).
-    private func uniquePath(directory: String, job: String, text: String) -> String {
+    private static func uniquePath(options: ArchiveOptions, directory: String, job: String, text: String) -> String {
         let name = ArchiveFileName.expand(options.namePattern, job: job, text: text, time: time(nil),
                                           fileExtension: options.format.fileExtension)
         let base = directory.hasSuffix("/") ? directory + name : directory + "/" + name

@@ -19,6 +19,8 @@ final class ClientStreamDestination: TapDestination {
         stream = ClientStreamSink(send: send, end: end)
     }
 
+    func prepare() throws(EncoderError) {}
+
     var sink: any EncodedSink { stream }
 
     func commit() throws(EncoderError) -> String? {

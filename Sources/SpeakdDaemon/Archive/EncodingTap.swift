@@ -184,6 +184,7 @@ final class EncodingTap: Sendable {
 
         func commit() {
             guard !done else { return }
+
             guard finished else { return fail("the job ended before its audio was complete") }
             do throws(EncoderError) {
                 let path = try destination.commit()
@@ -210,6 +211,7 @@ final class EncodingTap: Sendable {
 
         private func open(_ pcm: PCMFormat) throws(EncoderError) -> any AudioEncoder {
             if let encoder { return encoder }
+            try destination.prepare()
             let made = try format.makeEncoder(input: pcm, settings: settings, tags: tags, sink: destination.sink)
             encoder = made
             input = pcm
@@ -222,6 +224,8 @@ final class EncodingTap: Sendable {
 ///
 /// Threading: confined to the tap's queue, like the encoder writing into `sink`.
 protocol TapDestination: AnyObject {
+    /// Gets the destination ready (creates the file); called before the encoder opens. `sink` is valid after it.
+    func prepare() throws(EncoderError)
     var sink: any EncodedSink { get }
     /// Makes the output final; returns the path it now has, if it is a file.
     func commit() throws(EncoderError) -> String?
