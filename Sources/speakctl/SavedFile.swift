@@ -91,7 +91,7 @@ final class SavedFile {
                 case .expired?:
                     failSaving("job \(job) expired: \(event.reason ?? "its ttl passed before it could start")")
                 default:
-                    if verbose, let state = event.state { note("job \(job) \(state.rawValue)") }
+                    if verbose, let state = event.state, state != .queued { note("job \(job) \(state.rawValue)") }
                 }
             case .archive:
                 if verbose {

@@ -193,7 +193,8 @@ struct Watch: ParsableCommand {
         do {
             _ = try daemon.request("subscribe")
             while true {
-                let event = try daemon.nextEvent()
+                let event = try daemon.nextAnyEvent()
+                if event.event == .audio { continue }
                 // Unbuffered: a pipe reader (`speakctl watch | grep …`) sees each event as it happens.
                 var line = json ? WireCodec.encodeLine(event) : Array((describeEvent(event) + "\n").utf8)
                 _ = line.withUnsafeMutableBytes { write(1, $0.baseAddress, $0.count) }
@@ -205,6 +206,10 @@ struct Watch: ParsableCommand {
 
     private func describeEvent(_ event: Event) -> String {
         var line = "\(formatClock(event.time))  job \(event.job ?? "?")  \(event.state?.rawValue ?? event.event.rawValue)"
+        if event.event == .archive {
+            return "\(formatClock(event.time))  job \(event.job ?? "?")  archive \(event.state?.rawValue ?? "?")"
+                + (event.path.map { "  \($0)" } ?? "") + (event.reason.map { "  (\($0))" } ?? "")
+        }
         if let priority = event.priority { line += "  \(priority.rawValue)" }
         if let engine = event.engine, event.state == .queued || event.state == .started { line += "  \(engine)" }
         if let duration = event.duration { line += "  \(formatSeconds(duration))" }
