@@ -53,14 +53,14 @@ let package = Package(
         .target(name: "SpeakdEncoding", dependencies: ["SpeakdAudio", "CLame", "COpus", "CFLAC", "CSpeakdEncoderShim"]),
         // The daemon: socket server, job runner, configuration.
         .target(name: "SpeakdDaemon", dependencies: [
-            "SpeakdProtocol", "SpeakdText", "SpeakdSynthesis", "SpeakdAudio",
+            "SpeakdProtocol", "SpeakdText", "SpeakdSynthesis", "SpeakdAudio", "SpeakdEncoding",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "speakd", dependencies: [
-            "SpeakdDaemon",
+            "SpeakdDaemon", "SpeakdEncoding",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -68,8 +68,9 @@ let package = Package(
         // without processes; sd_speakd is the thin executable over it (FoundationEssentials only: it starts per session).
         .target(name: "SpeechDispatcherModule", dependencies: ["SpeakdProtocol", "SpeakdClient"]),
         .executableTarget(name: "sd_speakd", dependencies: ["SpeechDispatcherModule"]),
+        // SpeakdEncoding only for AtomicFile and ArchiveFormat (--save): the daemon encodes, speakctl writes.
         .executableTarget(name: "speakctl", dependencies: [
-            "SpeakdClient", "SpeakdProtocol", "SpeakdText",
+            "SpeakdClient", "SpeakdProtocol", "SpeakdText", "SpeakdEncoding",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 

@@ -41,7 +41,7 @@ public final class DaemonConnection {
             case .reply:
                 continue
             case .event(let event):
-                if event.event == .job { pendingEvents.append(event) }
+                if event.event != .hello { pendingEvents.append(event) }
             }
         }
     }
@@ -54,9 +54,17 @@ public final class DaemonConnection {
     }
 
     public func nextEvent() throws(ClientError) -> Event {
+        while true {
+            let event = try nextAnyEvent()
+            if event.event == .job { return event }
+        }
+    }
+
+    /// The next event of any kind but `hello`: job, archive and audio events (blocking).
+    public func nextAnyEvent() throws(ClientError) -> Event {
         if !pendingEvents.isEmpty { return pendingEvents.removeFirst() }
         while true {
-            if case .event(let event) = try readMessage(), event.event == .job { return event }
+            if case .event(let event) = try readMessage(), event.event != .hello { return event }
         }
     }
 

@@ -36,7 +36,10 @@ public enum Daemon {
         let player = try AudioPlayer(output: output)
         defer { player.shutdown() }
         let events = EventHub()
-        let queue = JobQueue(player: player, events: events, logger: logger, maximumJobs: options.maxQueuedJobs)
+        let archiver = Archiver(options: options.archive, events: events, logger: logger)
+        archiver.removeStalePartials()
+        let queue = JobQueue(player: player, events: events, logger: logger, archiver: archiver,
+                             maximumJobs: options.maxQueuedJobs)
         let handler = RequestHandler(queue: queue, engines: engines, events: events, player: player,
                                      defaults: JobDefaults(voice: options.voice, model: options.model,
                                                            embeddedVoice: options.embeddedVoice,

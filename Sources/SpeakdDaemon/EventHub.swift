@@ -30,6 +30,12 @@ public final class EventHub: Sendable {
         _ = subscribers.withLock { $0.removeValue(forKey: id) }
     }
 
+    /// Sends `event` to one connection only (a job's `audio` stream goes to its owner, never to subscribers).
+    public func send(_ event: Event, to owner: ConnectionID) {
+        let target = subscribers.withLock { $0[owner]?.send }
+        target?(event)
+    }
+
     public func publish(_ event: Event, owner: ConnectionID?) {
         let targets = subscribers.withLock { table in
             table.compactMap { id, subscriber in subscriber.all || id == owner ? subscriber.send : nil }

@@ -34,6 +34,8 @@ enum JobPhase: Equatable {
     case writing
     /// All its audio is in the ring; it is heard, or waits behind the job being heard.
     case written
+    /// Not played (`play: false`): synthesized straight into its encoders, outside the ring and the queue order.
+    case offline
 }
 
 /// A speak job as the queue holds it, from `queued` to its final event.
@@ -63,6 +65,11 @@ final class Job {
     var engineName: String
     /// Why the fallback engine took over, if it did.
     var fallbackReason: String?
+    /// The current attempt's encoders (archive file, save stream); committed when the job finishes, discarded
+    /// otherwise.
+    var taps: [EncodingTap] = []
+    /// The synthesis of an `offline` job.
+    var offlineTask: Task<Void, Never>?
 
     init(id: String, sequence: Int, parameters: SpeakParameters, spec: JobSpec, owner: ConnectionID?, queuedAt: Double) {
         self.id = id

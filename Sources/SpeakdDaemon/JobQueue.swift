@@ -21,6 +21,7 @@ public actor JobQueue {
     private let player: AudioPlayer
     private let events: EventHub
     private let logger: Logger
+    private let archiver: Archiver?
     /// Every job whose final event has not been sent.
     private var unfinished: [String: Job] = [:]
     /// Jobs waiting to be synthesized, in the order they will be heard.
@@ -37,11 +38,12 @@ public actor JobQueue {
     /// Unfinished jobs accepted at most; beyond, `submit` refuses.
     private let maximumJobs: Int
 
-    public init(player: AudioPlayer, events: EventHub, logger: Logger, maximumJobs: Int = 10_000) {
+    init(player: AudioPlayer, events: EventHub, logger: Logger, archiver: Archiver? = nil, maximumJobs: Int = 10_000) {
         self.maximumJobs = maximumJobs
         self.player = player
         self.events = events
         self.logger = logger
+        self.archiver = archiver
     }
 
     // MARK: requests
@@ -62,6 +64,10 @@ public actor JobQueue {
                       queuedAt: monotonicSeconds())
         unfinished[id] = job
         emit(job, .queued, priority: parameters.priority)
+        if !parameters.play {
+            startOffline(job)
+            return id
+        }
 
         let admission = PriorityRules.admit(priority: parameters.priority, interrupt: parameters.interrupt,
                                             among: rulesView(excluding: job))
@@ -94,7 +100,10 @@ public actor JobQueue {
     /// player is ready for the next job.
     func stop(reason: String) async -> Int {
         let jobs = unfinished.values.sorted { $0.sequence < $1.sequence }
-        for job in jobs { finalize(job, .cancelled, reason: reason) }
+        for job in jobs {
+            finalize(job, .cancelled, reason: reason)
+            job.offlineTask?.cancel()
+        }
         pending.removeAll()
         inRing.removeAll()
         let ticket: ControlTicket
@@ -184,7 +193,7 @@ public actor JobQueue {
 
     private func rulesView(excluding newcomer: Job) -> [PriorityRules.Existing] {
         let device = player.devicePosition
-        return unfinished.values.filter { $0 !== newcomer }.map { job in
+        return unfinished.values.filter { $0 !== newcomer && $0.phase != .offline }.map { job in
             let audible = job.startedSent || (job.ringStart.map { device > $0 } ?? false)
             return PriorityRules.Existing(id: job.id, priority: job.priority, requested: job.parameters.priority,
                                           interrupt: job.parameters.interrupt, audible: audible,
@@ -220,8 +229,9 @@ public actor JobQueue {
         let id = job.id
         let spec = job.spec
         let player = player
+        let taps = makeTaps(job, mode: .dropOnLag)
         let task = Task {
-            let result = await Self.synthesize(spec, into: player) { error in
+            let result = await Self.synthesize(spec, into: player, taps: taps) { error in
                 await self.fellBack(id, attempt: attempt, because: error)
             }
             self.writerEnded(id, attempt: attempt, stream: stream, result: result)
@@ -245,6 +255,9 @@ public actor JobQueue {
         job.ringEnd = end
         job.phase = .written
         player.endStream()
+        if case .completed(let format, nil) = result {
+            for tap in job.taps { tap.finishInput(format: format) }
+        }
         switch result {
         case .cancelled:
             // Only withdrawn jobs are cancelled, and those were handled above; be safe all the same.
@@ -280,6 +293,8 @@ public actor JobQueue {
     /// urgent job that displaced it.
     private func postpone(_ job: Job) -> [ControlTicket] {
         let tickets = withdraw(job)
+        for tap in job.taps { tap.discard(reason: nil) }
+        job.taps = []
         job.attempt += 1
         job.ringStart = nil
         job.ringEnd = nil
@@ -301,6 +316,9 @@ public actor JobQueue {
             inRing.removeAll { $0 === job }
             guard let start = job.ringStart, let end = job.ringEnd, end > start else { return [] }
             return [player.requestDiscard(from: start, until: end)]
+        case .offline:
+            job.offlineTask?.cancel()
+            return []
         }
     }
 
@@ -322,10 +340,12 @@ public actor JobQueue {
         case cancelled
     }
 
-    /// Streams every segment into the player. Runs off the actor: only the player is touched. When the engine fails
-    /// on a segment before delivering any of it and the job has a fallback, that segment and the rest are spoken
-    /// by the fallback engine (`onFallback` is told first, so the job's events name the engine that is heard).
-    private nonisolated static func synthesize(_ spec: JobSpec, into player: AudioPlayer,
+    /// Streams every segment into the player. Runs off the actor: only the player and the taps are touched. Each
+    /// chunk goes to the ring first, then to the taps (a copy for the encoder thread: `feed` never waits), as
+    /// synthesized, without the job's gain. When the engine fails on a segment before delivering any of it and the
+    /// job has a fallback, that segment and the rest are spoken by the fallback engine (`onFallback` is told first,
+    /// so the job's events name the engine that is heard).
+    private nonisolated static func synthesize(_ spec: JobSpec, into player: AudioPlayer, taps: [EncodingTap],
                                                onFallback: @Sendable (SynthesisError) async -> Void) async -> SynthesisResult {
         var format = PCMFormat.openAISpeech
         var engine = spec.engine
@@ -342,6 +362,7 @@ public actor JobQueue {
                         delivered = true
                         format = chunk.format
                         try await player.write(chunk.samples, format: chunk.format, gain: spec.gain)
+                        for tap in taps { tap.feed(chunk.samples, format: chunk.format) }
                     }
                 } catch let error as SynthesisError where !delivered && spec.fallback != nil && engine.engineName != spec.fallback?.engine.engineName {
                     guard let fallback = spec.fallback else { throw error }
@@ -351,6 +372,7 @@ public actor JobQueue {
                     try await engine.synthesize(request()) { chunk in
                         format = chunk.format
                         try await player.write(chunk.samples, format: chunk.format, gain: spec.gain)
+                        for tap in taps { tap.feed(chunk.samples, format: chunk.format) }
                     }
                 }
             }
@@ -370,6 +392,69 @@ public actor JobQueue {
         job.engineName = fallback.engine.engineName
         job.fallbackReason = "\(job.spec.engine.engineName) failed, so \(job.engineName) spoke instead: \(error.message)"
         logger.warning("upstream failed; the embedded engine speaks instead", metadata: ["job": "\(id)", "error": "\(error.message)"])
+    }
+
+    /// Synthesizes a job that is not played straight into its taps, waiting for their encoders (no playback to
+    /// protect). Runs off the actor. Returns the result and the frames synthesized.
+    private nonisolated static func synthesizeOffline(_ spec: JobSpec, taps: [EncodingTap]) async -> (SynthesisResult, Int) {
+        var format = PCMFormat.openAISpeech
+        var frames = 0
+        do {
+            for segment in spec.segments {
+                let request = SynthesisRequest(input: segment, voice: spec.voice, model: spec.model,
+                                               instructions: spec.instructions, speed: spec.speed)
+                try await spec.engine.synthesize(request) { chunk in
+                    format = chunk.format
+                    frames += chunk.samples.count / chunk.format.channels
+                    for tap in taps { await tap.feedWaiting(chunk.samples, format: chunk.format) }
+                    try Task.checkCancellation()
+                }
+            }
+            return (.completed(format, failure: nil), frames)
+        } catch _ where Task.isCancelled {
+            return (.cancelled, frames)
+        } catch let error as SynthesisError {
+            return (.completed(format, failure: error), frames)
+        } catch {
+            return (.completed(format, failure: SynthesisError(.engine, "\(error)")), frames)
+        }
+    }
+
+    // MARK: offline jobs and encoders
+
+    /// The job's taps for a new attempt (kept on the job, committed or discarded by `finalize`).
+    private func makeTaps(_ job: Job, mode: EncodingTap.Mode) -> [EncodingTap] {
+        guard let archiver else { return [] }
+        job.taps = archiver.makeTaps(job: job.id, owner: job.owner, parameters: job.parameters, spec: job.spec,
+                                     mode: mode)
+        return job.taps
+    }
+
+    /// Starts a job that is not played: it never enters the ring nor the priority rules, so the played jobs' order
+    /// and timing are untouched.
+    private func startOffline(_ job: Job) {
+        job.phase = .offline
+        let taps = makeTaps(job, mode: .backpressure)
+        let spec = job.spec
+        let id = job.id
+        job.offlineTask = Task {
+            let (result, frames) = await Self.synthesizeOffline(spec, taps: taps)
+            self.offlineEnded(id, result: result, frames: frames)
+        }
+    }
+
+    private func offlineEnded(_ id: String, result: SynthesisResult, frames: Int) {
+        guard let job = unfinished[id] else { return }
+        switch result {
+        case .cancelled:
+            finalize(job, .cancelled, reason: "synthesis was cancelled")
+        case .completed(let format, let failure?):
+            _ = format
+            finalize(job, .failed, reason: failure.message, error: protocolError(for: failure))
+        case .completed(let format, nil):
+            for tap in job.taps { tap.finishInput(format: format) }
+            finalize(job, .finished, duration: format.seconds(frames: frames))
+        }
     }
 
     // MARK: watching playback
@@ -431,6 +516,12 @@ public actor JobQueue {
         events.publish(Event(event: .job, job: job.id, state: state, time: monotonicSeconds(),
                              engine: job.engineName, reason: reason, error: error, duration: duration),
                        owner: job.owner)
+        // The archive is kept only for a job heard (or synthesized) to its end: a cancelled, failed or expired
+        // job's partial audio is not what was announced, and a postponed job is synthesized again from the start.
+        for tap in job.taps {
+            if state == .finished { tap.commit() } else { tap.discard(reason: "the job \(state.rawValue)\(reason.map { ": \($0)" } ?? "")") }
+        }
+        job.taps = []
         logger.debug("job \(state.rawValue)", metadata: ["job": "\(job.id)", "reason": "\(reason ?? "")"])
         return true
     }

@@ -36,10 +36,21 @@ public struct SpeakParameters: Sendable, Equatable {
     public var ttl: Double?
     /// Cancel what is speaking (unless it is important) and speak this next.
     public var interrupt: Bool
+    /// Archive this job in the daemon's archive directory (true), or not (false); nil follows the daemon's
+    /// configuration (on when an archive directory is configured).
+    public var archive: Bool?
+    /// Stream the job's audio back to this connection encoded in this format (`audio` events): what
+    /// `speakctl --save` writes into its own file.
+    public var save: SaveFormat?
+    /// Play the job (default). `false` synthesizes it for `save` or `archive` only, outside the player's queue.
+    public var play: Bool
 
     public init(input: String, voice: String? = nil, model: String? = nil, instructions: String? = nil, speed: Double? = nil,
                 upstream: String? = nil, priority: JobPriority = .message, volume: Double? = nil, ttl: Double? = nil,
-                interrupt: Bool = false) {
+                interrupt: Bool = false, archive: Bool? = nil, save: SaveFormat? = nil, play: Bool = true) {
+        self.archive = archive
+        self.save = save
+        self.play = play
         self.upstream = upstream
         self.priority = priority
         self.volume = volume
@@ -51,6 +62,11 @@ public struct SpeakParameters: Sendable, Equatable {
         self.instructions = instructions
         self.speed = speed
     }
+}
+
+/// The formats a client can have a job's audio streamed back in (`save`); the daemon's encoders write them.
+public enum SaveFormat: String, Sendable, CaseIterable, Equatable {
+    case mp3, opus, flac, wav
 }
 
 /// One operation a client can ask for.

@@ -99,8 +99,22 @@ public enum RequestParser {
         let volume = try fields.number("volume", range: SpeechLimits.volumeRange)
         let ttl = try fields.number("ttl", range: SpeechLimits.ttlRange)
         let interrupt = try fields.bool("interrupt") ?? false
+        let archive = try fields.bool("archive")
+        var save: SaveFormat?
+        if let name = try fields.string("save", maxCharacters: 16) {
+            guard let known = SaveFormat(rawValue: name) else {
+                let names = SaveFormat.allCases.map(\.rawValue).joined(separator: ", ")
+                throw ProtocolError(.invalidField, "save must be one of \(names), got \"\(name)\"", field: "save")
+            }
+            save = known
+        }
+        let play = try fields.bool("play") ?? true
+        if !play && save == nil && archive != true {
+            throw ProtocolError(.invalidField, "play is false but the job is neither saved nor archived: there would be nothing to do", field: "play")
+        }
         return SpeakParameters(input: input, voice: voice, model: model, instructions: instructions, speed: speed,
-                               upstream: upstream, priority: priority, volume: volume, ttl: ttl, interrupt: interrupt)
+                               upstream: upstream, priority: priority, volume: volume, ttl: ttl, interrupt: interrupt,
+                               archive: archive, save: save, play: play)
     }
 }
 

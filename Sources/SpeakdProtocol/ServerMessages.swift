@@ -17,6 +17,8 @@ public enum JobState: String, Sendable, Codable, Equatable {
     case failed
     /// Its `ttl` passed before it started playing.
     case expired
+    /// Only in `archive` events: the archive file was committed under its final name (`path`).
+    case saved
 
     public var isFinal: Bool { self == .finished || self == .cancelled || self == .failed || self == .expired }
 }
@@ -128,6 +130,11 @@ public struct Event: Sendable, Codable, Equatable {
         /// First line on every connection: protocol version and server identity.
         case hello
         case job
+        /// The daemon-side archive of a job: `state` `saved` (with `path`) or `failed` (with `reason`).
+        case archive
+        /// Encoded bytes of a job's `save` stream, to its owner only: `data` (base64) to write at `offset`; the last
+        /// one has `end` true and the stream's `length`, or `state` `failed` and a `reason`.
+        case audio
     }
 
     public var event: Kind
@@ -145,10 +152,24 @@ public struct Event: Sendable, Codable, Equatable {
     public var priority: JobPriority?
     public var `protocol`: Int?
     public var server: String?
+    /// `archive` events: the archive's path once `saved`.
+    public var path: String?
+    /// `audio` events: base64 bytes to write at `offset` of the saved file.
+    public var data: String?
+    public var offset: Int?
+    /// `audio` events: true on the last one of a complete stream, which also carries the file's `length`.
+    public var end: Bool?
+    public var length: Int?
 
     public init(event: Kind, job: String? = nil, state: JobState? = nil, time: Double, engine: String? = nil,
                 reason: String? = nil, error: ProtocolError? = nil, duration: Double? = nil,
-                priority: JobPriority? = nil, protocol: Int? = nil, server: String? = nil) {
+                priority: JobPriority? = nil, protocol: Int? = nil, server: String? = nil, path: String? = nil,
+                data: String? = nil, offset: Int? = nil, end: Bool? = nil, length: Int? = nil) {
+        self.path = path
+        self.data = data
+        self.offset = offset
+        self.end = end
+        self.length = length
         self.priority = priority
         self.event = event
         self.job = job

@@ -21,6 +21,11 @@ struct SpeakInvocation: Equatable {
     var follow = false
     var verbose = false
     var socket: String?
+    /// `--save FILE`, `--format`, `--no-play`, `--archive` / `--no-archive` (ArgumentParser only).
+    var save: String?
+    var format: String?
+    var play = true
+    var archive: Bool?
 
     /// Sends the text (or standard input) to speakd; with `wait`, returns once heard and exits 1 if it was not.
     func run() {
@@ -44,17 +49,31 @@ struct SpeakInvocation: Equatable {
         if interrupt { fields["interrupt"] = .bool(true) }
         if let volume { fields["volume"] = .number(volume) }
         if let ttl { fields["ttl"] = .number(ttl) }
+        if let archive { fields["archive"] = .bool(archive) }
+        if !play { fields["play"] = .bool(false) }
         return fields
     }
 
     private func speakOnce(fields: [String: JSONValue]) {
+        var fields = fields
+        var saved: SavedFile?
+        if let save {
+            // Opened before the request: a path the user cannot write fails here, before anything is synthesized.
+            saved = SavedFile.open(path: save, formatName: format)
+            fields["save"] = .string(saved!.format.rawValue)
+        }
         let daemon = connect(socket: socket)
         let reply: Reply
-        do { reply = try daemon.request("speak", fields) } catch { fail(error.description) }
+        do { reply = try daemon.request("speak", fields) } catch { saved?.abandon(); fail(error.description) }
         guard reply.ok, let job = reply.job else {
+            saved?.abandon()
             fail(reply.error.map(describe) ?? "speakd refused the request")
         }
         if verbose { note("job \(job) queued (engine: \(reply.engine ?? "?"))") }
+        if let saved {
+            saved.receive(job: job, from: daemon, verbose: verbose)
+            return
+        }
         guard wait else { return }
         let talkative = verbose || isatty(2) != 0
         while true {
@@ -62,7 +81,7 @@ struct SpeakInvocation: Equatable {
             do { event = try daemon.nextEvent() } catch { fail(error.description) }
             guard event.job == job, let state = event.state else { continue }
             switch state {
-            case .queued:
+            case .queued, .saved:
                 continue
             case .started, .paused, .resumed:
                 if verbose { note("job \(job) \(state.rawValue)") }
@@ -89,6 +108,7 @@ struct SpeakInvocation: Equatable {
     /// any was not heard.
     private func runFollowing() {
         guard text.isEmpty else { fail("--follow reads standard input; give no TEXT with it") }
+        guard save == nil else { fail("--follow cannot --save: each sentence is its own job") }
         let daemon = connect(socket: socket)
         var sentences = SentenceStream()
         var jobs: Set<String> = []

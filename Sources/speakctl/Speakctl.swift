@@ -73,16 +73,37 @@ struct Say: ParsableCommand {
     @Flag(help: "Read standard input as a stream and speak each sentence as soon as it is complete; return once input has ended and everything has been heard.")
     var follow = false
 
+    @Option(help: ArgumentHelp("Also write the audio to FILE (created with your permissions; complete or absent when speakctl exits). Implies --wait.", valueName: "FILE"))
+    var save: String?
+
+    @Option(help: "Format of --save: mp3, opus, flac or wav (default: from FILE's extension).")
+    var format: String?
+
+    @Flag(help: "With --save: synthesize to the file only, without playing (the queue of played jobs is untouched).")
+    var noPlay = false
+
+    @Flag(inversion: .prefixedNo, help: "Archive this job in speakd's archive directory, or not (default: speakd's configuration).")
+    var archive: Bool?
+
     @Flag(name: .shortAndLong, help: "Report the job id and the engine that spoke.")
     var verbose = false
 
     @Argument(help: "The text to speak.")
     var text: [String] = []
 
+    func validate() throws {
+        if let format, SaveFormat(rawValue: format.lowercased()) == nil && format.lowercased() != "ogg" {
+            throw ValidationError("--format must be one of: mp3, opus, flac, wav")
+        }
+        if format != nil && save == nil { throw ValidationError("--format goes with --save FILE") }
+        if noPlay && save == nil && archive != true { throw ValidationError("--no-play needs --save FILE (or --archive)") }
+    }
+
     func run() throws {
         SpeakInvocation(text: text, voice: voice, model: model, speed: speed, instructions: instructions,
                         upstream: upstream, priority: priority, interrupt: interrupt, volume: volume, ttl: ttl,
-                        wait: wait, follow: follow, verbose: verbose, socket: connection.socket).run()
+                        wait: wait, follow: follow, verbose: verbose, socket: connection.socket, save: save,
+                        format: format, play: !noPlay, archive: archive).run()
     }
 }
 
@@ -176,7 +197,8 @@ struct Watch: ParsableCommand {
         do {
             _ = try daemon.request("subscribe")
             while true {
-                let event = try daemon.nextEvent()
+                let event = try daemon.nextAnyEvent()
+                if event.event == .audio { continue }
                 // Unbuffered: a pipe reader (`speakctl watch | grep …`) sees each event as it happens.
                 var line = json ? WireCodec.encodeLine(event) : Array((describeEvent(event) + "\n").utf8)
                 _ = line.withUnsafeMutableBytes { write(1, $0.baseAddress, $0.count) }
@@ -188,6 +210,10 @@ struct Watch: ParsableCommand {
 
     private func describeEvent(_ event: Event) -> String {
         var line = "\(formatClock(event.time))  job \(event.job ?? "?")  \(event.state?.rawValue ?? event.event.rawValue)"
+        if event.event == .archive {
+            return "\(formatClock(event.time))  job \(event.job ?? "?")  archive \(event.state?.rawValue ?? "?")"
+                + (event.path.map { "  \($0)" } ?? "") + (event.reason.map { "  (\($0))" } ?? "")
+        }
         if let priority = event.priority { line += "  \(priority.rawValue)" }
         if let engine = event.engine, event.state == .queued || event.state == .started { line += "  \(engine)" }
         if let duration = event.duration { line += "  \(formatSeconds(duration))" }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
 import SpeakdDaemon
+import SpeakdEncoding
 import SpeakdProtocol
 
 /// `speakd`: flags, environment and configuration file become `DaemonOptions` (see `SettingsResolver`: flag >
@@ -72,12 +73,24 @@ struct SpeakdCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default: info).")
     var logLevel: String?
 
+    @Option(help: "Archive every finished job in this directory (default: $SPEAKD_ARCHIVE_DIR; off when none).")
+    var archiveDir: String?
+
+    @Option(help: "Archive format: mp3, opus, flac or wav (default: $SPEAKD_ARCHIVE_FORMAT, else opus).")
+    var archiveFormat: String?
+
+    @Option(help: "Archive file name without extension; {date}, {time}, {job}, {slug} are replaced (default: {date}-{time}-{job}-{slug}).")
+    var archiveName: String?
+
     func validate() throws {
         if let engine, EngineChoice(rawValue: engine) == nil {
             throw ValidationError("--engine must be one of: auto, openai, espeak-ng")
         }
         if let logLevel, Logger.Level(rawValue: logLevel) == nil {
             throw ValidationError("--log-level must be one of: trace, debug, info, notice, warning, error, critical")
+        }
+        if let archiveFormat, ArchiveFormat(name: archiveFormat) == nil {
+            throw ValidationError("--archive-format must be one of: mp3, opus, flac, wav")
         }
         if let periodMs, !(1...500).contains(periodMs) { throw ValidationError("--period-ms must be 1…500") }
         if let bufferMs, !(2...2000).contains(bufferMs) { throw ValidationError("--buffer-ms must be 2…2000") }
@@ -107,6 +120,9 @@ struct SpeakdCommand: AsyncParsableCommand {
         settings.periodMilliseconds = periodMs
         settings.bufferMilliseconds = bufferMs
         settings.logLevel = logLevel
+        settings.archiveDirectory = archiveDir
+        settings.archiveFormat = archiveFormat.flatMap(ArchiveFormat.init(name:))
+        settings.archiveNamePattern = archiveName
         return settings
     }
 

@@ -1,3 +1,4 @@
+import SpeakdEncoding
 import SpeakdProtocol
 
 /// What a configuration file says, typed and checked: every key known, every value of the right type and range,
@@ -25,6 +26,19 @@ public struct ConfigurationFile: Sendable, Equatable {
     public var fallback: String?
     /// In file order.
     public var upstreams: [UpstreamSection] = []
+    /// `[archive]`.
+    public var archive: ArchiveSection?
+
+    public struct ArchiveSection: Sendable, Equatable {
+        public var directory: String?
+        public var format: ArchiveFormat?
+        public var namePattern: String?
+        /// libmp3lame VBR quality 0…9, or CBR kbit/s (`mp3_bitrate`); at most one of them.
+        public var mp3Quality: Int?
+        public var mp3Bitrate: Int?
+        public var opusBitrate: Int?
+        public var flacCompression: Int?
+    }
 
     public struct UpstreamSection: Sendable, Equatable {
         public var name: String
@@ -76,6 +90,29 @@ public struct ConfigurationFile: Sendable, Equatable {
             periodMilliseconds = try audio.integer("period_ms", in: 1...500)
             bufferMilliseconds = try audio.integer("buffer_ms", in: 2...2000)
             try audio.rejectUnknown()
+        }
+        if var table = try reader.table("archive") {
+            var section = ArchiveSection()
+            section.directory = try table.string("directory")
+            if let name = try table.string("format") {
+                guard let format = ArchiveFormat(name: name) else {
+                    throw Invalid(path: path, line: table.lineOf("format"), reason: "format must be one of mp3, opus, flac, wav, not \"\(name)\"")
+                }
+                section.format = format
+            }
+            section.namePattern = try table.string("name_pattern")
+            if let pattern = section.namePattern, pattern.isEmpty || pattern.contains("/") {
+                throw Invalid(path: path, line: table.lineOf("name_pattern"), reason: "name_pattern must be a non-empty file name (no /)")
+            }
+            section.mp3Quality = try table.integer("mp3_quality", in: MP3Settings.vbrQualities)
+            section.mp3Bitrate = try table.integer("mp3_bitrate", in: 8...320)
+            if section.mp3Quality != nil && section.mp3Bitrate != nil {
+                throw Invalid(path: path, line: table.lineOf("mp3_bitrate"), reason: "[archive] names both mp3_quality (VBR) and mp3_bitrate (CBR); choose one")
+            }
+            section.opusBitrate = try table.integer("opus_bitrate", in: OpusSettings.bitrates)
+            section.flacCompression = try table.integer("flac_compression", in: FLACSettings.compressionLevels)
+            try table.rejectUnknown()
+            archive = section
         }
         if var embedded = try reader.table("embedded") {
             embeddedVoice = try embedded.string("voice")

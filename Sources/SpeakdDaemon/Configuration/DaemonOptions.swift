@@ -51,6 +51,8 @@ public struct DaemonOptions: Sendable, Equatable {
     public var device = "default"
     public var periodMicroseconds: UInt32 = 10_000
     public var bufferMicroseconds: UInt32 = 40_000
+    /// The daemon-side archive; off unless a directory is configured.
+    public var archive = ArchiveOptions()
 
     public init(socketPath: String) {
         self.socketPath = socketPath

@@ -34,6 +34,22 @@ extension ResolvedSettings {
         line("voice", quoted(options.embeddedVoice), source: sources["embedded_voice"])
         let fallback = JobPriority.allCases.filter(options.fallbackPriorities.contains).map(\.rawValue).joined(separator: ",")
         line("fallback", quoted(fallback.isEmpty ? "none" : fallback), source: sources["fallback"])
+        lines.append("")
+        lines.append("[archive]")
+        let archive = options.archive
+        if let directory = archive.directory {
+            line("directory", quoted(directory), source: sources["archive.directory"])
+        } else {
+            lines.append("# directory: none (archiving is off unless a job asks for it, and then fails)")
+        }
+        line("format", quoted(archive.format.rawValue), source: sources["archive.format"])
+        line("name_pattern", quoted(archive.namePattern), source: sources["archive.name_pattern"])
+        switch archive.settings.mp3.mode {
+        case .vbr(let quality): line("mp3_quality", "\(quality)", source: sources["archive.mp3"])
+        case .cbr(let kbps): line("mp3_bitrate", "\(kbps)", source: sources["archive.mp3"])
+        }
+        line("opus_bitrate", "\(archive.settings.opus.bitrate)", source: sources["archive.opus_bitrate"])
+        line("flac_compression", "\(archive.settings.flac.compressionLevel)", source: sources["archive.flac_compression"])
         for upstream in options.upstreams {
             let prefix = "upstream.\(upstream.name)"
             let configuration = upstream.configuration

@@ -1,3 +1,4 @@
+import SpeakdEncoding
 import SpeakdProtocol
 import SpeakdSynthesis
 #if canImport(Glibc)
@@ -25,6 +26,9 @@ public struct CommandLineSettings: Sendable, Equatable {
     public var periodMilliseconds: Int?
     public var bufferMilliseconds: Int?
     public var logLevel: String?
+    public var archiveDirectory: String?
+    public var archiveFormat: ArchiveFormat?
+    public var archiveNamePattern: String?
 
     public init() {}
 }
@@ -189,7 +193,50 @@ public enum SettingsResolver {
             }
         }
         options.upstreams = upstreams
+        options.archive = try archive(flags: flags, environment: environment, file: file?.archive, sources: &sources)
         return ResolvedSettings(options: options, logLevel: logLevel, configPath: file?.path, sources: sources)
+    }
+
+    /// `[archive]` with its flags and variables (`SPEAKD_ARCHIVE_DIR`, `SPEAKD_ARCHIVE_FORMAT`); quality settings
+    /// come from the file only.
+    private static func archive(flags: CommandLineSettings, environment: [String: String],
+                                file: ConfigurationFile.ArchiveSection?, sources: inout [String: String]) throws -> ArchiveOptions {
+        var archive = ArchiveOptions()
+        func variable(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
+        if let directory = flags.archiveDirectory {
+            archive.directory = directory; sources["archive.directory"] = "flag"
+        } else if let directory = variable("SPEAKD_ARCHIVE_DIR") {
+            archive.directory = directory; sources["archive.directory"] = "environment SPEAKD_ARCHIVE_DIR"
+        } else if let directory = file?.directory {
+            archive.directory = directory; sources["archive.directory"] = "file"
+        }
+        if let format = flags.archiveFormat {
+            archive.format = format; sources["archive.format"] = "flag"
+        } else if let name = variable("SPEAKD_ARCHIVE_FORMAT") {
+            guard let format = ArchiveFormat(name: name) else {
+                throw StartupError("SPEAKD_ARCHIVE_FORMAT must be one of mp3, opus, flac, wav, not \"\(name)\"")
+            }
+            archive.format = format; sources["archive.format"] = "environment SPEAKD_ARCHIVE_FORMAT"
+        } else if let format = file?.format {
+            archive.format = format; sources["archive.format"] = "file"
+        }
+        if let pattern = flags.archiveNamePattern {
+            guard !pattern.isEmpty, !pattern.contains("/") else { throw StartupError("--archive-name must be a non-empty file name (no /)") }
+            archive.namePattern = pattern; sources["archive.name_pattern"] = "flag"
+        } else if let pattern = file?.namePattern {
+            archive.namePattern = pattern; sources["archive.name_pattern"] = "file"
+        }
+        if let quality = file?.mp3Quality { archive.settings.mp3.mode = .vbr(quality: quality); sources["archive.mp3"] = "file" }
+        if let kbps = file?.mp3Bitrate { archive.settings.mp3.mode = .cbr(kbps: kbps); sources["archive.mp3"] = "file" }
+        if let bitrate = file?.opusBitrate { archive.settings.opus.bitrate = bitrate; sources["archive.opus_bitrate"] = "file" }
+        if let level = file?.flacCompression { archive.settings.flac.compressionLevel = level; sources["archive.flac_compression"] = "file" }
+        if let directory = archive.directory {
+            var info = stat()
+            guard stat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
+                throw StartupError("archive directory \(directory) does not exist or is not a directory")
+            }
+        }
+        return archive
     }
 
     private static func upstream(from section: ConfigurationFile.UpstreamSection, environment: [String: String],
