@@ -50,7 +50,10 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Archive encoders (mp3, opus, flac, wav), their tags, sinks and the atomic file writer.
-        .target(name: "SpeakdEncoding", dependencies: ["SpeakdAudio", "CLame", "COpus", "CFLAC", "CSpeakdEncoderShim"]),
+        // Where encoded bytes go (sinks, atomic files) and format names: pure Swift, so speakctl's --save links it
+        // without the encoders' C libraries or ALSA (each shared library costs process start-up time).
+        .target(name: "SpeakdSinks"),
+        .target(name: "SpeakdEncoding", dependencies: ["SpeakdSinks", "SpeakdAudio", "CLame", "COpus", "CFLAC", "CSpeakdEncoderShim"]),
         // The daemon: socket server, job runner, configuration.
         .target(name: "SpeakdDaemon", dependencies: [
             "SpeakdProtocol", "SpeakdText", "SpeakdSynthesis", "SpeakdAudio", "SpeakdEncoding",
@@ -68,9 +71,9 @@ let package = Package(
         // without processes; sd_speakd is the thin executable over it (FoundationEssentials only: it starts per session).
         .target(name: "SpeechDispatcherModule", dependencies: ["SpeakdProtocol", "SpeakdClient"]),
         .executableTarget(name: "sd_speakd", dependencies: ["SpeechDispatcherModule"]),
-        // SpeakdEncoding only for AtomicFile and ArchiveFormat (--save): the daemon encodes, speakctl writes.
+        // SpeakdSinks for AtomicFile and ArchiveFormat (--save): the daemon encodes, speakctl writes.
         .executableTarget(name: "speakctl", dependencies: [
-            "SpeakdClient", "SpeakdProtocol", "SpeakdText", "SpeakdEncoding",
+            "SpeakdClient", "SpeakdProtocol", "SpeakdText", "SpeakdSinks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -80,7 +83,7 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "SpeakdEncodingTests", dependencies: ["SpeakdEncoding", "SpeakdAudio", "speakd-encode"]),
+        .testTarget(name: "SpeakdEncodingTests", dependencies: ["SpeakdEncoding", "SpeakdSinks", "SpeakdAudio", "speakd-encode"]),
         .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),
         .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis"]),

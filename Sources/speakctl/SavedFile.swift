@@ -4,7 +4,7 @@ import FoundationEssentials
 import Foundation
 #endif
 import SpeakdClient
-import SpeakdEncoding
+import SpeakdSinks
 import SpeakdProtocol
 #if canImport(Glibc)
 import Glibc

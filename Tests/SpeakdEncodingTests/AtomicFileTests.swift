@@ -2,6 +2,7 @@ import Foundation
 import SpeakdAudio
 import XCTest
 @testable import SpeakdEncoding
+@testable import SpeakdSinks
 
 /// Archives appear under their final name only once complete; leftovers are cleaned; a full disk reads as one.
 final class AtomicFileTests: XCTestCase {

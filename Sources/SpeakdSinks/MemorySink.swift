@@ -34,7 +34,7 @@ public final class MemorySink: EncodedSink {
     }
 
     /// Hands everything written so far to `sink` (which need not seek).
-    func drain(into sink: any EncodedSink) throws(EncoderError) {
+    public func drain(into sink: any EncodedSink) throws(EncoderError) {
         try sink.write(bytes)
     }
 }

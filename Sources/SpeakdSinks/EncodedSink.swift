@@ -29,7 +29,7 @@ extension EncodedSink {
     }
 
     /// Overwrites `bytes` at `position` and comes back to where the stream was: the header-patching step.
-    func patch(_ bytes: [UInt8], at position: Int) throws(EncoderError) {
+    public func patch(_ bytes: [UInt8], at position: Int) throws(EncoderError) {
         let end = offset
         try seek(to: position)
         try write(bytes)
