@@ -33,7 +33,14 @@ public final class DaemonConnection {
     public func request(_ op: String, _ fields: [String: JSONValue] = [:]) throws(ClientError) -> Reply {
         let id = JSONValue.number(Double(nextID))
         nextID += 1
-        try send(WireCodec.encodeRequest(id: id, op: op, fields: fields))
+        do {
+            try send(WireCodec.encodeRequest(id: id, op: op, fields: fields))
+        } catch {
+            // The daemon may have answered and closed before reading (a refusal such as not_allowed or
+            // too_many_connections): its reply is still readable, and says more than "broken pipe".
+            if case .reply(let reply)? = try? readMessage(), reply.id == .null { return reply }
+            throw error
+        }
         while true {
             switch try readMessage() {
             case .reply(let reply) where reply.id == id || reply.id == .null:
@@ -71,7 +78,8 @@ public final class DaemonConnection {
     private func send(_ bytes: [UInt8]) throws(ClientError) {
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
+            // MSG_NOSIGNAL: a daemon that closed the connection is an error to report, not a SIGPIPE that kills us.
+            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
             if written < 0 {
                 if errno == EINTR { continue }
                 throw ClientError("lost the connection to speakd: \(String(cString: strerror(errno)))")
