@@ -83,7 +83,10 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
-        .testTarget(name: "SpeakdEncodingTests", dependencies: ["SpeakdEncoding", "SpeakdSinks", "SpeakdAudio", "speakd-encode"]),
+        // Test helpers shared by the suites (child processes without Foundation's Process); no XCTest inside.
+        .target(name: "SpeakdTestSupport", path: "Tests/SpeakdTestSupport"),
+        .testTarget(name: "SpeakdEncodingTests", dependencies: ["SpeakdEncoding", "SpeakdSinks", "SpeakdAudio", "speakd-encode",
+                                                               "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),
         .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis"]),
@@ -91,7 +94,8 @@ let package = Package(
         .testTarget(name: "SpeakdDaemonTests", dependencies: ["SpeakdDaemon", "SpeakdProtocol"]),
         .testTarget(name: "SpeakctlTests", dependencies: ["speakctl"]),
         .testTarget(name: "SpeechDispatcherModuleTests", dependencies: ["SpeechDispatcherModule", "SpeakdProtocol"]),
-        .testTarget(name: "SpeakdIntegrationTests", dependencies: ["SpeakdProtocol", "SpeakdClient", "speakd", "speakctl", "sd_speakd"],
+        .testTarget(name: "SpeakdIntegrationTests", dependencies: ["SpeakdProtocol", "SpeakdClient", "speakd", "speakctl", "sd_speakd",
+                                                                   "SpeakdTestSupport"],
                     exclude: ["mock_upstream.py"]),
     ],
     swiftLanguageModes: [.v6]

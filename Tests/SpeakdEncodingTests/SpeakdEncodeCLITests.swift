@@ -35,15 +35,9 @@ final class SpeakdEncodeCLITests: XCTestCase {
         let samples = TestSignal.chirp(rate: 24_000, seconds: 2, noise: 0.2)
         try writeBytes(samples.withUnsafeBytes { Array($0) }, to: scratch.file("in.raw"))
         for format in ["flac", "mp3", "opus", "wav"] {
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: Self.executable)
-            process.arguments = ["--format", format, scratch.file("in.raw"), "-"]
-            let pipe = Pipe()
-            process.standardOutput = pipe
-            try process.run()
-            let data = pipe.fileHandleForReading.readDataToEndOfFile()
-            process.waitUntilExit()
-            XCTAssertEqual(process.terminationStatus, 0, format)
+            let process = try Subprocess(Self.executable, ["--format", format, scratch.file("in.raw"), "-"])
+            let (status, data, _) = process.finishData()
+            XCTAssertEqual(status, 0, format)
             let path = scratch.file("piped." + format)
             try data.write(to: URL(fileURLWithPath: path))
             let decoded = try Tool.ffmpegDecode(path, rate: 24_000)
@@ -63,10 +57,7 @@ final class SpeakdEncodeCLITests: XCTestCase {
         let fifo = scratch.file("in.fifo")
         XCTAssertEqual(mkfifo(fifo, 0o600), 0)
         let output = scratch.file("archive.wav")
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: Self.executable)
-        process.arguments = [fifo, output]
-        try process.run()
+        let process = try Subprocess(Self.executable, [fifo, output])
         let writer = try XCTUnwrap(FileHandle(forWritingAtPath: fifo))
         // 200 KiB: more than the sink's 64 KiB buffer, so bytes have reached the temporary file.
         writer.write(Data(TestSignal.chirp(rate: 24_000, seconds: 4.3).withUnsafeBytes { Array($0) }))
@@ -81,7 +72,7 @@ final class SpeakdEncodeCLITests: XCTestCase {
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
         try? writer.close()
-        XCTAssertEqual(process.terminationReason, .uncaughtSignal)
+        XCTAssertTrue(process.wasSignalled)
         XCTAssertFalse(FileManager.default.fileExists(atPath: output))
         XCTAssertEqual(temporaries().count, 1, "\(scratch.contents())")
         XCTAssertEqual(AtomicFile.removeStalePartials(in: scratch.path).count, 1)
@@ -97,12 +88,6 @@ final class SpeakdEncodeCLITests: XCTestCase {
     }
 
     private func run(_ command: [String]) throws -> Int32 {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: command[0])
-        process.arguments = Array(command.dropFirst())
-        process.standardError = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        return process.terminationStatus
+        try Subprocess(command[0], Array(command.dropFirst()), stdout: .null, stderr: .null).finish().status
     }
 }

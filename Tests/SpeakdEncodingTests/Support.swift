@@ -1,4 +1,5 @@
 import Foundation
+@_exported import SpeakdTestSupport
 import XCTest
 import SpeakdAudio
 @testable import SpeakdEncoding
@@ -86,17 +87,9 @@ enum Tool {
     /// Runs a tool, returns its standard output; fails the test (with its standard error) if it exits non-zero.
     @discardableResult
     static func run(_ name: String, _ arguments: [String], file: StaticString = #filePath, line: UInt = #line) throws -> Data {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try path(name, file: file, line: line))
-        process.arguments = arguments
-        let output = Pipe(), errors = Pipe()
-        process.standardOutput = output
-        process.standardError = errors
-        try process.run()
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        let messages = errors.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        guard process.terminationStatus == 0 else {
+        let process = try Subprocess(try path(name, file: file, line: line), arguments)
+        let (status, data, messages) = process.finishData()
+        guard status == 0 else {
             XCTFail("\(name) \(arguments.joined(separator: " ")) failed: \(String(decoding: messages, as: UTF8.self))",
                     file: file, line: line)
             throw CocoaError(.fileReadCorruptFile)

@@ -1,5 +1,6 @@
 import Foundation
 import SpeakdClient
+@_exported import SpeakdTestSupport
 import SpeakdProtocol
 import XCTest
 
@@ -58,67 +59,22 @@ class IntegrationTestCase: XCTestCase {
 /// A child process with captured output, killed when the object goes away. Its output is drained as it comes (a
 /// daemon logging at debug level must never block on a full pipe).
 final class Child {
-    let process = Process()
-    let stdoutPipe = Pipe()
-    let stderrPipe = Pipe()
-    private var drains: [Drain] = []
-
-    /// Reads one pipe to its end on a thread of its own.
-    private final class Drain: @unchecked Sendable {
-        private let lock = NSLock()
-        private var data = Data()
-        private let done = DispatchSemaphore(value: 0)
-
-        init(_ handle: FileHandle) {
-            Thread { [self] in
-                while true {
-                    let chunk = handle.availableData
-                    if chunk.isEmpty { break }
-                    lock.withLock { data.append(chunk) }
-                }
-                done.signal()
-            }.start()
-        }
-
-        var soFar: Data { lock.withLock { data } }
-
-        func wait() -> Data {
-            done.wait()
-            done.signal()
-            return lock.withLock { data }
-        }
-    }
+    let process: Subprocess
 
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws {
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        var env = ProcessInfo.processInfo.environment
-        for key in ["OPENAI_API_KEY", "OPENAI_BASE_URL", "SPEAKD_SOCKET"] { env.removeValue(forKey: key) }
-        env.merge(environment) { $1 }
-        process.environment = env
-        process.standardOutput = stdoutPipe
-        process.standardError = stderrPipe
-        defer {
-            drains = [Drain(stdoutPipe.fileHandleForReading), Drain(stderrPipe.fileHandleForReading)]
-        }
-        if let stdin {
-            let input = Pipe()
-            process.standardInput = input
-            try process.run()
-            input.fileHandleForWriting.write(stdin)
-            try input.fileHandleForWriting.close()
-        } else {
-            process.standardInput = FileHandle.nullDevice
-            try process.run()
-        }
+        process = try Subprocess(executable, arguments,
+                                 addingEnvironment: environment,
+                                 removingEnvironment: ["OPENAI_API_KEY", "OPENAI_BASE_URL", "SPEAKD_SOCKET"],
+                                 stdin: stdin.map { .data($0) } ?? .null)
     }
 
     deinit { terminate() }
 
     /// What the child has written so far.
-    var stdoutSoFar: Data { drains[0].soFar }
-    var stderrSoFar: Data { drains[1].soFar }
+    var stdoutSoFar: Data { process.stdoutSoFar }
+    var stderrSoFar: Data { process.stderrSoFar }
 
+    /// SIGTERM, then waits for the exit.
     func terminate() {
         if process.isRunning {
             process.terminate()
@@ -127,12 +83,7 @@ final class Child {
     }
 
     /// Waits for exit; returns (status, stdout, stderr).
-    func finish() -> (status: Int32, stdout: String, stderr: String) {
-        let out = drains[0].wait()
-        let err = drains[1].wait()
-        process.waitUntilExit()
-        return (process.terminationStatus, String(decoding: out, as: UTF8.self), String(decoding: err, as: UTF8.self))
-    }
+    func finish() -> (status: Int32, stdout: String, stderr: String) { process.finish() }
 }
 
 /// The Python mock of `POST /v1/audio/speech` (mock_upstream.py), on an ephemeral loopback port.
@@ -263,27 +214,17 @@ extension Array where Element == Int16 {
     }
 }
 
-/// A long-lived child started with posix_spawn, its stderr going to a file. For processes that exec another
-/// program (systemd-socket-activate → speakd), which Foundation's `Process` monitoring does not cope with here:
-/// its waiter blocked the other children's exit notifications.
+/// A long-lived child whose standard output and error go to a file (a process that execs another program, like
+/// systemd-socket-activate → speakd, or one whose log is read after it stopped).
 final class SpawnedProcess {
-    let pid: pid_t
+    let process: Subprocess
     let logFile: String
+    var pid: pid_t { process.processIdentifier }
 
     init(_ executable: String, _ arguments: [String], logFile: String) throws {
         self.logFile = logFile
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logFile, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard rc == 0 else { throw HarnessError("cannot start \(executable): \(String(cString: strerror(rc)))") }
-        self.pid = pid
+        _ = FileManager.default.createFile(atPath: logFile, contents: nil)
+        process = try Subprocess(executable, arguments, stdout: .file(logFile), stderr: .file(logFile))
     }
 
     deinit { _ = stop() }
@@ -291,10 +232,10 @@ final class SpawnedProcess {
     /// SIGTERM, then waits; returns the exit status and the log.
     @discardableResult
     func stop() -> (status: Int32, log: String) {
-        var status: Int32 = 0
-        if kill(pid, SIGTERM) == 0 { waitpid(pid, &status, 0) }
+        process.terminate()
+        process.waitUntilExit()
         let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
-        return ((status >> 8) & 0xFF, log)
+        return (process.terminationStatus, log)
     }
 }
 

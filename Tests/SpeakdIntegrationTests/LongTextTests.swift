@@ -96,15 +96,8 @@ final class LongTextTests: IntegrationTestCase {
     func testFollowSpeaksEachSentenceBeforeInputEnds() throws {
         let (daemon, upstream) = try startDaemon(mock: ["--ms-per-char", "10"])
         let log = try EventLog(daemon: daemon)
-        let process = Process()
-        process.executableURL = Harness.binDirectory.appendingPathComponent("speakctl")
-        process.arguments = ["--follow"]
-        process.environment = ["SPEAKD_SOCKET": daemon.socketPath]
-        let input = Pipe()
-        let errors = Pipe()
-        process.standardInput = input
-        process.standardError = errors
-        try process.run()
+        let process = try Subprocess(Harness.binDirectory.appendingPathComponent("speakctl").path, ["--follow"],
+                                     environment: ["SPEAKD_SOCKET": daemon.socketPath], stdin: .pipe, stdout: .null)
         defer { if process.isRunning { process.terminate() } }
 
         func started(_ count: Int, within seconds: Double) -> Bool {
@@ -115,19 +108,19 @@ final class LongTextTests: IntegrationTestCase {
             }
             return false
         }
-        input.fileHandleForWriting.write(Data("The first line is heard at once\n".utf8))
+        process.write(Data("The first line is heard at once\n".utf8))
         XCTAssertTrue(started(1, within: 3), "a complete line was not spoken while input stayed open")
-        input.fileHandleForWriting.write(Data("Then a sentence. And a".utf8))
+        process.write(Data("Then a sentence. And a".utf8))
         XCTAssertTrue(started(2, within: 3), "a complete sentence was not spoken while input stayed open")
         usleep(300_000)
         XCTAssertEqual(log.all.filter { $0.state == .queued }.count, 2, "an incomplete sentence was sent early")
-        input.fileHandleForWriting.write(Data(" third, in pieces.".utf8))
-        try input.fileHandleForWriting.close()
+        process.write(Data(" third, in pieces.".utf8))
+        process.closeInput()
 
         let deadline = Date().addingTimeInterval(15)
         while process.isRunning, Date() < deadline { usleep(20_000) }
         XCTAssertFalse(process.isRunning, "speakctl --follow did not return after its input ended")
-        XCTAssertEqual(process.terminationStatus, 0, String(decoding: errors.fileHandleForReading.availableData, as: UTF8.self))
+        XCTAssertEqual(process.terminationStatus, 0, String(decoding: process.stderrSoFar, as: UTF8.self))
         // It returned once everything had been heard.
         let finished = log.all.filter { $0.state == .finished }
         XCTAssertEqual(finished.count, 3)
