@@ -54,9 +54,14 @@ let package = Package(
         // without the encoders' C libraries or ALSA (each shared library costs process start-up time).
         .target(name: "SpeakdSinks"),
         .target(name: "SpeakdEncoding", dependencies: ["SpeakdSinks", "SpeakdAudio", "CLame", "COpus", "CFLAC", "CSpeakdEncoderShim"]),
+        // The phrase cache: synthesized segments stored as FLAC, content-addressed, LRU-bounded; beside the pipeline.
+        .target(name: "SpeakdCache", dependencies: [
+            "SpeakdSynthesis", "SpeakdEncoding", "SpeakdAudio",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
         // The daemon: socket server, job runner, configuration.
         .target(name: "SpeakdDaemon", dependencies: [
-            "SpeakdProtocol", "SpeakdText", "SpeakdSynthesis", "SpeakdAudio", "SpeakdEncoding",
+            "SpeakdProtocol", "SpeakdText", "SpeakdSynthesis", "SpeakdAudio", "SpeakdEncoding", "SpeakdCache",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -88,6 +93,7 @@ let package = Package(
         .testTarget(name: "SpeakdEncodingTests", dependencies: ["SpeakdEncoding", "SpeakdSinks", "SpeakdAudio", "speakd-encode",
                                                                "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio"]),
+        .testTarget(name: "SpeakdCacheTests", dependencies: ["SpeakdCache", "SpeakdSynthesis", "SpeakdEncoding", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),
         .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis"]),
         .testTarget(name: "SpeakdTextTests", dependencies: ["SpeakdText"]),

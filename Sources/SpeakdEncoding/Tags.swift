@@ -16,6 +16,9 @@ public struct Tags: Sendable, Hashable {
     /// "openai", "espeak-ng", … : what synthesized the audio.
     public var engine: String?
     public var date: Date?
+    /// Further Vorbis comment fields (upper-case names), written after the standard ones in name order: the phrase
+    /// cache records its key here.
+    public var extra: [String: String] = [:]
 
     public static let textLimit = 200
 
@@ -42,6 +45,7 @@ public struct Tags: Sendable, Hashable {
         add("ENGINE", engine)
         // ISO 8601 in UTC: what both Vorbis DATE and ID3v2.4 TDRC accept.
         add("DATE", date?.formatted(.iso8601))
+        for name in extra.keys.sorted() { add(name, extra[name]) }
         return result
     }
 }

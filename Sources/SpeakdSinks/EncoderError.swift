@@ -18,6 +18,8 @@ public struct EncoderError: Error, Sendable, Hashable, CustomStringConvertible {
         case io
         /// The encoder was used after `finish()` or after an earlier failure.
         case misuse
+        /// Encoded data that does not decode: truncated, damaged (CRC or MD5 mismatch) or not the format at all.
+        case corrupt
     }
 
     public let kind: Kind

@@ -1,0 +1,392 @@
+import Dispatch
+import Logging
+import SpeakdAudio
+import SpeakdEncoding
+import Synchronization
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Audio as the cache hands it back: exactly the samples the upstream sent, in their format.
+///
+/// Threading: a value type; Sendable.
+public struct CachedAudio: Sendable, Equatable {
+    public var format: PCMFormat
+    public var samples: [Int16]
+
+    public init(format: PCMFormat, samples: [Int16]) {
+        self.format = format
+        self.samples = samples
+    }
+
+    var byteCount: Int { samples.count * 2 }
+}
+
+/// A content-addressed, size-bounded store of synthesized segments on disk, lossless (FLAC), with the most recently
+/// used ones also kept decoded in memory.
+///
+/// - Layout: `DIRECTORY/v1/ab/abcdef….flac`, named by `PhraseCacheKey`. Each file carries its key in a
+///   `SPEAKD_KEY` Vorbis comment, and FLAC's frame CRCs and STREAMINFO MD5 cover the audio: a file that is
+///   truncated, damaged or foreign (another key, not FLAC) is detected on read, removed, and reported as a miss, so
+///   the segment is synthesized again and stored afresh. It never plays noise.
+/// - Writes are atomic (`AtomicFile`: temporary, fsync, rename) and happen on a background queue, off the job's path.
+/// - Eviction is least-recently-used by bytes on disk; the order survives restarts through each file's mtime, which
+///   a hit refreshes.
+/// - A full disk turns storing off (lookups go on) for `Settings.diskFullPause`, with one warning; playback is never
+///   affected.
+///
+/// Threading: every method may be called from any thread or task. The index and counters sit behind a mutex held
+/// only for bookkeeping; file reads and decoding happen outside it, and writes on one serial queue.
+public final class PhraseCache: Sendable {
+    public struct Settings: Sendable, Equatable {
+        public var directory: String
+        /// Bound on the bytes the entries take on disk.
+        public var maximumBytes: Int
+        /// Longer segments are not cached: a screen reader's and an announcer's phrases are short, and long texts
+        /// are rarely repeated word for word.
+        public var maximumTextCharacters: Int
+        /// Bound on the decoded samples kept in memory for the hottest entries.
+        public var memoryBytes: Int
+        public var flacCompressionLevel: Int
+        /// How long storing stays off after the disk filled up.
+        public var diskFullPause: Duration
+
+        public static let defaultMaximumBytes = 200 * 1024 * 1024
+        public static let defaultMaximumTextCharacters = 500
+
+        public init(directory: String, maximumBytes: Int = Settings.defaultMaximumBytes,
+                    maximumTextCharacters: Int = Settings.defaultMaximumTextCharacters,
+                    memoryBytes: Int = 16 * 1024 * 1024, flacCompressionLevel: Int = 5,
+                    diskFullPause: Duration = .seconds(600)) {
+            self.directory = directory
+            self.maximumBytes = maximumBytes
+            self.maximumTextCharacters = maximumTextCharacters
+            self.memoryBytes = memoryBytes
+            self.flacCompressionLevel = flacCompressionLevel
+            self.diskFullPause = diskFullPause
+        }
+    }
+
+    /// Counters since start (hits, misses …) and the store's present size.
+    public struct Statistics: Sendable, Equatable {
+        public var directory: String
+        public var entries: Int
+        public var bytes: Int
+        public var maximumBytes: Int
+        public var hits: Int
+        public var misses: Int
+        public var stores: Int
+        public var evictions: Int
+        /// Damaged or foreign files found and removed.
+        public var repaired: Int
+        /// Why storing is off right now (a full disk), if it is.
+        public var storingPausedBecause: String?
+    }
+
+    public let settings: Settings
+    private let root: String
+    private let logger: Logger
+    private let state: Mutex<State>
+    private let writer = DispatchQueue(label: "speakd.phrase-cache.writer", qos: .utility)
+
+    private struct Entry {
+        var bytes: Int
+        var lastUse: UInt64
+    }
+
+    private struct State {
+        var entries: [String: Entry] = [:]
+        var totalBytes = 0
+        var clock: UInt64 = 0
+        var memory: [String: CachedAudio] = [:]
+        var memoryBytes = 0
+        var hits = 0, misses = 0, stores = 0, evictions = 0, repaired = 0
+        var pausedUntil: ContinuousClock.Instant?
+        var pauseReason: String?
+
+        mutating func tick() -> UInt64 {
+            clock += 1
+            return clock
+        }
+    }
+
+    /// Opens (creating, mode 0700) the cache directory and indexes what an earlier run left there, oldest use
+    /// first. Throws when the directory cannot be created.
+    public init(settings: Settings, logger: Logger) throws {
+        self.settings = settings
+        self.logger = logger
+        root = settings.directory + "/v1"
+        for directory in [settings.directory, root] {
+            if mkdir(directory, 0o700) != 0 && errno != EEXIST {
+                throw PhraseCacheError("cannot create the cache directory \(directory): \(String(cString: strerror(errno)))")
+            }
+        }
+        var found: [(key: String, bytes: Int, modified: Double)] = []
+        for shard in Self.listDirectory(root) where shard.utf8.count == 2 {
+            let shardPath = root + "/" + shard
+            AtomicFile.removeStalePartials(in: shardPath)
+            for name in Self.listDirectory(shardPath) {
+                guard name.hasSuffix(".flac"), let key = PhraseCacheKey(digest: String(name.dropLast(5))),
+                      key.digest.hasPrefix(shard) else { continue }
+                var info = stat()
+                guard stat(shardPath + "/" + name, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { continue }
+                let modified = Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+                found.append((key.digest, Int(info.st_size), modified))
+            }
+        }
+        var initial = State()
+        for file in found.sorted(by: { $0.modified < $1.modified }) {
+            initial.entries[file.key] = Entry(bytes: file.bytes, lastUse: initial.tick())
+            initial.totalBytes += file.bytes
+        }
+        state = Mutex(initial)
+        evictIfNeeded()
+    }
+
+    /// Whether a segment of this text is cached at all.
+    public func admits(_ text: String) -> Bool {
+        text.unicodeScalars.count <= settings.maximumTextCharacters
+    }
+
+    /// The entry's audio, or nil on a miss. A damaged or foreign file is removed and counts as a miss.
+    public func lookup(_ key: PhraseCacheKey) -> CachedAudio? {
+        enum Found { case memory(CachedAudio), disk, absent }
+        let found: Found = state.withLock { state in
+            if let audio = state.memory[key.digest] {
+                state.hits += 1
+                let now = state.tick()
+                state.entries[key.digest]?.lastUse = now
+                return .memory(audio)
+            }
+            if state.entries[key.digest] == nil {
+                state.misses += 1
+                return .absent
+            }
+            return .disk
+        }
+        switch found {
+        case .memory(let audio):
+            utimensat(AT_FDCWD, path(of: key), nil, 0)   // the use order, for the next start
+            return audio
+        case .absent:
+            return nil
+        case .disk:
+            break
+        }
+        let path = self.path(of: key)
+        let audio: CachedAudio
+        do {
+            audio = try read(path, expecting: key)
+        } catch {
+            unlink(path)
+            state.withLock { state in
+                if let entry = state.entries.removeValue(forKey: key.digest) { state.totalBytes -= entry.bytes }
+                state.misses += 1
+                state.repaired += 1
+            }
+            logger.warning("removed a damaged cache entry; it will be synthesized again",
+                           metadata: ["entry": "\(key)", "problem": "\(error)"])
+            return nil
+        }
+        state.withLock { state in
+            state.hits += 1
+            guard state.entries[key.digest] != nil else { return }
+            let now = state.tick()
+            state.entries[key.digest]?.lastUse = now
+            remember(key.digest, audio, in: &state)
+        }
+        // The file's mtime carries the use order across restarts.
+        utimensat(AT_FDCWD, path, nil, 0)
+        return audio
+    }
+
+    /// Stores a complete synthesis in the background. A store while the disk is full, or of audio larger than the
+    /// whole cache, is skipped.
+    public func store(_ key: PhraseCacheKey, _ audio: CachedAudio, tags: Tags) {
+        guard !audio.samples.isEmpty, audio.byteCount / 2 < settings.maximumBytes, storingAllowed() else { return }
+        writer.async { [self] in write(key, audio, tags: tags) }
+    }
+
+    /// Returns once every store asked for so far is on disk (or has failed).
+    public func waitForPendingStores() {
+        writer.sync {}
+    }
+
+    /// Removes every entry. Returns how many there were and the bytes they took. Also lifts a disk-full pause.
+    @discardableResult
+    public func clear() -> (entries: Int, bytes: Int) {
+        waitForPendingStores()
+        let removed = state.withLock { state in
+            let keys = Array(state.entries.keys)
+            let bytes = state.totalBytes
+            state.entries = [:]
+            state.totalBytes = 0
+            state.memory = [:]
+            state.memoryBytes = 0
+            state.pausedUntil = nil
+            state.pauseReason = nil
+            return (keys, bytes)
+        }
+        for digest in removed.0 { unlink(path(ofDigest: digest)) }
+        return (removed.0.count, removed.1)
+    }
+
+    public func statistics() -> Statistics {
+        state.withLock { state in
+            let paused = state.pausedUntil.map { ContinuousClock.now < $0 } ?? false
+            return Statistics(directory: settings.directory, entries: state.entries.count, bytes: state.totalBytes,
+                              maximumBytes: settings.maximumBytes, hits: state.hits, misses: state.misses,
+                              stores: state.stores, evictions: state.evictions, repaired: state.repaired,
+                              storingPausedBecause: paused ? state.pauseReason : nil)
+        }
+    }
+
+    // MARK: storing (on the writer queue)
+
+    private func write(_ key: PhraseCacheKey, _ audio: CachedAudio, tags: Tags) {
+        guard storingAllowed() else { return }
+        let path = self.path(of: key)
+        let shard = String(path[..<path.lastIndex(of: "/")!])
+        if mkdir(shard, 0o700) != 0 && errno != EEXIST {
+            logger.warning("cannot create a cache directory", metadata: ["path": "\(shard)", "error": "\(String(cString: strerror(errno)))"])
+            return
+        }
+        var tags = tags
+        tags.extra["SPEAKD_KEY"] = key.digest
+        let bytes: Int
+        do {
+            let file = try AtomicFile(path: path)
+            let encoder = try FLACEncoder(input: audio.format,
+                                          settings: FLACSettings(compressionLevel: settings.flacCompressionLevel),
+                                          tags: tags, sink: file.sink)
+            try audio.samples.withUnsafeBufferPointer { samples throws(EncoderError) in try encoder.encode(samples) }
+            try encoder.finish()
+            try file.commit()
+            // The size on disk (the sink's offset is wherever libFLAC last seeked to, rewriting STREAMINFO).
+            var info = stat()
+            guard stat(path, &info) == 0 else { throw PhraseCacheError("the stored entry \(path) vanished") }
+            bytes = Int(info.st_size)
+        } catch let error as EncoderError where error.kind == .diskFull {
+            pauseStoring(because: "the disk is full (\(error.message))")
+            return
+        } catch {
+            logger.warning("could not store a cache entry", metadata: ["entry": "\(key)", "error": "\(error)"])
+            return
+        }
+        state.withLock { state in
+            if let old = state.entries[key.digest] { state.totalBytes -= old.bytes }
+            state.entries[key.digest] = Entry(bytes: bytes, lastUse: state.tick())
+            state.totalBytes += bytes
+            state.stores += 1
+            remember(key.digest, audio, in: &state)
+        }
+        evictIfNeeded()
+    }
+
+    private func storingAllowed() -> Bool {
+        state.withLock { state in
+            guard let until = state.pausedUntil else { return true }
+            if ContinuousClock.now < until { return false }
+            state.pausedUntil = nil
+            state.pauseReason = nil
+            return true
+        }
+    }
+
+    private func pauseStoring(because reason: String) {
+        state.withLock { state in
+            state.pausedUntil = ContinuousClock.now + settings.diskFullPause
+            state.pauseReason = reason
+        }
+        logger.warning("phrase cache: storing is off for a while; playback is not affected",
+                       metadata: ["reason": "\(reason)", "retry_in": "\(settings.diskFullPause)"])
+    }
+
+    /// Removes least recently used entries until the cache fits its bound.
+    private func evictIfNeeded() {
+        let victims: [String] = state.withLock { state in
+            guard state.totalBytes > settings.maximumBytes else { return [] }
+            var victims: [String] = []
+            for (digest, entry) in state.entries.sorted(by: { $0.value.lastUse < $1.value.lastUse }) {
+                guard state.totalBytes > settings.maximumBytes else { break }
+                state.entries.removeValue(forKey: digest)
+                state.totalBytes -= entry.bytes
+                if let audio = state.memory.removeValue(forKey: digest) { state.memoryBytes -= audio.byteCount }
+                state.evictions += 1
+                victims.append(digest)
+            }
+            return victims
+        }
+        for digest in victims { unlink(path(ofDigest: digest)) }
+    }
+
+    /// Keeps decoded audio in memory, dropping the least recently used beyond the memory bound.
+    private func remember(_ digest: String, _ audio: CachedAudio, in state: inout State) {
+        guard audio.byteCount <= settings.memoryBytes / 4, state.memory[digest] == nil else { return }
+        state.memory[digest] = audio
+        state.memoryBytes += audio.byteCount
+        while state.memoryBytes > settings.memoryBytes {
+            let coldest = state.memory.keys.min { (state.entries[$0]?.lastUse ?? 0) < (state.entries[$1]?.lastUse ?? 0) }
+            guard let coldest, let dropped = state.memory.removeValue(forKey: coldest) else { break }
+            state.memoryBytes -= dropped.byteCount
+        }
+    }
+
+    // MARK: files
+
+    private func path(of key: PhraseCacheKey) -> String { path(ofDigest: key.digest) }
+
+    private func path(ofDigest digest: String) -> String {
+        root + "/" + digest.prefix(2) + "/" + digest + ".flac"
+    }
+
+    private func read(_ path: String, expecting key: PhraseCacheKey) throws -> CachedAudio {
+        let bytes = try Self.readFile(path)
+        let decoded = try FLACDecoder.decode(bytes)
+        guard decoded.tags["SPEAKD_KEY"] == key.digest else {
+            throw PhraseCacheError("the file belongs to another key (\(decoded.tags["SPEAKD_KEY"] ?? "none"))")
+        }
+        return CachedAudio(format: decoded.format, samples: decoded.samples)
+    }
+
+    static func readFile(_ path: String) throws -> [UInt8] {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw PhraseCacheError("cannot open \(path): \(String(cString: strerror(errno)))") }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            guard count >= 0 else { throw PhraseCacheError("cannot read \(path): \(String(cString: strerror(errno)))") }
+            if count == 0 { return bytes }
+            bytes += chunk[0..<count]
+        }
+    }
+
+    static func listDirectory(_ path: String) -> [String] {
+        guard let stream = opendir(path) else { return [] }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
+    }
+}
+
+/// A cache problem in words for the log.
+///
+/// Threading: a value type; Sendable.
+public struct PhraseCacheError: Error, Sendable, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
+}
