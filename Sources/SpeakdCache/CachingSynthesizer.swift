@@ -36,6 +36,17 @@ public struct CachingSynthesizer: Synthesizer {
             try await deliver(AudioChunk(format: hit.format, samples: hit.samples))
             return
         }
+        try await synthesizeAndStore(request, key: key, deliver: deliver)
+    }
+
+    /// Asks the upstream (no lookup, so warming does not count as misses) and stores the result; returns once the
+    /// store is queued. Throws what the upstream threw.
+    public func fill(_ request: SynthesisRequest) async throws {
+        try await synthesizeAndStore(request, key: key(for: request)) { _ in }
+    }
+
+    private func synthesizeAndStore(_ request: SynthesisRequest, key: PhraseCacheKey,
+                                    deliver: (AudioChunk) async throws -> Void) async throws {
         var format: PCMFormat?
         var samples: [Int16] = []
         var storable = true

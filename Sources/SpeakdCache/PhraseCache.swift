@@ -153,6 +153,11 @@ public final class PhraseCache: Sendable {
         text.unicodeScalars.count <= settings.maximumTextCharacters
     }
 
+    /// Whether an entry is indexed (not counted as a lookup; the file is not checked).
+    public func contains(_ key: PhraseCacheKey) -> Bool {
+        state.withLock { $0.entries[key.digest] != nil }
+    }
+
     /// The entry's audio, or nil on a miss. A damaged or foreign file is removed and counts as a miss.
     public func lookup(_ key: PhraseCacheKey) -> CachedAudio? {
         enum Found { case memory(CachedAudio), disk, absent }

@@ -3,6 +3,7 @@ import NIOCore
 import Dispatch
 import Logging
 import SpeakdAudio
+import SpeakdCache
 import SpeakdProtocol
 import SpeakdSynthesis
 #if canImport(Glibc)
@@ -116,6 +117,7 @@ public enum Daemon {
         case .espeak: false
         }
         if wantUpstream {
+            engines.cache = makeCache(options.cache, logger: logger)
             var upstreams = options.upstreams
             if upstreams.isEmpty {
                 upstreams = [NamedUpstream(name: "openai", configuration: UpstreamConfiguration())]
@@ -129,7 +131,7 @@ public enum Daemon {
                 let http = OpenAISpeechClient.makeHTTPClient(for: configuration)
                 engines.upstreams.append(Engines.Upstream(
                     name: upstream.name, client: OpenAISpeechClient(configuration: configuration, http: http, logger: logger),
-                    http: http, model: upstream.model, voice: upstream.voice))
+                    http: http, model: upstream.model, voice: upstream.voice, cache: engines.cache))
             }
             engines.defaultUpstream = options.defaultUpstream ?? upstreams[0].name
         }
@@ -140,6 +142,28 @@ public enum Daemon {
             logger.warning("embedded engine unavailable", metadata: ["error": "\(error)"])
         }
         return engines
+    }
+}
+
+/// The phrase cache, or nil when it is off or its directory cannot be used (speakd then runs without one: a cache
+/// is an optimisation, never a reason not to speak).
+private func makeCache(_ options: CacheOptions, logger: Logger) -> PhraseCache? {
+    guard options.enabled else { return nil }
+    guard let directory = options.directory else {
+        logger.warning("phrase cache off: no cache directory (set CACHE_DIRECTORY, XDG_CACHE_HOME or HOME, or --cache-dir)")
+        return nil
+    }
+    do {
+        let cache = try PhraseCache(settings: .init(directory: directory, maximumBytes: options.maximumMegabytes * 1_048_576,
+                                                    maximumTextCharacters: options.maximumTextCharacters,
+                                                    memoryBytes: options.memoryMegabytes * 1_048_576), logger: logger)
+        let stats = cache.statistics()
+        logger.info("phrase cache ready", metadata: ["directory": "\(directory)", "entries": "\(stats.entries)",
+                                                      "bytes": "\(stats.bytes)"])
+        return cache
+    } catch {
+        logger.warning("phrase cache off", metadata: ["error": "\(error)"])
+        return nil
     }
 }
 

@@ -1,8 +1,10 @@
 import AsyncHTTPClient
 import Logging
 import SpeakdAudio
+import SpeakdCache
 import SpeakdProtocol
 import SpeakdSynthesis
+import SpeakdText
 
 /// Answers one request line: parses, validates, and hands the operation to the job queue.
 ///
@@ -44,7 +46,7 @@ final class RequestHandler: Sendable {
                     let known = engines.upstreams.map(\.name).joined(separator: ", ")
                     return .failure(id: request.id, ProtocolError(.invalidField, "no upstream named \"\(name)\" (configured: \(known.isEmpty ? "none" : known))", field: "upstream"))
                 }
-                engine = upstream.synthesizer
+                engine = upstream.synthesizer(useCache: parameters.cache)
                 voice = voice ?? upstream.voice ?? defaults.voice
                 model = model ?? upstream.model ?? defaults.model
             } else {
@@ -86,7 +88,68 @@ final class RequestHandler: Sendable {
         case .subscribe:
             events.subscribeAll(connection)
             return Reply(id: request.id)
+        case .cache(let action):
+            return await cache(action, id: request.id)
         }
+    }
+
+    private func cache(_ action: CacheAction, id: JSONValue) async -> Reply {
+        guard let cache = engines.cache else {
+            return Reply(id: id, cache: CacheInfo(enabled: false))
+        }
+        switch action {
+        case .stats:
+            return Reply(id: id, cache: Self.info(cache))
+        case .clear:
+            let removed = cache.clear()
+            logger.info("phrase cache cleared", metadata: ["entries": "\(removed.entries)", "bytes": "\(removed.bytes)"])
+            var info = Self.info(cache)
+            info.removed = removed.entries
+            return Reply(id: id, cache: info)
+        case .warm(let phrases, let parameters):
+            guard let name = parameters.upstream ?? engines.defaultUpstream, let upstream = engines.upstream(named: name) else {
+                let known = engines.upstreams.map(\.name).joined(separator: ", ")
+                return .failure(id: id, ProtocolError(.invalidField, "no upstream named \"\(parameters.upstream ?? "")\" to warm the cache from (configured: \(known.isEmpty ? "none" : known))", field: "upstream"))
+            }
+            let engine = upstream.cached(RetryingSynthesizer(upstream.client), in: cache)
+            let voice = parameters.voice ?? upstream.voice ?? defaults.voice
+            let model = parameters.model ?? upstream.model ?? defaults.model
+            var synthesized = 0, alreadyCached = 0, failed = 0
+            var firstFailure: String?
+            // The same segmentation as a speak job, so the phrase spoken later finds every one of its segments.
+            for phrase in phrases {
+                var phraseFailed = false, phraseSynthesized = false
+                for segment in TextSegmenter().segments(of: phrase) {
+                    let request = SynthesisRequest(input: segment, voice: voice, model: model,
+                                                   instructions: parameters.instructions, speed: parameters.speed)
+                    guard cache.admits(segment), !cache.contains(engine.key(for: request)) else { continue }
+                    do {
+                        try await engine.fill(request)
+                        phraseSynthesized = true
+                    } catch {
+                        phraseFailed = true
+                        firstFailure = firstFailure ?? "\(error)"
+                    }
+                }
+                if phraseFailed { failed += 1 } else if phraseSynthesized { synthesized += 1 } else { alreadyCached += 1 }
+            }
+            cache.waitForPendingStores()
+            logger.info("phrase cache warmed", metadata: ["synthesized": "\(synthesized)", "already": "\(alreadyCached)",
+                                                           "failed": "\(failed)"])
+            var info = Self.info(cache)
+            info.synthesized = synthesized
+            info.alreadyCached = alreadyCached
+            info.failed = failed
+            info.firstFailure = firstFailure
+            return Reply(id: id, cache: info)
+        }
+    }
+
+    private static func info(_ cache: PhraseCache) -> CacheInfo {
+        let stats = cache.statistics()
+        return CacheInfo(enabled: true, directory: stats.directory, entries: stats.entries, bytes: stats.bytes,
+                         maximumBytes: stats.maximumBytes, hits: stats.hits, misses: stats.misses,
+                         repaired: stats.repaired, storingPaused: stats.storingPausedBecause)
     }
 
     private func status() async -> StatusInfo {
@@ -118,12 +181,26 @@ struct Engines: Sendable {
         var http: HTTPClient
         var model: String?
         var voice: String?
+        var cache: PhraseCache?
 
-        /// The client with bounded retries of failures worth retrying.
-        var synthesizer: any Synthesizer { RetryingSynthesizer(client) }
+        /// The client with bounded retries of failures worth retrying, behind the phrase cache when there is one.
+        var synthesizer: any Synthesizer { synthesizer(useCache: true) }
+
+        func synthesizer(useCache: Bool) -> any Synthesizer {
+            let retrying = RetryingSynthesizer(client)
+            guard useCache, let cache else { return retrying }
+            return cached(retrying, in: cache)
+        }
+
+        func cached(_ base: any Synthesizer, in cache: PhraseCache) -> CachingSynthesizer {
+            CachingSynthesizer(base, cache: cache, upstream: client.configuration.baseURL,
+                               sampleRateOverride: client.configuration.sampleRateOverride)
+        }
     }
 
     var upstreams: [Upstream] = []
+    /// Shared by every upstream (the key names the upstream); nil when off.
+    var cache: PhraseCache?
     var defaultUpstream: String?
     var embedded: EspeakSynthesizer?
 

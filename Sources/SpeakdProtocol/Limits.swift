@@ -18,6 +18,8 @@ public enum SpeechLimits {
     public static let volumeRange: ClosedRange<Double> = 0.0...2.0
     /// `ttl` of a job: up to a day.
     public static let ttlRange: ClosedRange<Double> = 0.001...86_400
+    /// `cache` `warm`: phrases per request (a screen reader's vocabulary fits; more take several requests).
+    public static let warmMaxPhrases = 10_000
     /// Longest line the daemon accepts on its socket (a full job input, JSON-escaped, fits).
     public static let maxLineBytes = 8 * 1024 * 1024
 }

@@ -44,10 +44,14 @@ public struct SpeakParameters: Sendable, Equatable {
     public var save: SaveFormat?
     /// Play the job (default). `false` synthesizes it for `save` or `archive` only, outside the player's queue.
     public var play: Bool
+    /// Use the phrase cache (default): `false` always asks the upstream and stores nothing.
+    public var cache: Bool
 
     public init(input: String, voice: String? = nil, model: String? = nil, instructions: String? = nil, speed: Double? = nil,
                 upstream: String? = nil, priority: JobPriority = .message, volume: Double? = nil, ttl: Double? = nil,
-                interrupt: Bool = false, archive: Bool? = nil, save: SaveFormat? = nil, play: Bool = true) {
+                interrupt: Bool = false, archive: Bool? = nil, save: SaveFormat? = nil, play: Bool = true,
+                cache: Bool = true) {
+        self.cache = cache
         self.archive = archive
         self.save = save
         self.play = play
@@ -69,6 +73,17 @@ public enum SaveFormat: String, Sendable, CaseIterable, Equatable {
     case mp3, opus, flac, wav
 }
 
+/// What to do with the daemon's phrase cache.
+public enum CacheAction: Sendable, Equatable {
+    /// Entries, bytes, hit rate.
+    case stats
+    /// Remove every entry.
+    case clear
+    /// Synthesize these phrases into the cache without playing them (voice, model, speed, instructions and
+    /// upstream as for `speak`), so they play at once later, even offline.
+    case warm(phrases: [String], SpeakParameters)
+}
+
 /// One operation a client can ask for.
 public enum Operation: Sendable, Equatable {
     case speak(SpeakParameters)
@@ -88,6 +103,7 @@ public enum Operation: Sendable, Equatable {
     case resume
     /// The jobs not yet finished, in the order they will be heard.
     case list
+    case cache(CacheAction)
 
     public var name: String {
         switch self {
@@ -101,10 +117,11 @@ public enum Operation: Sendable, Equatable {
         case .pause: "pause"
         case .resume: "resume"
         case .list: "list"
+        case .cache: "cache"
         }
     }
 
-    public static let allNames = ["speak", "stop", "cancel", "skip", "pause", "resume", "list", "status", "subscribe", "ping"]
+    public static let allNames = ["speak", "stop", "cancel", "skip", "pause", "resume", "list", "status", "subscribe", "ping", "cache"]
 }
 
 /// A parsed, validated request line.

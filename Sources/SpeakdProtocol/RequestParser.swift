@@ -64,6 +64,7 @@ public enum RequestParser {
         case "pause": operation = .pause
         case "resume": operation = .resume
         case "list": operation = .list
+        case "cache": operation = .cache(try cacheAction(&fields))
         case "cancel":
             guard let job = try fields.jobID("job") else {
                 throw ProtocolError(.invalidField, "job is missing: the id of the job to cancel (from the speak reply or list)", field: "job")
@@ -109,12 +110,50 @@ public enum RequestParser {
             save = known
         }
         let play = try fields.bool("play") ?? true
+        let cache = try fields.bool("cache") ?? true
         if !play && save == nil && archive != true {
             throw ProtocolError(.invalidField, "play is false but the job is neither saved nor archived: there would be nothing to do", field: "play")
         }
         return SpeakParameters(input: input, voice: voice, model: model, instructions: instructions, speed: speed,
                                upstream: upstream, priority: priority, volume: volume, ttl: ttl, interrupt: interrupt,
-                               archive: archive, save: save, play: play)
+                               archive: archive, save: save, play: play, cache: cache)
+    }
+
+    /// `{"op":"cache","action":"stats"}`, `"clear"`, or `"warm"` with `phrases` and the speak settings.
+    static func cacheAction(_ fields: inout Fields) throws(ProtocolError) -> CacheAction {
+        guard let action = try fields.string("action", maxCharacters: 16) else {
+            throw ProtocolError(.invalidField, "action is missing: stats, clear or warm", field: "action")
+        }
+        switch action {
+        case "stats": return .stats
+        case "clear": return .clear
+        case "warm":
+            guard let value = fields.take("phrases"), case .array(let items) = value else {
+                throw ProtocolError(.invalidField, "phrases must be an array of strings to synthesize", field: "phrases")
+            }
+            guard items.count <= SpeechLimits.warmMaxPhrases else {
+                throw ProtocolError(.invalidField, "phrases holds \(items.count) entries; at most \(SpeechLimits.warmMaxPhrases) per request", field: "phrases")
+            }
+            var phrases: [String] = []
+            for item in items {
+                guard let phrase = item.stringValue else {
+                    throw ProtocolError(.invalidField, "phrases must hold only strings, found \(item.typeName)", field: "phrases")
+                }
+                guard phrase.unicodeScalars.count <= SpeechLimits.upstreamInputMaxCharacters else {
+                    throw ProtocolError(.invalidField, "a phrase is longer than \(SpeechLimits.upstreamInputMaxCharacters) characters", field: "phrases")
+                }
+                if phrase.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) { phrases.append(phrase) }
+            }
+            let voice = try fields.string("voice", maxCharacters: SpeechLimits.nameMaxCharacters, nonEmpty: true)
+            let model = try fields.string("model", maxCharacters: SpeechLimits.nameMaxCharacters, nonEmpty: true)
+            let instructions = try fields.string("instructions", maxCharacters: SpeechLimits.instructionsMaxCharacters)
+            let speed = try fields.number("speed", range: SpeechLimits.speedRange)
+            let upstream = try fields.string("upstream", maxCharacters: SpeechLimits.nameMaxCharacters, nonEmpty: true)
+            return .warm(phrases: phrases, SpeakParameters(input: "", voice: voice, model: model, instructions: instructions,
+                                                           speed: speed, upstream: upstream))
+        default:
+            throw ProtocolError(.invalidField, "action must be stats, clear or warm, not \"\(action)\"", field: "action")
+        }
     }
 }
 
@@ -161,6 +200,12 @@ struct Fields {
             throw ProtocolError(.invalidField, "\(name) must be between \(range.lowerBound) and \(range.upperBound), got \(number)", field: name)
         }
         return number
+    }
+
+    /// The raw member, marked as consumed.
+    mutating func take(_ name: String) -> JSONValue? {
+        consumed.insert(name)
+        return object[name]
     }
 
     mutating func bool(_ name: String) throws(ProtocolError) -> Bool? {

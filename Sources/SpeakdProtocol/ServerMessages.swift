@@ -89,6 +89,46 @@ public struct StatusInfo: Sendable, Codable, Equatable {
     }
 }
 
+/// The phrase cache, answered to `cache` (every action).
+///
+/// Threading: a value type; Sendable.
+public struct CacheInfo: Sendable, Codable, Equatable {
+    /// False when the daemon runs without a cache (`--no-cache`, or its directory could not be created).
+    public var enabled: Bool
+    public var directory: String?
+    public var entries: Int
+    public var bytes: Int
+    public var maximumBytes: Int
+    public var hits: Int
+    public var misses: Int
+    /// Damaged or foreign entries found and removed since start.
+    public var repaired: Int
+    /// Why storing is paused (a full disk), if it is.
+    public var storingPaused: String?
+    /// `clear`: entries removed. `warm`: phrases synthesized now, already cached, and failed (with the first reason).
+    public var removed: Int?
+    public var synthesized: Int?
+    public var alreadyCached: Int?
+    public var failed: Int?
+    public var firstFailure: String?
+
+    public init(enabled: Bool, directory: String? = nil, entries: Int = 0, bytes: Int = 0, maximumBytes: Int = 0,
+                hits: Int = 0, misses: Int = 0, repaired: Int = 0, storingPaused: String? = nil) {
+        self.enabled = enabled
+        self.directory = directory
+        self.entries = entries
+        self.bytes = bytes
+        self.maximumBytes = maximumBytes
+        self.hits = hits
+        self.misses = misses
+        self.repaired = repaired
+        self.storingPaused = storingPaused
+    }
+
+    /// Hits over lookups since start, or nil before the first lookup.
+    public var hitRate: Double? { hits + misses == 0 ? nil : Double(hits) / Double(hits + misses) }
+}
+
 /// The answer to one request: `{"id":…,"ok":true,…}` or `{"id":…,"ok":false,"error":{…}}`.
 ///
 /// Threading: a value type; Sendable.
@@ -104,9 +144,12 @@ public struct Reply: Sendable, Codable, Equatable {
     public var status: StatusInfo?
     /// For `list`.
     public var jobs: [JobSummary]?
+    /// For `cache`.
+    public var cache: CacheInfo?
 
     public init(id: JSONValue, ok: Bool = true, error: ProtocolError? = nil, job: String? = nil, engine: String? = nil,
-                cancelled: Int? = nil, status: StatusInfo? = nil, jobs: [JobSummary]? = nil) {
+                cancelled: Int? = nil, status: StatusInfo? = nil, jobs: [JobSummary]? = nil, cache: CacheInfo? = nil) {
+        self.cache = cache
         self.jobs = jobs
         self.id = id
         self.ok = ok

@@ -26,6 +26,8 @@ struct SpeakInvocation: Equatable {
     var format: String?
     var play = true
     var archive: Bool?
+    /// `--no-cache`: ask the upstream even when the phrase is cached, and store nothing.
+    var cache = true
 
     /// Sends the text (or standard input) to speakd; with `wait`, returns once heard and exits 1 if it was not.
     func run() {
@@ -51,6 +53,7 @@ struct SpeakInvocation: Equatable {
         if let ttl { fields["ttl"] = .number(ttl) }
         if let archive { fields["archive"] = .bool(archive) }
         if !play { fields["play"] = .bool(false) }
+        if !cache { fields["cache"] = .bool(false) }
         return fields
     }
 

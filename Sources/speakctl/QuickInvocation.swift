@@ -10,7 +10,7 @@ enum QuickInvocation: Equatable {
     case stop(socket: String?)
 
     /// The subcommand names, which a first word of text must not be.
-    static let commandNames: Set<String> = ["say", "stop", "cancel", "skip", "pause", "resume", "list", "status", "watch", "help"]
+    static let commandNames: Set<String> = ["say", "stop", "cancel", "skip", "pause", "resume", "list", "status", "watch", "cache", "help"]
 
     init?(arguments: some Collection<String>) {
         var speak = SpeakInvocation()
@@ -67,6 +67,8 @@ enum QuickInvocation: Equatable {
                 speak.wait = true
             case "--follow" where !sawStop && inlineValue == nil:
                 speak.follow = true
+            case "--no-cache" where !sawStop && inlineValue == nil:
+                speak.cache = false
             case "--verbose" where !sawStop && inlineValue == nil, "-v" where !sawStop && inlineValue == nil:
                 speak.verbose = true
             default:

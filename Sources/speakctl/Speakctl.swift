@@ -21,11 +21,12 @@ struct Speakctl: ParsableCommand {
             speakctl stop                 silence now and clear the queue
             speakctl pause | resume       hold and continue at the exact sample
             speakctl watch                print every job's events as they happen
+            speakctl cache warm FILE      pre-synthesize FILE's lines so they play at once, even offline
             To speak a word that is also a command, use `speakctl say stop`.
             """,
         version: speakdVersion,
         subcommands: [Say.self, Stop.self, Cancel.self, Skip.self, Pause.self, Resume.self, List.self, Status.self,
-                      Watch.self],
+                      Watch.self, Cache.self],
         defaultSubcommand: Say.self)
 }
 
@@ -85,6 +86,9 @@ struct Say: ParsableCommand {
     @Flag(inversion: .prefixedNo, help: "Archive this job in speakd's archive directory, or not (default: speakd's configuration).")
     var archive: Bool?
 
+    @Flag(help: "Ask the upstream even if the phrase is cached, and do not cache it.")
+    var noCache = false
+
     @Flag(name: .shortAndLong, help: "Report the job id and the engine that spoke.")
     var verbose = false
 
@@ -103,7 +107,7 @@ struct Say: ParsableCommand {
         SpeakInvocation(text: text, voice: voice, model: model, speed: speed, instructions: instructions,
                         upstream: upstream, priority: priority, interrupt: interrupt, volume: volume, ttl: ttl,
                         wait: wait, follow: follow, verbose: verbose, socket: connection.socket, save: save,
-                        format: format, play: !noPlay, archive: archive).run()
+                        format: format, play: !noPlay, archive: archive, cache: !noCache).run()
     }
 }
 

@@ -82,6 +82,12 @@ struct SpeakdCommand: AsyncParsableCommand {
     @Option(help: "Archive file name without extension; {date}, {time}, {job}, {slug} are replaced (default: {date}-{time}-{job}-{slug}).")
     var archiveName: String?
 
+    @Option(help: "Phrase cache directory (default: $SPEAKD_CACHE_DIR, systemd's $CACHE_DIRECTORY, else $XDG_CACHE_HOME/speakd or ~/.cache/speakd).")
+    var cacheDir: String?
+
+    @Flag(help: "Run without the phrase cache: every segment is asked of the upstream, nothing is stored.")
+    var noCache = false
+
     func validate() throws {
         if let engine, EngineChoice(rawValue: engine) == nil {
             throw ValidationError("--engine must be one of: auto, openai, espeak-ng")
@@ -92,6 +98,7 @@ struct SpeakdCommand: AsyncParsableCommand {
         if let archiveFormat, ArchiveFormat(name: archiveFormat) == nil {
             throw ValidationError("--archive-format must be one of: mp3, opus, flac, wav")
         }
+        if let cacheDir, !cacheDir.hasPrefix("/") { throw ValidationError("--cache-dir must be an absolute path") }
         if let periodMs, !(1...500).contains(periodMs) { throw ValidationError("--period-ms must be 1…500") }
         if let bufferMs, !(2...2000).contains(bufferMs) { throw ValidationError("--buffer-ms must be 2…2000") }
         if let sampleRate, !(4_000...192_000).contains(sampleRate) {
@@ -123,6 +130,8 @@ struct SpeakdCommand: AsyncParsableCommand {
         settings.archiveDirectory = archiveDir
         settings.archiveFormat = archiveFormat.flatMap(ArchiveFormat.init(name:))
         settings.archiveNamePattern = archiveName
+        settings.cacheDirectory = cacheDir
+        settings.noCache = noCache
         return settings
     }
 

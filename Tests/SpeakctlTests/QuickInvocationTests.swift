@@ -13,7 +13,7 @@ final class QuickInvocationTests: XCTestCase {
                                           priority: say.priority, interrupt: say.interrupt, volume: say.volume,
                                           ttl: say.ttl, wait: say.wait, follow: say.follow,
                                           verbose: say.verbose,
-                                          socket: say.connection.socket))
+                                          socket: say.connection.socket, cache: !say.noCache))
         case let stop as Stop:
             return .stop(socket: stop.connection.socket)
         default:
@@ -34,6 +34,7 @@ final class QuickInvocationTests: XCTestCase {
             ["--priority", "important", "--ttl", "60", "--volume=0.5", "Doorbell."],
             ["--interrupt", "--priority=text", "Now."],
             ["--follow", "--voice", "nova"],
+            ["--no-cache", "--wait", "Link."],
             ["stop"],
             ["stop", "--socket", "/run/speakd/speakd.sock"],
         ]
@@ -50,10 +51,19 @@ final class QuickInvocationTests: XCTestCase {
             ["--", "-5 degrees"], ["stop", "now"], ["stop", "--wait"], ["--wait=yes", "hi"], ["-vx", "hi"],
             ["--voice", "--wait", "text"],
             ["pause"], ["resume"], ["skip"], ["list"], ["watch"], ["cancel", "3"], ["--interrupt=yes", "hi"],
-            ["--ttl", "soon", "hi"],
+            ["--ttl", "soon", "hi"], ["cache"], ["cache", "stats"], ["cache", "warm", "phrases.txt"],
+            ["--no-cache=yes", "hi"],
         ]
         for arguments in deferred {
             XCTAssertNil(QuickInvocation(arguments: arguments), "\(arguments) must go through ArgumentParser")
+        }
+    }
+
+    /// Every subcommand's name is known to the quick parser, so `speakctl NAME` never speaks the word NAME.
+    func testEverySubcommandNameIsReserved() {
+        for command in Speakctl.configuration.subcommands {
+            let name = command.configuration.commandName ?? command._commandName
+            XCTAssertTrue(QuickInvocation.commandNames.contains(name), "\(name) is missing from QuickInvocation.commandNames")
         }
     }
 }

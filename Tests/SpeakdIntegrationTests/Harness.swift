@@ -62,6 +62,11 @@ final class Child {
     let process: Subprocess
 
     init(_ executable: String, _ arguments: [String], environment: [String: String] = [:], stdin: Data? = nil) throws {
+        var environment = environment
+        // Each daemon gets a phrase cache of its own: a test never hears another test's cached audio.
+        if executable.hasSuffix("/speakd"), environment["SPEAKD_CACHE_DIR"] == nil {
+            environment["SPEAKD_CACHE_DIR"] = try Harness.temporaryDirectory().appendingPathComponent("cache").path
+        }
         process = try Subprocess(executable, arguments,
                                  addingEnvironment: environment,
                                  removingEnvironment: ["OPENAI_API_KEY", "OPENAI_BASE_URL", "SPEAKD_SOCKET"],

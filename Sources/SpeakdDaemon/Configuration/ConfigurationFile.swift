@@ -28,6 +28,16 @@ public struct ConfigurationFile: Sendable, Equatable {
     public var upstreams: [UpstreamSection] = []
     /// `[archive]`.
     public var archive: ArchiveSection?
+    /// `[cache]`.
+    public var cache: CacheSection?
+
+    public struct CacheSection: Sendable, Equatable {
+        public var enabled: Bool?
+        public var directory: String?
+        public var maxSizeMegabytes: Int?
+        public var maxTextLength: Int?
+        public var memoryMegabytes: Int?
+    }
 
     public struct ArchiveSection: Sendable, Equatable {
         public var directory: String?
@@ -114,6 +124,19 @@ public struct ConfigurationFile: Sendable, Equatable {
             try table.rejectUnknown()
             archive = section
         }
+        if var table = try reader.table("cache") {
+            var section = CacheSection()
+            section.enabled = try table.bool("enabled")
+            section.directory = try table.string("directory")
+            if let directory = section.directory, !directory.hasPrefix("/") {
+                throw Invalid(path: path, line: table.lineOf("directory"), reason: "[cache] directory must be an absolute path")
+            }
+            section.maxSizeMegabytes = try table.integer("max_size_mb", in: 1...1_000_000)
+            section.maxTextLength = try table.integer("max_text_length", in: 1...SpeechLimits.upstreamInputMaxCharacters)
+            section.memoryMegabytes = try table.integer("memory_mb", in: 0...4096)
+            try table.rejectUnknown()
+            cache = section
+        }
         if var embedded = try reader.table("embedded") {
             embeddedVoice = try embedded.string("voice")
             fallback = try embedded.string("fallback")
@@ -190,6 +213,13 @@ private struct TableReader {
         guard let entry = table[key] else { return nil }
         guard case .integer(let value) = entry.value else { throw invalid(key, "\(key) in \(name) must be an integer, not \(entry.value.typeName)") }
         guard range.contains(value) else { throw invalid(key, "\(key) must be between \(range.lowerBound) and \(range.upperBound), not \(value)") }
+        return value
+    }
+
+    mutating func bool(_ key: String) throws(ConfigurationFile.Invalid) -> Bool? {
+        read.insert(key)
+        guard let entry = table[key] else { return nil }
+        guard case .bool(let value) = entry.value else { throw invalid(key, "\(key) in \(name) must be true or false, not \(entry.value.typeName)") }
         return value
     }
 

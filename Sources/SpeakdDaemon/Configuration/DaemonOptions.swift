@@ -53,6 +53,8 @@ public struct DaemonOptions: Sendable, Equatable {
     public var bufferMicroseconds: UInt32 = 40_000
     /// The daemon-side archive; off unless a directory is configured.
     public var archive = ArchiveOptions()
+    /// The phrase cache; on by default.
+    public var cache = CacheOptions()
 
     public init(socketPath: String) {
         self.socketPath = socketPath

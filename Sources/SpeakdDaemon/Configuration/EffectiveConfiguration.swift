@@ -50,6 +50,18 @@ extension ResolvedSettings {
         }
         line("opus_bitrate", "\(archive.settings.opus.bitrate)", source: sources["archive.opus_bitrate"])
         line("flac_compression", "\(archive.settings.flac.compressionLevel)", source: sources["archive.flac_compression"])
+        lines.append("")
+        lines.append("[cache]")
+        let cache = options.cache
+        line("enabled", "\(cache.enabled)", source: sources["cache.enabled"])
+        if let directory = cache.directory {
+            line("directory", quoted(directory), source: sources["cache.directory"])
+        } else {
+            lines.append("# directory: none found (no CACHE_DIRECTORY, XDG_CACHE_HOME or HOME): the cache is off")
+        }
+        line("max_size_mb", "\(cache.maximumMegabytes)", source: sources["cache.max_size_mb"])
+        line("max_text_length", "\(cache.maximumTextCharacters)", source: sources["cache.max_text_length"])
+        line("memory_mb", "\(cache.memoryMegabytes)", source: sources["cache.memory_mb"])
         for upstream in options.upstreams {
             let prefix = "upstream.\(upstream.name)"
             let configuration = upstream.configuration

@@ -29,6 +29,9 @@ public struct CommandLineSettings: Sendable, Equatable {
     public var archiveDirectory: String?
     public var archiveFormat: ArchiveFormat?
     public var archiveNamePattern: String?
+    public var cacheDirectory: String?
+    /// `--no-cache`: true turns the phrase cache off.
+    public var noCache = false
 
     public init() {}
 }
@@ -194,7 +197,33 @@ public enum SettingsResolver {
         }
         options.upstreams = upstreams
         options.archive = try archive(flags: flags, environment: environment, file: file?.archive, sources: &sources)
+        options.cache = cache(flags: flags, environment: environment, file: file?.cache, sources: &sources)
         return ResolvedSettings(options: options, logLevel: logLevel, configPath: file?.path, sources: sources)
+    }
+
+    /// `[cache]` with `--cache-dir` / `SPEAKD_CACHE_DIR` and `--no-cache`.
+    private static func cache(flags: CommandLineSettings, environment: [String: String],
+                              file: ConfigurationFile.CacheSection?, sources: inout [String: String]) -> CacheOptions {
+        var cache = CacheOptions()
+        if flags.noCache {
+            cache.enabled = false; sources["cache.enabled"] = "flag --no-cache"
+        } else if let enabled = file?.enabled {
+            cache.enabled = enabled; sources["cache.enabled"] = "file"
+        }
+        if let directory = flags.cacheDirectory {
+            cache.directory = directory; sources["cache.directory"] = "flag"
+        } else if let directory = environment["SPEAKD_CACHE_DIR"], !directory.isEmpty {
+            cache.directory = directory; sources["cache.directory"] = "environment SPEAKD_CACHE_DIR"
+        } else if let directory = file?.directory {
+            cache.directory = directory; sources["cache.directory"] = "file"
+        } else {
+            cache.directory = CacheOptions.defaultDirectory(environment: environment)
+            sources["cache.directory"] = environment["CACHE_DIRECTORY"] != nil ? "environment CACHE_DIRECTORY (systemd)" : "default"
+        }
+        if let size = file?.maxSizeMegabytes { cache.maximumMegabytes = size; sources["cache.max_size_mb"] = "file" }
+        if let length = file?.maxTextLength { cache.maximumTextCharacters = length; sources["cache.max_text_length"] = "file" }
+        if let memory = file?.memoryMegabytes { cache.memoryMegabytes = memory; sources["cache.memory_mb"] = "file" }
+        return cache
     }
 
     /// `[archive]` with its flags and variables (`SPEAKD_ARCHIVE_DIR`, `SPEAKD_ARCHIVE_FORMAT`); quality settings

@@ -1,0 +1,26 @@
+/// The phrase cache's settings as the daemon starts with them (`[cache]`, `--cache-dir`, `--no-cache`).
+///
+/// Threading: a value type; Sendable.
+public struct CacheOptions: Sendable, Equatable {
+    public var enabled = true
+    /// nil when no default could be found (no `CACHE_DIRECTORY`, `XDG_CACHE_HOME` or `HOME`): the cache is off.
+    public var directory: String?
+    public var maximumMegabytes = 200
+    /// Segments longer than this many characters are not cached.
+    public var maximumTextCharacters = 500
+    /// Decoded audio of the most used entries kept in memory.
+    public var memoryMegabytes = 16
+
+    public init() {}
+
+    /// systemd's `CacheDirectory=` (it sets `$CACHE_DIRECTORY`), else `$XDG_CACHE_HOME/speakd`, else
+    /// `~/.cache/speakd`.
+    public static func defaultDirectory(environment: [String: String]) -> String? {
+        if let systemd = environment["CACHE_DIRECTORY"]?.split(separator: ":").first, !systemd.isEmpty {
+            return String(systemd)
+        }
+        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return xdg + "/speakd" }
+        if let home = environment["HOME"], home.hasPrefix("/") { return home + "/.cache/speakd" }
+        return nil
+    }
+}
