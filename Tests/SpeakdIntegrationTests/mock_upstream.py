@@ -96,6 +96,9 @@ Errors:
                          the injected error (and count towards --fail-first).
 --fail-first K           Inject the error only for the first K requests (that reach the
                          injection point), then answer normally.  --status defaults to 500.
+--faults-first K         Apply the stream faults (--empty, --cut-after, --stall-after,
+                         --header-delay, --hold) only to the first K successful requests; later
+                         ones stream normally (a fault followed by recovery).
 
 Request log:
 --log DIR                For every request (errors included; DIR is created) write
@@ -250,6 +253,7 @@ class State:
         self.requests = 0
         self.connections = 0
         self.injected = 0
+        self.stream_faults = 0
         self.pcm = None
         if opts.pcm is not None:
             with open(opts.pcm, "rb") as f:
@@ -270,6 +274,14 @@ class State:
         with self.lock:
             self.connections += 1
             return self.connections
+
+    def take_stream_fault(self) -> bool:
+        if self.opts.faults_first is None:
+            return True
+        with self.lock:
+            n = self.stream_faults
+            self.stream_faults += 1
+        return n < self.opts.faults_first
 
     def should_inject(self) -> bool:
         if self.inject_status is None:
@@ -503,6 +515,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def _stream(self, req: dict, rec: dict):
         opts = self.opts
+        if not self.state.take_stream_fault():
+            opts = argparse.Namespace(**{**vars(opts), "empty": False, "cut_after": None,
+                                         "stall_after": None, "header_delay": 0.0, "hold": None})
         if opts.empty:
             header, audio = b"", b""
         else:
@@ -728,6 +743,7 @@ def parse_args(argv=None):
     p.add_argument("--retry-after", metavar="SECONDS")
     p.add_argument("--validate-before-error", action="store_true")
     p.add_argument("--fail-first", type=non_negative(int), metavar="K")
+    p.add_argument("--faults-first", type=non_negative(int), metavar="K")
     p.add_argument("--log", metavar="DIR")
     opts = p.parse_args(argv)
     if opts.rate <= 0:
