@@ -23,8 +23,6 @@ public final class OpenAISpeechClient: Synthesizer {
     public let configuration: UpstreamConfiguration
     private let http: HTTPClient
     private let logger: Logger
-    /// Longest a single request may take end to end (a 4096-character segment is a few minutes of audio).
-    private let requestDeadline: TimeAmount = .minutes(15)
 
     public init(configuration: UpstreamConfiguration, http: HTTPClient, logger: Logger) {
         self.configuration = configuration
@@ -32,11 +30,18 @@ public final class OpenAISpeechClient: Synthesizer {
         self.logger = logger
     }
 
-    /// An HTTP client set up with the upstream's timeouts; shut it down with `shutdown()` at exit.
+    /// An HTTP client set up with the upstream's connect timeout; shut it down with `shutdown()` at exit.
+    ///
+    /// The three timeouts: `connect_timeout` is the client's own; `first_byte_timeout` is the request's deadline for
+    /// its headers (`execute(deadline:)` stops timing once they arrive), counted from sending; `idle_timeout` is
+    /// timed by `IdleTimedBody`.
+    /// The client's read timeout would time the headers and the body alike, so it is only a backstop, never reached
+    /// before the other two.
     public static func makeHTTPClient(for configuration: UpstreamConfiguration) -> HTTPClient {
         var httpConfiguration = HTTPClient.Configuration()
+        let backstop = max(configuration.firstByteTimeoutSeconds, configuration.idleTimeoutSeconds) + 30
         httpConfiguration.timeout = .init(connect: .seconds(configuration.connectTimeoutSeconds),
-                                          read: .seconds(configuration.readTimeoutSeconds))
+                                          read: .seconds(backstop))
         // Keep idle connections for a while: the next announcement reuses them.
         httpConfiguration.connectionPool = .init(idleTimeout: .seconds(300))
         // Fail a refused connection at once instead of retrying until the connect timeout: a listener waiting for
@@ -72,9 +77,12 @@ public final class OpenAISpeechClient: Synthesizer {
 
         let response: HTTPClientResponse
         do {
-            response = try await http.execute(httpRequest, timeout: requestDeadline, logger: logger)
+            // Counted from sending, connection included (a warm pooled connection has none to make): the client
+            // cannot tell when a new connection is up. A connection slower than connect_timeout fails first as such.
+            let deadline = NIODeadline.now() + .seconds(configuration.firstByteTimeoutSeconds)
+            response = try await http.execute(httpRequest, deadline: deadline, logger: logger)
         } catch {
-            throw Self.describe(error, url: configuration.speechURL, stage: "connecting to")
+            throw describe(error, stage: "connecting to")
         }
         guard response.status == .ok else {
             throw await failure(for: response)
@@ -84,7 +92,7 @@ public final class OpenAISpeechClient: Synthesizer {
         }
         var decoder = PCMStreamDecoder(format: declaredFormat(response.headers))
         do {
-            for try await buffer in response.body {
+            try await IdleTimedBody.forEachPart(of: response.body, idleTimeout: configuration.idleTimeoutSeconds) { buffer in
                 let samples = try decoder.decode(buffer.readableBytesView)
                 if !samples.isEmpty {
                     try await deliver(AudioChunk(format: decoder.format, samples: samples))
@@ -98,11 +106,11 @@ public final class OpenAISpeechClient: Synthesizer {
             throw CancellationError()
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            throw Self.describe(error, url: configuration.speechURL, stage: "receiving audio from",
-                                afterSamples: decoder.samplesDecoded)
+            throw describe(error, stage: "receiving audio from", afterSamples: decoder.samplesDecoded)
         }
         guard decoder.samplesDecoded > 0 else {
-            throw SynthesisError(.badAudio, "the upstream answered 200 but sent no audio")
+            // Kokoro does this under load; nothing was heard, so asking again is safe.
+            throw SynthesisError(.badAudio, "the upstream answered 200 but sent no audio", isRetryable: true)
         }
     }
 
@@ -156,17 +164,29 @@ public final class OpenAISpeechClient: Synthesizer {
         }
     }
 
-    static func describe(_ error: any Error, url: String, stage: String, afterSamples: Int = 0) -> SynthesisError {
+    /// A transport failure in words, naming the timeout that fired (and its setting) when one did.
+    func describe(_ error: any Error, stage: String, afterSamples: Int = 0) -> SynthesisError {
+        Self.describe(error, url: configuration.speechURL, stage: stage, afterSamples: afterSamples,
+                      timeouts: configuration)
+    }
+
+    static func describe(_ error: any Error, url: String, stage: String, afterSamples: Int = 0,
+                         timeouts: UpstreamConfiguration = UpstreamConfiguration()) -> SynthesisError {
         let reason: String
         switch error {
         case let error as HTTPClientError where error == .connectTimeout:
-            reason = "connection timed out"
+            reason = "no connection within \(timeouts.connectTimeoutSeconds) s (connect_timeout)"
+        case let error as HTTPClientError where error == .deadlineExceeded:
+            reason = "no answer within \(timeouts.firstByteTimeoutSeconds) s (first_byte_timeout)"
+        case let timeout as BodyIdleTimeout:
+            reason = "the audio stream stalled: nothing for \(timeout.seconds) s (idle_timeout)"
         case let error as HTTPClientError where error == .readTimeout:
             reason = afterSamples > 0 ? "the audio stream stalled" : "no answer in time"
         case let error as HTTPClientError where error == .remoteConnectionClosed:
             reason = "the connection closed early"
-        case let error as HTTPClientError where error == .deadlineExceeded:
-            reason = "the request took too long"
+        case let error as HTTPParserError where error == .invalidEOFState:
+            // A 200 whose body ends without its end (chunked terminator or Content-Length): a truncated stream.
+            reason = "the connection closed early, before the end of the audio"
         case let error as NIOConnectionError:
             reason = error.connectionErrors.first.map { "\($0.error)" } ?? "\(error)"
         default:
@@ -174,7 +194,11 @@ public final class OpenAISpeechClient: Synthesizer {
         }
         let suffix = afterSamples > 0 ? " after \(afterSamples) samples" : ""
         let kind: SynthesisError.Kind = afterSamples > 0 ? .badAudio : .unavailable
-        // A connection that failed before any audio can be tried again; audio already played cannot be unplayed.
-        return SynthesisError(kind, "\(stage) upstream \(url) failed\(suffix): \(reason)", isRetryable: afterSamples == 0)
+        // A connection that failed before any audio can be tried again; audio already played cannot be unplayed. A
+        // timeout is not retried: the listener has waited a whole timeout already, and the fallback speaks now.
+        let timedOut = error is BodyIdleTimeout
+            || [.connectTimeout, .deadlineExceeded, .readTimeout].contains(error as? HTTPClientError)
+        return SynthesisError(kind, "\(stage) upstream \(url) failed\(suffix): \(reason)",
+                              isRetryable: afterSamples == 0 && !timedOut)
     }
 }

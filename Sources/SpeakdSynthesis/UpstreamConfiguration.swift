@@ -11,22 +11,33 @@ public struct UpstreamConfiguration: Sendable, Equatable {
     public var apiKey: String?
     /// For servers that state the wrong rate (or none): play their pcm at this rate.
     public var sampleRateOverride: Int?
+    /// Longest wait for a TCP (and TLS) connection to be established.
     public var connectTimeoutSeconds: Int64
-    /// Longest wait for the next bytes of a response, the first ones included: a stalled stream fails, never hangs.
-    public var readTimeoutSeconds: Int64
+    /// Longest wait for the response's headers, counted from sending the request (a new connection's set-up
+    /// included): a server that accepts and says nothing fails.
+    /// Generous by default: a self-hosted server loading its model after a pause answers in seconds.
+    public var firstByteTimeoutSeconds: Int64
+    /// Longest silence between two parts of a response body: a stream that stalls mid-way fails, never hangs.
+    public var idleTimeoutSeconds: Int64
     /// Members added to every request body, for servers that want more than the contract (Kokoro-FastAPI streams
     /// only with `"stream": true`). Empty by default: OpenAI refuses unknown members.
     public var extraBody: [String: JSONValue] = [:]
 
     public static let openAIBaseURL = "https://api.openai.com/v1"
+    public static let defaultConnectTimeout: Int64 = 5
+    public static let defaultFirstByteTimeout: Int64 = 20
+    public static let defaultIdleTimeout: Int64 = 10
 
     public init(baseURL: String = UpstreamConfiguration.openAIBaseURL, apiKey: String? = nil,
-                sampleRateOverride: Int? = nil, connectTimeoutSeconds: Int64 = 5, readTimeoutSeconds: Int64 = 20) {
+                sampleRateOverride: Int? = nil, connectTimeoutSeconds: Int64 = UpstreamConfiguration.defaultConnectTimeout,
+                firstByteTimeoutSeconds: Int64 = UpstreamConfiguration.defaultFirstByteTimeout,
+                idleTimeoutSeconds: Int64 = UpstreamConfiguration.defaultIdleTimeout) {
         self.baseURL = baseURL
         self.apiKey = apiKey
         self.sampleRateOverride = sampleRateOverride
         self.connectTimeoutSeconds = connectTimeoutSeconds
-        self.readTimeoutSeconds = readTimeoutSeconds
+        self.firstByteTimeoutSeconds = firstByteTimeoutSeconds
+        self.idleTimeoutSeconds = idleTimeoutSeconds
     }
 
     public var speechURL: String {

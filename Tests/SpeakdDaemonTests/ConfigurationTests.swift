@@ -85,6 +85,8 @@ final class ConfigurationFileTests: XCTestCase {
         base_url = "http://kokoro.lan:8880/v1"
         api_key = "sk-kokoro-secret-1234"
         sample_rate = 22050
+        first_byte_timeout = 60
+        idle_timeout = 4
         [upstream.kokoro.extra_body]
         stream = true
         lang_code = "a"
@@ -108,10 +110,14 @@ final class ConfigurationFileTests: XCTestCase {
         XCTAssertEqual(openai.model, "gpt-4o-mini-tts")
         XCTAssertEqual(openai.voice, "coral")
         XCTAssertEqual(openai.connectTimeoutSeconds, 3)
-        XCTAssertEqual(openai.readTimeoutSeconds, 30)
+        XCTAssertEqual(openai.firstByteTimeoutSeconds, 30, "read_timeout sets both waits")
+        XCTAssertEqual(openai.idleTimeoutSeconds, 30)
         let kokoro = file.upstreams[1]
         XCTAssertEqual(kokoro.apiKey, "sk-kokoro-secret-1234")
         XCTAssertEqual(kokoro.sampleRate, 22050)
+        XCTAssertEqual(kokoro.firstByteTimeoutSeconds, 60)
+        XCTAssertEqual(kokoro.idleTimeoutSeconds, 4)
+        XCTAssertNil(kokoro.connectTimeoutSeconds)
         XCTAssertEqual(kokoro.extraBody, ["stream": .bool(true), "lang_code": .string("a")])
     }
 

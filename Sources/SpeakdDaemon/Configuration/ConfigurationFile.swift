@@ -62,7 +62,8 @@ public struct ConfigurationFile: Sendable, Equatable {
         public var voice: String?
         public var sampleRate: Int?
         public var connectTimeoutSeconds: Int?
-        public var readTimeoutSeconds: Int?
+        public var firstByteTimeoutSeconds: Int?
+        public var idleTimeoutSeconds: Int?
         public var extraBody: [String: JSONValue] = [:]
     }
 
@@ -162,7 +163,13 @@ public struct ConfigurationFile: Sendable, Equatable {
                 upstream.voice = try section.string("voice")
                 upstream.sampleRate = try section.integer("sample_rate", in: 4_000...192_000)
                 upstream.connectTimeoutSeconds = try section.integer("connect_timeout", in: 1...300)
-                upstream.readTimeoutSeconds = try section.integer("read_timeout", in: 1...3600)
+                upstream.firstByteTimeoutSeconds = try section.integer("first_byte_timeout", in: 1...3600)
+                upstream.idleTimeoutSeconds = try section.integer("idle_timeout", in: 1...3600)
+                // The older single setting: both waits at once, unless named separately.
+                if let seconds = try section.integer("read_timeout", in: 1...3600) {
+                    upstream.firstByteTimeoutSeconds = upstream.firstByteTimeoutSeconds ?? seconds
+                    upstream.idleTimeoutSeconds = upstream.idleTimeoutSeconds ?? seconds
+                }
                 if let extras = try section.table("extra_body") {
                     upstream.extraBody = try extras.jsonObject()
                 }

@@ -76,8 +76,9 @@ extension ResolvedSettings {
             if let model = upstream.model { line("model", quoted(model), source: "file") }
             if let voice = upstream.voice { line("voice", quoted(voice), source: "file") }
             if let rate = configuration.sampleRateOverride { line("sample_rate", "\(rate)", source: sources[prefix + ".sample_rate"] ?? "file") }
-            line("connect_timeout", "\(configuration.connectTimeoutSeconds)", source: "")
-            line("read_timeout", "\(configuration.readTimeoutSeconds)", source: "")
+            line("connect_timeout", "\(configuration.connectTimeoutSeconds)", source: "seconds")
+            line("first_byte_timeout", "\(configuration.firstByteTimeoutSeconds)", source: "seconds from sending to the headers")
+            line("idle_timeout", "\(configuration.idleTimeoutSeconds)", source: "seconds between parts of the audio")
             if !configuration.extraBody.isEmpty {
                 lines.append("[\(prefix).extra_body]")
                 for (key, value) in configuration.extraBody.sorted(by: { $0.key < $1.key }) {

@@ -291,7 +291,8 @@ public enum SettingsResolver {
         }
         configuration.sampleRateOverride = section.sampleRate
         if let seconds = section.connectTimeoutSeconds { configuration.connectTimeoutSeconds = Int64(seconds) }
-        if let seconds = section.readTimeoutSeconds { configuration.readTimeoutSeconds = Int64(seconds) }
+        if let seconds = section.firstByteTimeoutSeconds { configuration.firstByteTimeoutSeconds = Int64(seconds) }
+        if let seconds = section.idleTimeoutSeconds { configuration.idleTimeoutSeconds = Int64(seconds) }
         configuration.extraBody = section.extraBody
         return NamedUpstream(name: section.name, configuration: configuration, model: section.model, voice: section.voice)
     }
