@@ -17,6 +17,8 @@ public final class ALSAOutput: AudioOutput {
     private var format: PCMFormat?
     public private(set) var periodFrames = 0
     public private(set) var bufferFrames = 0
+    /// Set by a failure mid-stream: `close` then drops alsa-lib's cached configuration (see `forgetConfiguration`).
+    private var reloadConfiguration = false
 
     public init(deviceName: String, periodMicroseconds: UInt32 = 10_000, bufferMicroseconds: UInt32 = 40_000) {
         self.deviceName = deviceName
@@ -35,6 +37,7 @@ public final class ALSAOutput: AudioOutput {
         var handle: OpaquePointer?
         let rc = snd_pcm_open(&handle, deviceName, SND_PCM_STREAM_PLAYBACK, SND_PCM_NONBLOCK)
         guard rc >= 0, let handle else {
+            Self.forgetConfiguration()
             throw AudioOutputError(kind: .open, code: rc, device: deviceName)
         }
         var period: snd_pcm_uframes_t = 0
@@ -44,6 +47,7 @@ public final class ALSAOutput: AudioOutput {
                                                periodMicroseconds, bufferMicroseconds, &period, &buffer, &failedStep)
         guard configured >= 0 else {
             snd_pcm_close(handle)
+            Self.forgetConfiguration()
             throw AudioOutputError(kind: .configure, code: configured, device: deviceName,
                                    step: failedStep.map { String(cString: $0) })
         }
@@ -60,6 +64,19 @@ public final class ALSAOutput: AudioOutput {
         }
         pcm = nil
         format = nil
+        if reloadConfiguration {
+            reloadConfiguration = false
+            Self.forgetConfiguration()
+        }
+    }
+
+    /// After a device failure: alsa-lib reads its configuration once per process, and what "default" means is
+    /// decided then (the pulse hook makes it PulseAudio only if a server is running at that moment). Dropping the
+    /// cached tree makes the next open read it again, so a sound server started or restarted since is found.
+    /// Called only with no PCM open, by the process's only ALSA user at that moment (the audio thread, or the
+    /// start-up probe before any stream); it allocates, which is why it happens only after a failure.
+    private static func forgetConfiguration() {
+        snd_config_update_free_global()
     }
 
     public func availableFrames() throws(AudioOutputError) -> Int {
@@ -86,6 +103,7 @@ public final class ALSAOutput: AudioOutput {
         guard let pcm else { return }
         let recovered = snd_pcm_recover(pcm, code, 1)
         if recovered < 0 {
+            reloadConfiguration = true
             throw AudioOutputError(kind: .write, code: code, device: deviceName)
         }
         if code == -EPIPE {

@@ -252,6 +252,20 @@ public final class AudioPlayer: Sendable {
         return AudioOutputError(packed: state.lastDeviceError.load(ordering: .relaxed), device: deviceName)
     }
 
+    /// Why the device cannot be used, when its last open (or the start-up probe) failed or it failed while
+    /// playing; nil once it opens again. The next stream always tries to open it afresh.
+    public var deviceProblem: AudioOutputError? {
+        state.deviceUsable.load(ordering: .relaxed) ? nil : lastDeviceError
+    }
+
+    /// Records a device failure found outside the audio thread (a probe at start-up), for `deviceProblem`. Streams
+    /// begun afterwards are not blamed for it.
+    public func reportUnavailableDevice(_ error: AudioOutputError) {
+        state.lastDeviceError.store(error.packed, ordering: .relaxed)
+        state.deviceErrors.add(1, ordering: .releasing)
+        state.deviceUsable.store(false, ordering: .relaxed)
+    }
+
     public var isIdle: Bool { state.idle.load(ordering: .acquiring) && ring.readPosition == ring.writePosition }
 
     /// Stops both threads and closes the device. The player cannot be used afterwards.

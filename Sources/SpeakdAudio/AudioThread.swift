@@ -355,6 +355,7 @@ final class AudioThread: @unchecked Sendable {
             do {
                 try output.open(format: PCMFormat(packed: packed))
                 openFormat = packed
+                state.deviceUsable.store(true, ordering: .relaxed)
                 return true
             } catch {
                 failedStreamGeneration = generation
@@ -422,6 +423,7 @@ final class AudioThread: @unchecked Sendable {
     }
 
     private func recordDeviceError(_ error: AudioOutputError) {
+        state.deviceUsable.store(false, ordering: .relaxed)
         state.lastDeviceError.store(error.packed, ordering: .relaxed)
         state.deviceErrors.add(1, ordering: .releasing)
         notify.ring()

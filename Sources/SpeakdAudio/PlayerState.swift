@@ -20,6 +20,9 @@ final class PlayerState: Sendable {
     let deviceErrors = Atomic<UInt64>(0)
     /// `kind << 32 | UInt32(bitPattern: code)`, see `AudioOutputError.packed`.
     let lastDeviceError = Atomic<UInt64>(0)
+    /// False from a device failure (or a failed probe at start-up) until the device next opens. Written by the audio
+    /// thread, and once by the control side before the first stream (`AudioPlayer.reportUnavailableDevice`).
+    let deviceUsable = Atomic<Bool>(true)
     /// True while the audio thread sleeps with an empty ring and a stopped device.
     let idle = Atomic<Bool>(true)
 

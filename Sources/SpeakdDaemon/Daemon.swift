@@ -36,6 +36,7 @@ public enum Daemon {
                                 bufferMicroseconds: options.bufferMicroseconds)
         let player = try AudioPlayer(output: output)
         defer { player.shutdown() }
+        probeDevice(options, player: player, logger: logger)
         let events = EventHub()
         let archiver = Archiver(options: options.archive, events: events, logger: logger)
         archiver.removeStalePartials()
@@ -89,7 +90,7 @@ public enum Daemon {
         logger.info("speakd \(speakdVersion) listening", metadata: [
             "socket": "\(inherited == nil ? options.socketPath : "inherited fd \(inherited!)")",
             "engine": "\(engines.preferred.engineName)", "upstreams": "\(upstreams.isEmpty ? "none" : upstreams)",
-            "device": "\(options.device)",
+            "device": "\(options.device)\(player.deviceProblem == nil ? "" : " (unavailable for now)")",
         ])
         notifier?.send("READY=1\nSTATUS=Ready: \(engines.preferred.engineName) on \(options.device)")
         let watchdog = notifier.flatMap { notifier in
@@ -107,6 +108,23 @@ public enum Daemon {
         defer { watchdog?.cancel() }
         try await server.serve(bound)
         _ = await queue.stop(reason: "speakd is shutting down")
+    }
+
+    /// Opens and closes the device once at start-up, so that a missing device is reported now (log, `status`)
+    /// rather than by the first announcement. The daemon starts either way: the audio thread tries again for every
+    /// job, so speech resumes as soon as the sound server or card is back. A separate output object, so the audio
+    /// thread's own stays its alone.
+    private static func probeDevice(_ options: DaemonOptions, player: AudioPlayer, logger: Logger) {
+        let probe = ALSAOutput(deviceName: options.device, periodMicroseconds: options.periodMicroseconds,
+                               bufferMicroseconds: options.bufferMicroseconds)
+        do {
+            try probe.open(format: .openAISpeech)
+            probe.close()
+        } catch {
+            player.reportUnavailableDevice(error)
+            logger.warning("audio device unavailable; speakd starts anyway and tries again for every job",
+                           metadata: ["error": "\(error)"])
+        }
     }
 
     private static func makeEngines(_ options: DaemonOptions, logger: Logger) throws -> Engines {

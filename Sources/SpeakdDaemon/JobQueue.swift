@@ -31,6 +31,8 @@ public actor JobQueue {
     private var writer: (job: Job, task: Task<Void, Never>)?
     private var nextJobNumber = 1
     private var paused = false
+    /// A job failed for the device since one last started: the next start is logged as the device's return.
+    private var deviceFailing = false
 
     /// Jobs written ahead into the ring; bounds the player's table of discard ranges.
     static let maximumJobsInRing = 64
@@ -44,6 +46,7 @@ public actor JobQueue {
         self.events = events
         self.logger = logger
         self.archiver = archiver
+        deviceFailing = player.deviceProblem != nil
     }
 
     // MARK: requests
@@ -465,8 +468,13 @@ public actor JobQueue {
         switch outcome {
         case .reached:
             job.startedSent = true
+            if deviceFailing {
+                deviceFailing = false
+                logger.notice("the audio device works again", metadata: ["job": "\(id)", "device": "\(player.deviceName)"])
+            }
             emit(job, .started)
         case .deviceFailed(let error):
+            deviceFailing = true
             logger.error("audio device failed", metadata: ["job": "\(id)", "error": "\(error)"])
             _ = end(job, .failed, reason: error.description, error: ProtocolError(.audioDevice, error.description))
             pump()
@@ -493,6 +501,8 @@ public actor JobQueue {
             }
             pump()
         case .deviceFailed(let error):
+            deviceFailing = true
+            logger.error("audio device failed while playing", metadata: ["job": "\(id)", "error": "\(error)"])
             _ = end(job, .failed, reason: error.description, error: ProtocolError(.audioDevice, error.description))
             pump()
         case .cut:

@@ -158,7 +158,8 @@ final class RequestHandler: Sendable {
                           upstream: engines.defaultUpstream.flatMap { engines.upstream(named: $0)?.client.configuration.baseURL },
                           device: player.deviceName, currentJob: snapshot.currentJob, position: snapshot.position,
                           currentEngine: snapshot.engine, paused: snapshot.paused, queued: snapshot.queued,
-                          underruns: player.underruns, uptimeSeconds: monotonicSeconds() - startTime)
+                          underruns: player.underruns, uptimeSeconds: monotonicSeconds() - startTime,
+                          deviceError: player.deviceProblem?.description)
     }
 }
 

@@ -61,6 +61,9 @@ public struct StatusInfo: Sendable, Codable, Equatable {
     public var engine: String
     public var upstream: String?
     public var device: String
+    /// Why the device cannot be used right now (missing at start, or failed while playing); absent when it can.
+    /// The next job tries it again.
+    public var deviceError: String?
     public var currentJob: String?
     /// Seconds of the current job heard so far.
     public var position: Double?
@@ -73,7 +76,8 @@ public struct StatusInfo: Sendable, Codable, Equatable {
 
     public init(version: String, protocol: Int, engine: String, upstream: String?, device: String, currentJob: String?,
                 position: Double? = nil, currentEngine: String? = nil, paused: Bool = false,
-                queued: Int, underruns: Int, uptimeSeconds: Double) {
+                queued: Int, underruns: Int, uptimeSeconds: Double, deviceError: String? = nil) {
+        self.deviceError = deviceError
         self.position = position
         self.currentEngine = currentEngine
         self.paused = paused

@@ -132,7 +132,7 @@ struct Status: ParsableCommand {
         print("""
             speakd \(status.version) (protocol \(status.protocol)) on \(daemon.path)
             engine:    \(status.engine)\(status.upstream.map { " (\($0))" } ?? "")
-            device:    \(status.device)
+            device:    \(status.device)\(status.deviceError.map { " (unavailable: \($0); the next job tries again)" } ?? "")
             playing:   \(playing(status))
             queued:    \(status.queued)
             underruns: \(status.underruns)

@@ -170,11 +170,13 @@ final class SinkRecorder {
     let child: Child
     let file: URL
 
-    /// Starts recording and waits until parec delivers audio (its first second is often late).
-    init(in directory: URL) throws {
+    /// Starts recording and waits until parec delivers audio (its first second is often late). `environment`
+    /// chooses another PulseAudio (`PULSE_RUNTIME_PATH`, `PULSE_SERVER`).
+    init(in directory: URL, environment: [String: String] = [:]) throws {
         file = directory.appendingPathComponent("recording.raw")
         _ = FileManager.default.createFile(atPath: file.path, contents: nil)
-        child = try Child("/bin/sh", ["-c", "exec parec -d speakers.monitor --raw --format=s16le --rate=24000 --channels=1 --latency-msec=20 > '\(file.path)'"])
+        child = try Child("/bin/sh", ["-c", "exec parec -d speakers.monitor --raw --format=s16le --rate=24000 --channels=1 --latency-msec=20 > '\(file.path)'"],
+                          environment: environment)
         let deadline = Date().addingTimeInterval(5)
         while Date() < deadline {
             if (try? FileManager.default.attributesOfItem(atPath: file.path)[.size] as? Int) ?? 0 > 4_800 { return }
