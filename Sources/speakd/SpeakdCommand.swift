@@ -136,6 +136,8 @@ struct SpeakdCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Before the key is read: a crash must never write it to a core file.
+        CoreDumps.forbid()
         let environment = processEnvironment()
         let settings: ResolvedSettings
         do {
