@@ -1,6 +1,7 @@
 import SpeakdProtocol
 import XCTest
 @testable import SpeakdDaemon
+import SpeakdSynthesis
 
 final class TOMLDocumentTests: XCTestCase {
     func testTheSubsetParses() throws {
@@ -125,6 +126,42 @@ final class ConfigurationFileTests: XCTestCase {
         let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/config.toml.example")
         let file = try ConfigurationFile(path: url.path, text: String(contentsOf: url, encoding: .utf8))
         XCTAssertTrue(file.upstreams.isEmpty, "the example must leave espeak-ng speaking until the user configures an upstream")
+    }
+
+    /// docs/architecture.md#limits states each limit; this keeps it true.
+    func testTheDocumentedLimitsAreTheRealOnes() throws {
+        let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../docs/architecture.md")
+        let text = try String(contentsOf: url, encoding: .utf8)
+        let table = try XCTUnwrap(text.components(separatedBy: "## Limits").dropFirst().first?.components(separatedBy: "\n## ").first)
+        func row(_ setting: String) -> String { table.split(separator: "\n").first { $0.contains(setting) }.map(String.init) ?? "" }
+        func formatted(_ number: Int) -> String {
+            var digits = String(number), grouped = ""
+            while digits.count > 3 { grouped = "," + digits.suffix(3) + grouped; digits.removeLast(3) }
+            return digits + grouped
+        }
+        let options = DaemonOptions(socketPath: "/unused")
+        let upstream = UpstreamConfiguration()
+        XCTAssertTrue(row("max_connections").contains(formatted(options.maxConnections)), row("max_connections"))
+        XCTAssertTrue(row("max_queued_jobs").contains(formatted(options.maxQueuedJobs)), row("max_queued_jobs"))
+        XCTAssertTrue(row("request line").contains(formatted(SpeechLimits.maxLineBytes)), row("request line"))
+        XCTAssertTrue(row("a job's text").contains(formatted(SpeechLimits.jobInputMaxCharacters)), row("a job's text"))
+        XCTAssertTrue(row("one upstream request").contains(formatted(SpeechLimits.upstreamInputMaxCharacters)))
+        XCTAssertTrue(row("left unread").contains(formatted(ControlServer.maximumUnreadBytes)), row("left unread"))
+        XCTAssertTrue(row("connect_timeout").contains("| \(upstream.connectTimeoutSeconds) s"), row("connect_timeout"))
+        XCTAssertTrue(row("first_byte_timeout").contains("| \(upstream.firstByteTimeoutSeconds) s"), row("first_byte_timeout"))
+        XCTAssertTrue(row("idle_timeout").contains("| \(upstream.idleTimeoutSeconds) s"), row("idle_timeout"))
+        let policy = RetryPolicy()
+        XCTAssertTrue(row("retries").contains("\(policy.maxAttempts) tries") && row("retries").contains("at most \(Int(policy.longestAcceptableWaitSeconds)) s"), row("retries"))
+    }
+
+    func testCheckConfigShowsTheLimitsAndTimeouts() throws {
+        let file = try ConfigurationFile(path: "t.toml", text: "[upstream.kokoro]\nbase_url = \"http://k/v1\"\nidle_timeout = 4\n")
+        let text = try SettingsResolver.resolve(flags: CommandLineSettings(), environment: [:], file: file).describe()
+        for expected in ["max_connections = 1024", "max_queued_jobs = 10000", "8388608 bytes", "1000000 characters",
+                         "connect_timeout = 5", "first_byte_timeout = 20", "idle_timeout = 4"] {
+            XCTAssertTrue(text.contains(expected), "\(expected) missing from:\n\(text)")
+        }
+        XCTAssertTrue(text.split(separator: "\n").contains { $0.hasPrefix("idle_timeout = 4") && $0.hasSuffix("# file") }, text)
     }
 
     func testMistakesAreRefusedWithLineAndReason() {

@@ -24,6 +24,7 @@ extension ResolvedSettings {
         lines.append("[limits]")
         line("max_connections", "\(options.maxConnections)", source: "file or default")
         line("max_queued_jobs", "\(options.maxQueuedJobs)", source: "file or default")
+        for fixed in FixedLimits.lines { lines.append("# \(fixed)") }
         lines.append("")
         lines.append("[audio]")
         line("device", quoted(options.device))
@@ -76,9 +77,10 @@ extension ResolvedSettings {
             if let model = upstream.model { line("model", quoted(model), source: "file") }
             if let voice = upstream.voice { line("voice", quoted(voice), source: "file") }
             if let rate = configuration.sampleRateOverride { line("sample_rate", "\(rate)", source: sources[prefix + ".sample_rate"] ?? "file") }
-            line("connect_timeout", "\(configuration.connectTimeoutSeconds)", source: "seconds")
-            line("first_byte_timeout", "\(configuration.firstByteTimeoutSeconds)", source: "seconds from sending to the headers")
-            line("idle_timeout", "\(configuration.idleTimeoutSeconds)", source: "seconds between parts of the audio")
+            // Seconds: to connect; from sending to the response's headers; of silence mid-stream.
+            line("connect_timeout", "\(configuration.connectTimeoutSeconds)", source: sources[prefix + ".connect_timeout"] ?? "default")
+            line("first_byte_timeout", "\(configuration.firstByteTimeoutSeconds)", source: sources[prefix + ".first_byte_timeout"] ?? "default")
+            line("idle_timeout", "\(configuration.idleTimeoutSeconds)", source: sources[prefix + ".idle_timeout"] ?? "default")
             if !configuration.extraBody.isEmpty {
                 lines.append("[\(prefix).extra_body]")
                 for (key, value) in configuration.extraBody.sorted(by: { $0.key < $1.key }) {

@@ -290,9 +290,15 @@ public enum SettingsResolver {
             sources[prefix + ".api_key"] = "credential \(name)"
         }
         configuration.sampleRateOverride = section.sampleRate
-        if let seconds = section.connectTimeoutSeconds { configuration.connectTimeoutSeconds = Int64(seconds) }
-        if let seconds = section.firstByteTimeoutSeconds { configuration.firstByteTimeoutSeconds = Int64(seconds) }
-        if let seconds = section.idleTimeoutSeconds { configuration.idleTimeoutSeconds = Int64(seconds) }
+        if let seconds = section.connectTimeoutSeconds {
+            configuration.connectTimeoutSeconds = Int64(seconds); sources[prefix + ".connect_timeout"] = "file"
+        }
+        if let seconds = section.firstByteTimeoutSeconds {
+            configuration.firstByteTimeoutSeconds = Int64(seconds); sources[prefix + ".first_byte_timeout"] = "file"
+        }
+        if let seconds = section.idleTimeoutSeconds {
+            configuration.idleTimeoutSeconds = Int64(seconds); sources[prefix + ".idle_timeout"] = "file"
+        }
         configuration.extraBody = section.extraBody
         return NamedUpstream(name: section.name, configuration: configuration, model: section.model, voice: section.voice)
     }
