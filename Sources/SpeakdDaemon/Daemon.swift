@@ -106,6 +106,11 @@ public enum Daemon {
             }
         }
         defer { watchdog?.cancel() }
+        // Upstreams with keep_warm keep a pooled connection open between jobs.
+        let warmers = engines.upstreams.filter { $0.client.configuration.keepWarmSeconds > 0 }.map { upstream in
+            Task { await ConnectionWarmer(client: upstream.client).run() }
+        }
+        defer { warmers.forEach { $0.cancel() } }
         try await server.serve(bound)
         _ = await queue.stop(reason: "speakd is shutting down")
     }

@@ -3,6 +3,8 @@ import Logging
 import NIOCore
 import NIOHTTP1
 import NIOPosix
+import NIOSSL
+import Synchronization
 import SpeakdAudio
 import SpeakdProtocol
 import SpeakdText
@@ -23,11 +25,29 @@ public final class OpenAISpeechClient: Synthesizer {
     public let configuration: UpstreamConfiguration
     private let http: HTTPClient
     private let logger: Logger
+    /// When requests ran, for `ConnectionWarmer`.
+    let activity = UpstreamActivity()
 
     public init(configuration: UpstreamConfiguration, http: HTTPClient, logger: Logger) {
         self.configuration = configuration
         self.http = http
         self.logger = logger
+    }
+
+    /// A cheap request that leaves a pooled connection open for the next job: `GET {base}/models`, body discarded,
+    /// any status accepted (a 404 keeps the connection as well as a 200). Errors are only logged.
+    func refreshConnection() async {
+        var request = HTTPClientRequest(url: configuration.modelsURL)
+        request.headers.add(name: "User-Agent", value: "speakd/\(speakdVersion)")
+        if let key = configuration.apiKey { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        do {
+            let response = try await http.execute(request, deadline: .now() + .seconds(configuration.firstByteTimeoutSeconds),
+                                                  logger: logger)
+            for try await _ in response.body {}
+            logger.trace("upstream connection refreshed", metadata: ["status": "\(response.status.code)"])
+        } catch {
+            logger.debug("refreshing the upstream connection failed", metadata: ["error": "\(error)"])
+        }
     }
 
     /// An HTTP client set up with the upstream's connect timeout; shut it down with `shutdown()` at exit.
@@ -48,6 +68,11 @@ public final class OpenAISpeechClient: Synthesizer {
         // speech is better served by a prompt failure (and a fallback engine) than by seconds of silence.
         httpConfiguration.connectionPool.retryConnectionEstablishment = false
         httpConfiguration.decompression = .disabled
+        if let caFile = configuration.caFile {
+            var tls = TLSConfiguration.makeClientConfiguration()
+            tls.trustRoots = .file(caFile)
+            httpConfiguration.tlsConfiguration = tls
+        }
         return HTTPClient(eventLoopGroupProvider: .singleton, configuration: httpConfiguration)
     }
 
@@ -65,6 +90,8 @@ public final class OpenAISpeechClient: Synthesizer {
     }
 
     public func synthesize(_ request: SynthesisRequest, deliver: (AudioChunk) async throws -> Void) async throws {
+        activity.begin()
+        defer { activity.end() }
         var httpRequest = HTTPClientRequest(url: configuration.speechURL)
         httpRequest.method = .POST
         httpRequest.headers.add(name: "Content-Type", value: "application/json")

@@ -22,6 +22,14 @@ public struct UpstreamConfiguration: Sendable, Equatable {
     /// Members added to every request body, for servers that want more than the contract (Kokoro-FastAPI streams
     /// only with `"stream": true`). Empty by default: OpenAI refuses unknown members.
     public var extraBody: [String: JSONValue] = [:]
+    /// PEM file of the certificate authorities trusted for this upstream instead of the system's (a LAN server with
+    /// its own CA or a self-signed certificate).
+    public var caFile: String?
+    /// While jobs keep coming (within `keepWarmWindowSeconds` of the last request), a connection idle this long is
+    /// refreshed with a cheap `GET {base}/models`, so the next job finds it open instead of paying a new TCP and
+    /// TLS handshake. 0: off. Pick it below the server's keep-alive timeout (uvicorn: 5 s, nginx: 75 s).
+    public var keepWarmSeconds: Int64 = 0
+    public var keepWarmWindowSeconds: Int64 = 600
 
     public static let openAIBaseURL = "https://api.openai.com/v1"
     public static let defaultConnectTimeout: Int64 = 5
@@ -40,9 +48,14 @@ public struct UpstreamConfiguration: Sendable, Equatable {
         self.idleTimeoutSeconds = idleTimeoutSeconds
     }
 
-    public var speechURL: String {
+    public var speechURL: String { trimmedBase + "/audio/speech" }
+
+    /// `GET` here is what every OpenAI-compatible server answers cheaply (OpenAI, Kokoro-FastAPI, Speaches, LocalAI).
+    public var modelsURL: String { trimmedBase + "/models" }
+
+    private var trimmedBase: String {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
-        return base + "/audio/speech"
+        return base
     }
 }

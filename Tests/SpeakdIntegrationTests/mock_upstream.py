@@ -77,6 +77,12 @@ Streaming shape (byte counts below count body bytes, WAV header included):
 --hold SECONDS           Length of that pause.
 --chunk-delay SECONDS    Sleep between consecutive chunks (each chunk is flushed on its own).
 --header-delay SECONDS   Sleep before sending the response headers (time to first byte).
+--ttfb-per-char MS       Also sleep MS per input character before the headers (a server that synthesizes the
+                         first chunk from the whole input: time to first byte grows with its length).
+
+Connections:
+--tls-cert PEM --tls-key PEM   Serve HTTPS with this certificate (handshake on the connection's thread).
+--idle-close SECONDS     Close a keep-alive connection idle this long (uvicorn's default is 5 s).
 --cut-after N            Send N body bytes (complete chunks; one straddling N is shortened),
                          then shut the socket down (FIN) without the terminating chunk.
                          N >= body length: the whole body, still without the terminator.
@@ -314,6 +320,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         raise AttributeError(name)
 
     def setup(self):
+        if self.server.state.opts.tls_cert:
+            # The TLS handshake on this connection's own thread (not in accept, which would serialise clients).
+            self.request.do_handshake()
+        if self.server.state.opts.idle_close:
+            self.timeout = self.server.state.opts.idle_close  # an idle keep-alive connection is closed, like uvicorn's
         super().setup()
         self.state: State = self.server.state
         self.opts = self.state.opts
@@ -540,8 +551,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         sent = 0
         outcome = None
         try:
-            if opts.header_delay:
-                outcome = self._wait(opts.header_delay)
+            # Time to first byte: fixed, plus per input character (servers synthesize the first chunk from the whole
+            # input before sending anything).
+            delay = opts.header_delay + opts.ttfb_per_char / 1000.0 * len(req.get("input", ""))
+            if delay:
+                outcome = self._wait(delay)
                 if outcome:
                     return
             if opts.content_type is not None:
@@ -736,6 +750,10 @@ def parse_args(argv=None):
     p.add_argument("--hold", type=non_negative(float), metavar="SECONDS")
     p.add_argument("--chunk-delay", type=non_negative(float), default=0.0, metavar="SECONDS")
     p.add_argument("--header-delay", type=non_negative(float), default=0.0, metavar="SECONDS")
+    p.add_argument("--ttfb-per-char", type=non_negative(float), default=0.0, metavar="MS")
+    p.add_argument("--tls-cert", metavar="PEM")
+    p.add_argument("--tls-key", metavar="PEM")
+    p.add_argument("--idle-close", type=non_negative(float), metavar="SECONDS")
     p.add_argument("--cut-after", type=non_negative(int), metavar="N")
     p.add_argument("--stall-after", type=non_negative(int), metavar="N")
     p.add_argument("--status", type=int, metavar="CODE")
@@ -759,6 +777,11 @@ def main():
     opts = parse_args()
     server = Server(("127.0.0.1", opts.port), Handler)
     server.state = State(opts)
+    if opts.tls_cert:
+        import ssl
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(opts.tls_cert, opts.tls_key)
+        server.socket = context.wrap_socket(server.socket, server_side=True, do_handshake_on_connect=False)
 
     def on_signal(signum, frame):
         STOP.set()

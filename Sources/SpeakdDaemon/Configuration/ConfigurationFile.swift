@@ -64,6 +64,8 @@ public struct ConfigurationFile: Sendable, Equatable {
         public var connectTimeoutSeconds: Int?
         public var firstByteTimeoutSeconds: Int?
         public var idleTimeoutSeconds: Int?
+        public var caFile: String?
+        public var keepWarmSeconds: Int?
         public var extraBody: [String: JSONValue] = [:]
     }
 
@@ -170,6 +172,11 @@ public struct ConfigurationFile: Sendable, Equatable {
                     upstream.firstByteTimeoutSeconds = upstream.firstByteTimeoutSeconds ?? seconds
                     upstream.idleTimeoutSeconds = upstream.idleTimeoutSeconds ?? seconds
                 }
+                upstream.caFile = try section.string("ca_file")
+                if let file = upstream.caFile, !file.hasPrefix("/") {
+                    throw Invalid(path: path, line: section.lineOf("ca_file"), reason: "ca_file must be an absolute path")
+                }
+                upstream.keepWarmSeconds = try section.integer("keep_warm", in: 0...3600)
                 if let extras = try section.table("extra_body") {
                     upstream.extraBody = try extras.jsonObject()
                 }

@@ -81,6 +81,8 @@ extension ResolvedSettings {
             line("connect_timeout", "\(configuration.connectTimeoutSeconds)", source: sources[prefix + ".connect_timeout"] ?? "default")
             line("first_byte_timeout", "\(configuration.firstByteTimeoutSeconds)", source: sources[prefix + ".first_byte_timeout"] ?? "default")
             line("idle_timeout", "\(configuration.idleTimeoutSeconds)", source: sources[prefix + ".idle_timeout"] ?? "default")
+            if let caFile = configuration.caFile { line("ca_file", quoted(caFile), source: sources[prefix + ".ca_file"]) }
+            line("keep_warm", "\(configuration.keepWarmSeconds)", source: sources[prefix + ".keep_warm"] ?? "default (off)")
             if !configuration.extraBody.isEmpty {
                 lines.append("[\(prefix).extra_body]")
                 for (key, value) in configuration.extraBody.sorted(by: { $0.key < $1.key }) {

@@ -299,6 +299,15 @@ public enum SettingsResolver {
         if let seconds = section.idleTimeoutSeconds {
             configuration.idleTimeoutSeconds = Int64(seconds); sources[prefix + ".idle_timeout"] = "file"
         }
+        if let caFile = section.caFile {
+            guard access(caFile, R_OK) == 0 else {
+                throw StartupError("upstream \(section.name): ca_file \(caFile) cannot be read: \(String(cString: strerror(errno)))")
+            }
+            configuration.caFile = caFile; sources[prefix + ".ca_file"] = "file"
+        }
+        if let seconds = section.keepWarmSeconds {
+            configuration.keepWarmSeconds = Int64(seconds); sources[prefix + ".keep_warm"] = "file"
+        }
         configuration.extraBody = section.extraBody
         return NamedUpstream(name: section.name, configuration: configuration, model: section.model, voice: section.voice)
     }
