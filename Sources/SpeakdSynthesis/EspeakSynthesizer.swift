@@ -71,7 +71,10 @@ final class EspeakRun: Sendable {
 
     init(capacity: Int) {
         (stream, continuation) = AsyncThrowingStream.makeStream(of: [Int16].self)
-        slots = DispatchSemaphore(value: capacity)
+        // Created at 0 and raised to `capacity`: libdispatch traps when a semaphore is freed below its initial
+        // value, which is exactly what a cancelled run leaves behind (chunks pushed, never consumed).
+        slots = DispatchSemaphore(value: 0)
+        for _ in 0..<capacity { slots.signal() }
     }
 
     var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
