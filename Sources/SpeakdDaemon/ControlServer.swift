@@ -19,12 +19,17 @@ final class ControlServer: Sendable {
     private let nextConnection = Atomic<UInt64>(1)
     private let accessList: PeerAccessList?
     private let maximumConnections: Int
+    private let maximumLineBytes: Int
+    private let maximumUnreadBytes: Int
     private let openConnections = Atomic<Int>(0)
 
     init(path: String, handler: RequestHandler, events: EventHub, logger: Logger, accessList: PeerAccessList? = nil,
-         maximumConnections: Int = 1_024) {
+         maximumConnections: Int = 1_024, maximumLineBytes: Int = SpeechLimits.maxLineBytes,
+         maximumUnreadBytes: Int = ControlServer.defaultMaximumUnreadBytes) {
         self.accessList = accessList
         self.maximumConnections = maximumConnections
+        self.maximumLineBytes = maximumLineBytes
+        self.maximumUnreadBytes = maximumUnreadBytes
         self.path = path
         self.handler = handler
         self.events = events
@@ -41,7 +46,7 @@ final class ControlServer: Sendable {
         defer { umask(previous) }
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.backlog, value: 256)
-            .bind(unixDomainSocketPath: path, childChannelInitializer: Self.initializeConnection)
+            .bind(unixDomainSocketPath: path, childChannelInitializer: initializeConnection)
         chmod(path, mode)
         return channel
     }
@@ -49,14 +54,15 @@ final class ControlServer: Sendable {
     /// Serves a listening socket inherited from systemd (socket activation); its path and mode are the unit's.
     func adopt(_ descriptor: Int32) async throws -> NIOAsyncServerChannel {
         try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(descriptor, childChannelInitializer: Self.initializeConnection)
+            .bind(descriptor, childChannelInitializer: initializeConnection)
     }
 
-    private static let initializeConnection: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<LineFrame, ByteBuffer>> = { channel in
-        channel.eventLoop.makeCompletedFuture {
-            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: SpeechLimits.maxLineBytes)))
+    private var initializeConnection: @Sendable (any Channel) -> EventLoopFuture<NIOAsyncChannel<LineFrame, ByteBuffer>> {
+        let maximumLineBytes = maximumLineBytes
+        return { channel in channel.eventLoop.makeCompletedFuture {
+            try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: maximumLineBytes)))
             return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
-        }
+        } }
     }
 
     func serve(_ server: NIOAsyncServerChannel) async throws {
@@ -72,7 +78,8 @@ final class ControlServer: Sendable {
 
     /// Bytes of replies and events a connection may leave unread before it is dropped: a client that subscribes and
     /// never reads must not grow the daemon without bound (nor block anyone: writes to it wait on its own task).
-    static let maximumUnreadBytes = 4 * 1024 * 1024
+    /// Default of `[limits] max_unread_bytes`.
+    static let defaultMaximumUnreadBytes = 4 * 1024 * 1024
 
     private func handle(_ connection: NIOAsyncChannel<LineFrame, ByteBuffer>, id: ConnectionID) async {
         let open = openConnections.add(1, ordering: .relaxed).newValue
@@ -88,10 +95,11 @@ final class ControlServer: Sendable {
         let unread = UnreadBytes()
         let channel = connection.channel
         let logger = logger
+        let maximumUnreadBytes = maximumUnreadBytes
         let send: @Sendable ([UInt8]) -> Void = { line in
             let backlog = unread.count.add(line.count, ordering: .relaxed).newValue
-            guard backlog <= Self.maximumUnreadBytes else {
-                if backlog - line.count <= Self.maximumUnreadBytes {
+            guard backlog <= maximumUnreadBytes else {
+                if backlog - line.count <= maximumUnreadBytes {
                     logger.warning("client does not read its events; disconnecting it",
                                    metadata: ["connection": "\(id)", "unread": "\(backlog - line.count)"])
                     sink.finish()
@@ -134,7 +142,7 @@ final class ControlServer: Sendable {
                             send(WireCodec.encodeLine(reply))
                         case .tooLong(let bytes):
                             send(WireCodec.encodeLine(Reply.failure(id: .null, ProtocolError(
-                                .invalidRequest, "request line of \(bytes) bytes exceeds the limit of \(SpeechLimits.maxLineBytes) bytes"))))
+                                .invalidRequest, "request line of \(bytes) bytes exceeds the limit of \(maximumLineBytes) bytes (max_line_bytes)"))))
                         }
                     }
                     // The client closed its side: let queued replies and events drain, then finish.

@@ -45,10 +45,12 @@ public enum Daemon {
         let handler = RequestHandler(queue: queue, engines: engines, events: events, player: player,
                                      defaults: JobDefaults(voice: options.voice, model: options.model,
                                                            embeddedVoice: options.embeddedVoice,
-                                                           fallbackPriorities: options.fallbackPriorities),
+                                                           fallbackPriorities: options.fallbackPriorities,
+                                                           maxTextCharacters: options.maxTextCharacters),
                                      logger: logger)
         let server = ControlServer(path: options.socketPath, handler: handler, events: events, logger: logger,
-                                   accessList: options.accessList, maximumConnections: options.maxConnections)
+                                   accessList: options.accessList, maximumConnections: options.maxConnections,
+                                   maximumLineBytes: options.maxLineBytes, maximumUnreadBytes: options.maxUnreadBytes)
         let bound: NIOAsyncServerChannel
         do {
             if let inherited { bound = try await server.adopt(inherited) } else { bound = try await server.bind() }

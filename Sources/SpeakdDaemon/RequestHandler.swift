@@ -29,7 +29,7 @@ final class RequestHandler: Sendable {
 
     func handle(_ line: some Collection<UInt8>, connection: ConnectionID, peer: PeerCredentials? = nil) async -> Reply {
         let request: Request
-        switch RequestParser.parse(line) {
+        switch RequestParser.parse(line, maxInputCharacters: defaults.maxTextCharacters) {
         case .failure(let failure): return .failure(id: failure.id, failure.error)
         case .success(let parsed): request = parsed
         }
@@ -170,6 +170,8 @@ struct JobDefaults: Sendable {
     var embeddedVoice: String
     /// Jobs of these priorities fall back to the embedded engine when their upstream fails.
     var fallbackPriorities: Set<JobPriority> = [.important, .message]
+    /// `[limits] max_text_characters`.
+    var maxTextCharacters = SpeechLimits.jobInputMaxCharacters
 }
 
 /// The engines this daemon has: the configured upstreams, and the embedded engine when it initialised.

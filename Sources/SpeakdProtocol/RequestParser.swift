@@ -10,7 +10,9 @@ import Foundation
 public enum RequestParser {
     /// Parses and validates `line` (without its newline). On failure the error carries the request id when one
     /// could be read, so the reply can still be matched.
-    public static func parse(_ line: some Collection<UInt8>) -> Result<Request, RequestError> {
+    /// `maxInputCharacters` bounds a speak job's `input` (`[limits] max_text_characters`).
+    public static func parse(_ line: some Collection<UInt8>,
+                             maxInputCharacters: Int = SpeechLimits.jobInputMaxCharacters) -> Result<Request, RequestError> {
         guard String(validating: line, as: UTF8.self) != nil else {
             return .failure(RequestError(id: .null, error: ProtocolError(.invalidJSON, "the request is not valid UTF-8")))
         }
@@ -25,7 +27,7 @@ public enum RequestParser {
         }
         let id = object["id"] ?? .null
         do {
-            return .success(Request(id: id, operation: try operation(from: object)))
+            return .success(Request(id: id, operation: try operation(from: object, maxInputCharacters: maxInputCharacters)))
         } catch {
             return .failure(RequestError(id: id, error: error))
         }
@@ -33,7 +35,8 @@ public enum RequestParser {
 
     static let envelopeKeys: Set<String> = ["id", "op", "v"]
 
-    static func operation(from object: [String: JSONValue]) throws(ProtocolError) -> Operation {
+    static func operation(from object: [String: JSONValue],
+                          maxInputCharacters: Int = SpeechLimits.jobInputMaxCharacters) throws(ProtocolError) -> Operation {
         switch object["id"] {
         case nil, .null, .string, .number: break
         case let other?: throw ProtocolError(.invalidField, "id must be a string or a number, got \(other.typeName)", field: "id")
@@ -55,7 +58,7 @@ public enum RequestParser {
         var fields = Fields(object: object, allowed: envelopeKeys)
         let operation: Operation
         switch op {
-        case "speak": operation = .speak(try speakParameters(&fields))
+        case "speak": operation = .speak(try speakParameters(&fields, maxInputCharacters: maxInputCharacters))
         case "stop": operation = .stop
         case "status": operation = .status
         case "ping": operation = .ping
@@ -77,8 +80,9 @@ public enum RequestParser {
         return operation
     }
 
-    static func speakParameters(_ fields: inout Fields) throws(ProtocolError) -> SpeakParameters {
-        guard let input = try fields.string("input", maxCharacters: SpeechLimits.jobInputMaxCharacters) else {
+    static func speakParameters(_ fields: inout Fields,
+                                maxInputCharacters: Int = SpeechLimits.jobInputMaxCharacters) throws(ProtocolError) -> SpeakParameters {
+        guard let input = try fields.string("input", maxCharacters: maxInputCharacters) else {
             throw ProtocolError(.invalidField, "input is missing: the text to speak", field: "input")
         }
         guard input.unicodeScalars.contains(where: { !$0.properties.isWhitespace }) else {

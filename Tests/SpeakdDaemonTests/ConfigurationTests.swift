@@ -143,10 +143,11 @@ final class ConfigurationFileTests: XCTestCase {
         let upstream = UpstreamConfiguration()
         XCTAssertTrue(row("max_connections").contains(formatted(options.maxConnections)), row("max_connections"))
         XCTAssertTrue(row("max_queued_jobs").contains(formatted(options.maxQueuedJobs)), row("max_queued_jobs"))
-        XCTAssertTrue(row("request line").contains(formatted(SpeechLimits.maxLineBytes)), row("request line"))
-        XCTAssertTrue(row("a job's text").contains(formatted(SpeechLimits.jobInputMaxCharacters)), row("a job's text"))
+        XCTAssertTrue(row("request line").contains(formatted(options.maxLineBytes)) && row("request line").contains("max_line_bytes"), row("request line"))
+        XCTAssertTrue(row("a job's text").contains(formatted(options.maxTextCharacters)) && row("a job's text").contains("max_text_characters"), row("a job's text"))
         XCTAssertTrue(row("one upstream request").contains(formatted(SpeechLimits.upstreamInputMaxCharacters)))
-        XCTAssertTrue(row("left unread").contains(formatted(ControlServer.maximumUnreadBytes)), row("left unread"))
+        XCTAssertTrue(row("left unread").contains(formatted(options.maxUnreadBytes)) && row("left unread").contains("max_unread_bytes"), row("left unread"))
+        XCTAssertEqual(options.maxUnreadBytes, ControlServer.defaultMaximumUnreadBytes)
         XCTAssertTrue(row("connect_timeout").contains("| \(upstream.connectTimeoutSeconds) s"), row("connect_timeout"))
         XCTAssertTrue(row("first_byte_timeout").contains("| \(upstream.firstByteTimeoutSeconds) s"), row("first_byte_timeout"))
         XCTAssertTrue(row("idle_timeout").contains("| \(upstream.idleTimeoutSeconds) s"), row("idle_timeout"))
@@ -157,7 +158,7 @@ final class ConfigurationFileTests: XCTestCase {
     func testCheckConfigShowsTheLimitsAndTimeouts() throws {
         let file = try ConfigurationFile(path: "t.toml", text: "[upstream.kokoro]\nbase_url = \"http://k/v1\"\nidle_timeout = 4\n")
         let text = try SettingsResolver.resolve(flags: CommandLineSettings(), environment: [:], file: file).describe()
-        for expected in ["max_connections = 1024", "max_queued_jobs = 10000", "8388608 bytes", "1000000 characters",
+        for expected in ["max_connections = 1024", "max_queued_jobs = 10000", "max_line_bytes = 8388608", "max_text_characters = 1000000", "max_unread_bytes = 4194304",
                          "connect_timeout = 5", "first_byte_timeout = 20", "idle_timeout = 4"] {
             XCTAssertTrue(text.contains(expected), "\(expected) missing from:\n\(text)")
         }

@@ -154,4 +154,42 @@ final class SocketAbuseTests: IntegrationTestCase {
         XCTAssertEqual(try client.request("stop").ok, true)
         XCTAssertTrue(try client.request("speak", ["input": .string("Room again.")]).ok)
     }
+
+    /// `[limits] max_line_bytes`, `max_text_characters` and `max_unread_bytes` are the limits the daemon applies.
+    func testLineTextAndUnreadLimitsAreConfigurable() throws {
+        let daemon = try startDaemon("[limits]\nmax_line_bytes = 2048\nmax_text_characters = 100\nmax_unread_bytes = 65536\n")
+        let raw = try RawClient(path: daemon.socketPath)
+        raw.send(#"{"op":"speak","input":""# + String(repeating: "a", count: 3000) + "\"}\n")
+        let tooLong = try raw.reply()
+        XCTAssertEqual(code(tooLong), "invalid_request")
+        XCTAssertTrue("\(tooLong)".contains("2048 bytes"), "\(tooLong)")
+
+        let client = try daemon.connect()
+        let refused = try client.request("speak", ["input": .string(String(repeating: "word ", count: 21))])
+        XCTAssertEqual(refused.error?.code, .invalidField)
+        XCTAssertEqual(refused.error?.field, "input")
+        XCTAssertTrue(refused.error?.message.contains("at most 100") == true, refused.error?.message ?? "")
+        XCTAssertTrue(try client.request("speak", ["input": .string("Short enough.")]).ok)
+
+        // A subscriber that never reads is dropped after 64 KiB of events unread beyond what the kernel's socket
+        // buffer holds (about 200 kB), not after 4 MiB: 2,000 jobs make about 600 kB of events.
+        let silent = try RawClient(path: daemon.socketPath)
+        silent.send(#"{"op":"subscribe"}"# + "\n")
+        for number in 0..<2_000 {
+            do {
+                _ = try client.request("speak", ["input": .string("Event \(number)."), "priority": .string("notification")])
+            } catch {
+                XCTFail("request \(number): \(error); daemon log: \(String(decoding: daemon.child.stderrSoFar.suffix(3000), as: UTF8.self))")
+                return
+            }
+        }
+        let log = daemon.child.stderrSoFar
+        let deadline = Date().addingTimeInterval(10)
+        var dropped = false
+        while Date() < deadline {
+            if String(decoding: daemon.child.stderrSoFar, as: UTF8.self).contains("does not read its events") { dropped = true; break }
+            usleep(50_000)
+        }
+        XCTAssertTrue(dropped, "the silent subscriber was not dropped: \(String(decoding: log.suffix(2000), as: UTF8.self))")
+    }
 }

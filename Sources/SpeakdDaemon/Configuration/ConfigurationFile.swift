@@ -21,6 +21,9 @@ public struct ConfigurationFile: Sendable, Equatable {
     public var periodMilliseconds: Int?
     public var maxConnections: Int?
     public var maxQueuedJobs: Int?
+    public var maxLineBytes: Int?
+    public var maxTextCharacters: Int?
+    public var maxUnreadBytes: Int?
     public var bufferMilliseconds: Int?
     public var embeddedVoice: String?
     public var fallback: String?
@@ -96,6 +99,9 @@ public struct ConfigurationFile: Sendable, Equatable {
         if var limits = try reader.table("limits") {
             maxConnections = try limits.integer("max_connections", in: 1...65_536)
             maxQueuedJobs = try limits.integer("max_queued_jobs", in: 1...1_000_000)
+            maxLineBytes = try limits.integer("max_line_bytes", in: 1_024...(256 * 1_048_576))
+            maxTextCharacters = try limits.integer("max_text_characters", in: 1...10_000_000)
+            maxUnreadBytes = try limits.integer("max_unread_bytes", in: 65_536...(1_024 * 1_048_576))
             try limits.rejectUnknown()
         }
         if var audio = try reader.table("audio") {

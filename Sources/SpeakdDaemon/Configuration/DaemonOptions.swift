@@ -48,6 +48,12 @@ public struct DaemonOptions: Sendable, Equatable {
     public var maxConnections = 1_024
     /// Jobs not finished yet; a speak request beyond this is refused (`queue_full`).
     public var maxQueuedJobs = 10_000
+    /// Longest request line; a longer one is answered `invalid_request` and skipped.
+    public var maxLineBytes = SpeechLimits.maxLineBytes
+    /// Longest `input` of one job, in characters.
+    public var maxTextCharacters = SpeechLimits.jobInputMaxCharacters
+    /// Replies and events a connection may leave unread before it is dropped.
+    public var maxUnreadBytes = 4 * 1_048_576
     public var device = "default"
     public var periodMicroseconds: UInt32 = 10_000
     public var bufferMicroseconds: UInt32 = 40_000

@@ -24,6 +24,9 @@ extension ResolvedSettings {
         lines.append("[limits]")
         line("max_connections", "\(options.maxConnections)", source: "file or default")
         line("max_queued_jobs", "\(options.maxQueuedJobs)", source: "file or default")
+        line("max_line_bytes", "\(options.maxLineBytes)", source: "file or default")
+        line("max_text_characters", "\(options.maxTextCharacters)", source: "file or default")
+        line("max_unread_bytes", "\(options.maxUnreadBytes)", source: "file or default")
         for fixed in FixedLimits.lines { lines.append("# \(fixed)") }
         lines.append("")
         lines.append("[audio]")

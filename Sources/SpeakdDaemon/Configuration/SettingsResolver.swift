@@ -131,6 +131,9 @@ public enum SettingsResolver {
         }
         options.maxConnections = file?.maxConnections ?? options.maxConnections
         options.maxQueuedJobs = file?.maxQueuedJobs ?? options.maxQueuedJobs
+        options.maxLineBytes = file?.maxLineBytes ?? options.maxLineBytes
+        options.maxTextCharacters = file?.maxTextCharacters ?? options.maxTextCharacters
+        options.maxUnreadBytes = file?.maxUnreadBytes ?? options.maxUnreadBytes
         options.device = pick("device", flag: flags.device, fileValue: file?.device, default: options.device)
         let period = pick("period_ms", flag: flags.periodMilliseconds, fileValue: file?.periodMilliseconds, default: 10)
         let buffer = pick("buffer_ms", flag: flags.bufferMilliseconds, fileValue: file?.bufferMilliseconds, default: 40)
