@@ -51,17 +51,8 @@ public enum Daemon {
         let server = ControlServer(path: options.socketPath, handler: handler, events: events, logger: logger,
                                    accessList: options.accessList, maximumConnections: options.maxConnections,
                                    maximumLineBytes: options.maxLineBytes, maximumUnreadBytes: options.maxUnreadBytes)
-        let bound: NIOAsyncServerChannel
-        do {
-            if let inherited { bound = try await server.adopt(inherited) } else { bound = try await server.bind() }
-        } catch let error as SocketFile.Failure {
-            throw StartupError(error.description)
-        } catch {
-            throw StartupError("cannot listen on \(options.socketPath): \(error)")
-        }
-        // An inherited socket belongs to systemd, which removes it; our own we remove.
-        defer { if inherited == nil { unlink(options.socketPath) } }
-
+        // Signals are handled before the socket exists: a client that can connect can also stop us. (Set up after
+        // bind, a SIGTERM sent by the first client fell between SIG_IGN and the source's resume and was lost.)
         let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
             signal(number, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
@@ -87,6 +78,19 @@ public enum Daemon {
             return source
         }
         defer { signals.forEach { $0.cancel() } }
+        waitUntilCaught([SIGTERM, SIGINT])
+
+        let bound: NIOAsyncServerChannel
+        do {
+            if let inherited { bound = try await server.adopt(inherited) } else { bound = try await server.bind() }
+        } catch let error as SocketFile.Failure {
+            throw StartupError(error.description)
+        } catch {
+            throw StartupError("cannot listen on \(options.socketPath): \(error)")
+        }
+        // An inherited socket belongs to systemd, which removes it; our own we remove.
+        defer { if inherited == nil { unlink(options.socketPath) } }
+
 
         let upstreams = engines.upstreams.map { "\($0.name)=\($0.client.configuration.baseURL)" }.joined(separator: ",")
         logger.info("speakd \(speakdVersion) listening", metadata: [
@@ -189,6 +193,22 @@ private func makeCache(_ options: CacheOptions, logger: Logger) -> PhraseCache? 
     } catch {
         logger.warning("phrase cache off", metadata: ["error": "\(error)"])
         return nil
+    }
+}
+
+/// libdispatch installs a signal source's handler asynchronously after `resume()`; until then the signal is
+/// ignored (SIG_IGN) and would be lost. Waits, briefly, until the handlers are in place.
+private func waitUntilCaught(_ signals: [Int32]) {
+    for _ in 0..<1_000 {
+        let caught = signals.allSatisfy { number in
+            var current = sigaction()
+            sigaction(number, nil, &current)
+            // SIG_IGN is the handler value 1 (SIG_DFL is 0): anything else is a handler.
+            let handler = unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self)
+            return handler != 1
+        }
+        if caught { return }
+        usleep(100)
     }
 }
 

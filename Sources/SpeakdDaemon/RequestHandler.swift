@@ -214,6 +214,8 @@ struct Engines: Sendable {
     var preferred: any Synthesizer { defaultUpstream.flatMap { upstream(named: $0)?.synthesizer } ?? embedded! }
 
     func shutdown() async {
+        // Entries being written are finished (each is fsynced and renamed), so what was heard is cached.
+        cache?.waitForPendingStores()
         for upstream in upstreams { try? await upstream.http.shutdown() }
     }
 }

@@ -23,6 +23,7 @@ final class CachingSynthesizerTests: XCTestCase {
         XCTAssertEqual(second, upstream.audio)
         _ = try await collect(engine, Speech.request("Link.", voice: "alloy"))
         XCTAssertEqual(upstream.calls, 2, "another voice must miss")
+        cache.waitForPendingStores()
     }
 
     func testAFailedOrCancelledSynthesisIsNeverStored() async throws {

@@ -53,6 +53,20 @@ final class DaemonLifecycleTests: IntegrationTestCase {
         XCTAssertTrue(after.keys.contains { $0.hasPrefix("speakd-audio #") }, "thread names: \(after.keys.sorted())")
     }
 
+    /// SIGTERM sent the moment the socket accepts (systemd stopping a service that just started) stops the daemon.
+    /// It used to be lost in 17 of 40 tries: the handler was installed after the socket was bound, and libdispatch
+    /// installs it asynchronously, with the signal ignored meanwhile.
+    func testATermSignalRightAfterStartIsNeverLost() throws {
+        for round in 0..<20 {
+            let place = directory.appendingPathComponent("round-\(round)", isDirectory: true)
+            try FileManager.default.createDirectory(at: place, withIntermediateDirectories: true)
+            let daemon = try DaemonProcess(arguments: ["--device", "null", "--engine", "espeak-ng"], in: place)
+            daemon.child.process.terminate()
+            XCTAssertTrue(daemon.child.process.waitUntilExit(timeout: 5), "round \(round): SIGTERM right after start was lost")
+            if daemon.child.process.isRunning { daemon.child.process.signal(SIGKILL); return }
+        }
+    }
+
     func testSocketIsPrivateAndRemovedOnShutdown() throws {
         let daemon = try DaemonProcess(arguments: ["--device", "null"], in: directory)
         let attributes = try FileManager.default.attributesOfItem(atPath: daemon.socketPath)

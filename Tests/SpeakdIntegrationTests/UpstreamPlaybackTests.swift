@@ -84,6 +84,30 @@ final class UpstreamPlaybackTests: IntegrationTestCase {
         XCTAssertTrue(played.elementsEqual(sent[skip...]), "samples lost, doubled or changed between upstream and sink")
     }
 
+    /// An upstream slower than real time (100 ms of audio every 200 ms) makes the device underrun again and again:
+    /// each underrun is recovered and counted, the job still finishes, and every chunk is heard, in order.
+    func testUnderrunsAreRecoveredCountedAndLoseNothing() throws {
+        let upstream = try MockUpstream(["--ms-per-char", "30", "--chunks", "4800", "--chunk-delay", "0.2"], in: directory)
+        let daemon = try startDaemon(upstream: upstream, device: "default")
+        let recorder = try SinkRecorder(in: directory)
+        let result = try daemon.speakctl(["--wait", "A slow upstream starves the device."])
+        XCTAssertEqual(result.status, 0, result.stderr)
+        usleep(200_000)
+        let recorded = recorder.stop()
+        let status = try XCTUnwrap(try daemon.connect().request("status").status)
+        XCTAssertGreaterThanOrEqual(status.underruns, 3, "an upstream at half real time must underrun")
+        let sent = SinkRecorder.samples(of: try XCTUnwrap(try upstream.requests().first?.pcm))
+        var searchFrom = 0
+        for start in stride(from: 480, to: sent.count - 480, by: 2_400) {
+            let piece = sent[start..<(start + 480)]
+            guard let found = Array(recorded[searchFrom...]).firstIndex(ofSequence: piece) else {
+                XCTFail("the audio at sample \(start) of \(sent.count) was not heard after the previous piece")
+                return
+            }
+            searchFrom += found + 480
+        }
+    }
+
     func testSoundStartsWhileTheUpstreamIsStillSending() throws {
         let upstream = try MockUpstream(["--first-bytes", "4800", "--hold", "2"], in: directory)
         let daemon = try startDaemon(upstream: upstream, device: "default")

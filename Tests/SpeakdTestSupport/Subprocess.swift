@@ -80,12 +80,24 @@ public final class Subprocess: @unchecked Sendable {
         // The parent's pipe ends must not leak into the child (it would never see end of input).
         for descriptor in parentEnds { posix_spawn_file_actions_addclose(&actions, descriptor) }
 
+        // The child starts with every signal at its default action and none blocked, whatever this process (or
+        // the thread spawning) has set: a daemon must be stoppable with SIGTERM.
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var noSignals = sigset_t(), allSignals = sigset_t()
+        sigemptyset(&noSignals)
+        sigfillset(&allSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        posix_spawnattr_setsigdefault(&attributes, &allSignals)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+
         let argv = ([executable] + arguments).map { strdup($0) } + [nil]
         defer { argv.forEach { free($0) } }
         let envp = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
         defer { envp.forEach { free($0) } }
         var pid: pid_t = 0
-        let rc = posix_spawn(&pid, executable, &actions, nil, argv, envp)
+        let rc = posix_spawn(&pid, executable, &actions, &attributes, argv, envp)
         guard rc == 0 else {
             parentEnds.forEach { close($0) }
             throw SubprocessError("cannot start \(executable): \(String(cString: strerror(rc)))")
