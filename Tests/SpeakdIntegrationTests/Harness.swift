@@ -48,6 +48,9 @@ class IntegrationTestCase: XCTestCase {
     var directory: URL!
 
     override func setUpWithError() throws {
+        // On unbuffered stderr: XCTest's own "started" lines sit in stdout's buffer, so when a hung run is killed
+        // (scripts/test's deadline) they are lost with it and the log does not say which test hung.
+        fputs("speakd-test: \(name) starting\n", stderr)
         directory = try Harness.temporaryDirectory()
     }
 
