@@ -50,7 +50,8 @@ class IntegrationTestCase: XCTestCase {
     override func setUpWithError() throws {
         // On unbuffered stderr: XCTest's own "started" lines sit in stdout's buffer, so when a hung run is killed
         // (scripts/test's deadline) they are lost with it and the log does not say which test hung.
-        fputs("speakd-test: \(name) starting\n", stderr)
+        var line = Array("speakd-test: \(name) starting\n".utf8)
+        _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
         directory = try Harness.temporaryDirectory()
     }
 
