@@ -33,7 +33,7 @@ public struct CachingSynthesizer: Synthesizer {
         }
         let key = key(for: request)
         if let hit = cache.lookup(key) {
-            try await deliver(AudioChunk(format: hit.format, samples: hit.samples))
+            try await deliver(hit)
             return
         }
         try await synthesizeAndStore(request, key: key, deliver: deliver)
@@ -57,7 +57,7 @@ public struct CachingSynthesizer: Synthesizer {
             try await deliver(chunk)
         }
         guard storable, let format, !Task.isCancelled else { return }
-        cache.store(key, CachedAudio(format: format, samples: samples),
+        cache.store(key, AudioChunk(format: format, samples: samples),
                     tags: Tags(text: request.input, voice: request.voice, model: request.model, engine: base.engineName))
     }
 }

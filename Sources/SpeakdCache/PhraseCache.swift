@@ -2,6 +2,7 @@ import Dispatch
 import Logging
 import SpeakdAudio
 import SpeakdEncoding
+import SpeakdSynthesis
 import Synchronization
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -12,18 +13,7 @@ import Foundation
 import Glibc
 #endif
 
-/// Audio as the cache hands it back: exactly the samples the upstream sent, in their format.
-///
-/// Threading: a value type; Sendable.
-public struct CachedAudio: Sendable, Equatable {
-    public var format: PCMFormat
-    public var samples: [Int16]
-
-    public init(format: PCMFormat, samples: [Int16]) {
-        self.format = format
-        self.samples = samples
-    }
-
+extension AudioChunk {
     var byteCount: Int { samples.count * 2 }
 }
 
@@ -103,7 +93,7 @@ public final class PhraseCache: Sendable {
         var entries: [String: Entry] = [:]
         var totalBytes = 0
         var clock: UInt64 = 0
-        var memory: [String: CachedAudio] = [:]
+        var memory: [String: AudioChunk] = [:]
         var memoryBytes = 0
         var hits = 0, misses = 0, stores = 0, evictions = 0, repaired = 0
         var pausedUntil: ContinuousClock.Instant?
@@ -159,8 +149,8 @@ public final class PhraseCache: Sendable {
     }
 
     /// The entry's audio, or nil on a miss. A damaged or foreign file is removed and counts as a miss.
-    public func lookup(_ key: PhraseCacheKey) -> CachedAudio? {
-        enum Found { case memory(CachedAudio), disk, absent }
+    public func lookup(_ key: PhraseCacheKey) -> AudioChunk? {
+        enum Found { case memory(AudioChunk), disk, absent }
         let found: Found = state.withLock { state in
             if let audio = state.memory[key.digest] {
                 state.hits += 1
@@ -184,7 +174,7 @@ public final class PhraseCache: Sendable {
             break
         }
         let path = self.path(of: key)
-        let audio: CachedAudio
+        let audio: AudioChunk
         do {
             audio = try read(path, expecting: key)
         } catch {
@@ -212,7 +202,7 @@ public final class PhraseCache: Sendable {
 
     /// Stores a complete synthesis in the background. A store while the disk is full, or of audio larger than the
     /// whole cache, is skipped.
-    public func store(_ key: PhraseCacheKey, _ audio: CachedAudio, tags: Tags) {
+    public func store(_ key: PhraseCacheKey, _ audio: AudioChunk, tags: Tags) {
         guard !audio.samples.isEmpty, audio.byteCount / 2 < settings.maximumBytes, storingAllowed() else { return }
         writer.async { [self] in write(key, audio, tags: tags) }
     }
@@ -253,7 +243,7 @@ public final class PhraseCache: Sendable {
 
     // MARK: storing (on the writer queue)
 
-    private func write(_ key: PhraseCacheKey, _ audio: CachedAudio, tags: Tags) {
+    private func write(_ key: PhraseCacheKey, _ audio: AudioChunk, tags: Tags) {
         guard storingAllowed() else { return }
         let path = self.path(of: key)
         let shard = String(path[..<path.lastIndex(of: "/")!])
@@ -331,7 +321,7 @@ public final class PhraseCache: Sendable {
     }
 
     /// Keeps decoded audio in memory, dropping the least recently used beyond the memory bound.
-    private func remember(_ digest: String, _ audio: CachedAudio, in state: inout State) {
+    private func remember(_ digest: String, _ audio: AudioChunk, in state: inout State) {
         guard audio.byteCount <= settings.memoryBytes / 4, state.memory[digest] == nil else { return }
         state.memory[digest] = audio
         state.memoryBytes += audio.byteCount
@@ -350,13 +340,13 @@ public final class PhraseCache: Sendable {
         root + "/" + digest.prefix(2) + "/" + digest + ".flac"
     }
 
-    private func read(_ path: String, expecting key: PhraseCacheKey) throws -> CachedAudio {
+    private func read(_ path: String, expecting key: PhraseCacheKey) throws -> AudioChunk {
         let bytes = try Self.readFile(path)
         let decoded = try FLACDecoder.decode(bytes)
         guard decoded.tags["SPEAKD_KEY"] == key.digest else {
             throw PhraseCacheError("the file belongs to another key (\(decoded.tags["SPEAKD_KEY"] ?? "none"))")
         }
-        return CachedAudio(format: decoded.format, samples: decoded.samples)
+        return AudioChunk(format: decoded.format, samples: decoded.samples)
     }
 
     static func readFile(_ path: String) throws -> [UInt8] {

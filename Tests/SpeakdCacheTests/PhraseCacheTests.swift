@@ -12,7 +12,7 @@ final class PhraseCacheTests: XCTestCase {
 
     func testAStoredEntryComesBackSampleExactFromDiskAndFromMemory() throws {
         let directory = try CacheDirectory()
-        let audio = CachedAudio(format: PCMFormat(sampleRate: 22_050), samples: Speech.samples(seconds: 1.5, rate: 22_050))
+        let audio = AudioChunk(format: PCMFormat(sampleRate: 22_050), samples: Speech.samples(seconds: 1.5, rate: 22_050))
         let cache = try PhraseCache(settings: .init(directory: directory.path), logger: .test)
         XCTAssertNil(cache.lookup(key("Hello")))
         cache.store(key("Hello"), audio, tags: Tags(text: "Hello", voice: "nova"))
@@ -36,7 +36,7 @@ final class PhraseCacheTests: XCTestCase {
     /// The bound holds after every store, and the least recently used entry goes first (a lookup counts as use).
     func testEvictionKeepsTheBoundAndDropsTheLeastRecentlyUsed() throws {
         let directory = try CacheDirectory()
-        let one = CachedAudio(format: .openAISpeech, samples: Speech.samples(seconds: 1, seed: 1))
+        let one = AudioChunk(format: .openAISpeech, samples: Speech.samples(seconds: 1, seed: 1))
         let cache = try PhraseCache(settings: .init(directory: directory.path, maximumBytes: 1), logger: .test)
         // Measure one entry's size, then allow three and a half.
         cache.store(key("probe"), one, tags: Tags())
@@ -49,12 +49,12 @@ final class PhraseCacheTests: XCTestCase {
         let size = try measureEntrySize(one)
         let bounded = try PhraseCache(settings: .init(directory: directory.path, maximumBytes: size * 7 / 2), logger: .test)
         for (index, text) in ["first", "second", "third"].enumerated() {
-            bounded.store(key(text), CachedAudio(format: .openAISpeech, samples: Speech.samples(seconds: 1, seed: index)), tags: Tags())
+            bounded.store(key(text), AudioChunk(format: .openAISpeech, samples: Speech.samples(seconds: 1, seed: index)), tags: Tags())
             bounded.waitForPendingStores()
         }
         XCTAssertEqual(bounded.statistics().entries, 3)
         XCTAssertNotNil(bounded.lookup(key("first")))             // "second" is now the least recently used
-        bounded.store(key("fourth"), CachedAudio(format: .openAISpeech, samples: Speech.samples(seconds: 1, seed: 9)), tags: Tags())
+        bounded.store(key("fourth"), AudioChunk(format: .openAISpeech, samples: Speech.samples(seconds: 1, seed: 9)), tags: Tags())
         bounded.waitForPendingStores()
         let stats = bounded.statistics()
         XCTAssertEqual(stats.entries, 3)
@@ -70,12 +70,12 @@ final class PhraseCacheTests: XCTestCase {
     /// The use order survives a restart (file times), so the next eviction still picks the right entry.
     func testUseOrderSurvivesARestart() throws {
         let directory = try CacheDirectory()
-        let size = try measureEntrySize(CachedAudio(format: .openAISpeech, samples: Speech.samples(seconds: 1)))
+        let size = try measureEntrySize(AudioChunk(format: .openAISpeech, samples: Speech.samples(seconds: 1)))
         let settings = PhraseCache.Settings(directory: directory.path, maximumBytes: size * 5 / 2)
         do {
             let cache = try PhraseCache(settings: settings, logger: .test)
             for (index, text) in ["old", "new"].enumerated() {
-                cache.store(key(text), CachedAudio(format: .openAISpeech, samples: Speech.samples(seconds: 1, seed: index)), tags: Tags())
+                cache.store(key(text), AudioChunk(format: .openAISpeech, samples: Speech.samples(seconds: 1, seed: index)), tags: Tags())
                 cache.waitForPendingStores()
                 usleep(20_000)
             }
@@ -83,7 +83,7 @@ final class PhraseCacheTests: XCTestCase {
             XCTAssertNotNil(cache.lookup(key("old")))   // "new" becomes the oldest use
         }
         let reopened = try PhraseCache(settings: settings, logger: .test)
-        reopened.store(key("newest"), CachedAudio(format: .openAISpeech, samples: Speech.samples(seconds: 1, seed: 7)), tags: Tags())
+        reopened.store(key("newest"), AudioChunk(format: .openAISpeech, samples: Speech.samples(seconds: 1, seed: 7)), tags: Tags())
         reopened.waitForPendingStores()
         XCTAssertNotNil(reopened.lookup(key("old")))
         XCTAssertTrue(reopened.lookup(key("new")) == nil)
@@ -93,7 +93,7 @@ final class PhraseCacheTests: XCTestCase {
     /// removed, reported as a miss, and can be stored again.
     func testDamagedAndForeignFilesAreDetectedRemovedAndReplaced() throws {
         let directory = try CacheDirectory()
-        let audio = CachedAudio(format: .openAISpeech, samples: Speech.samples(seconds: 2))
+        let audio = AudioChunk(format: .openAISpeech, samples: Speech.samples(seconds: 2))
         let settings = PhraseCache.Settings(directory: directory.path)
         let damages: [(String, (inout [UInt8], [UInt8]) -> Void)] = [
             ("truncated", { bytes, _ in bytes.removeLast(bytes.count / 3) }),
@@ -103,7 +103,7 @@ final class PhraseCacheTests: XCTestCase {
             ("empty", { bytes, _ in bytes = [] }),
         ]
         let seeding = try PhraseCache(settings: settings, logger: .test)
-        seeding.store(key("other"), CachedAudio(format: .openAISpeech, samples: Speech.samples(seconds: 1, seed: 3)), tags: Tags())
+        seeding.store(key("other"), AudioChunk(format: .openAISpeech, samples: Speech.samples(seconds: 1, seed: 3)), tags: Tags())
         seeding.waitForPendingStores()
         let other = Array(try Data(contentsOf: URL(fileURLWithPath: directory.filePath(of: key("other")))))
         for (name, damage) in damages {
@@ -138,11 +138,11 @@ final class PhraseCacheTests: XCTestCase {
         defer { _ = try? Subprocess("/bin/umount", [mountPoint]).finish() }
 
         let cache = try PhraseCache(settings: .init(directory: mountPoint + "/cache"), logger: .test)
-        let small = CachedAudio(format: .openAISpeech, samples: Speech.samples(seconds: 0.3))
+        let small = AudioChunk(format: .openAISpeech, samples: Speech.samples(seconds: 0.3))
         cache.store(key("fits"), small, tags: Tags())
         cache.waitForPendingStores()
         XCTAssertEqual(cache.statistics().entries, 1)
-        cache.store(key("too big"), CachedAudio(format: .openAISpeech, samples: Speech.samples(seconds: 10, seed: 5)), tags: Tags())
+        cache.store(key("too big"), AudioChunk(format: .openAISpeech, samples: Speech.samples(seconds: 10, seed: 5)), tags: Tags())
         cache.waitForPendingStores()
         let stats = cache.statistics()
         XCTAssertEqual(stats.entries, 1)
@@ -159,7 +159,7 @@ final class PhraseCacheTests: XCTestCase {
         let directory = try CacheDirectory()
         let cache = try PhraseCache(settings: .init(directory: directory.path), logger: .test)
         for text in ["a", "b", "c"] {
-            cache.store(key(text), CachedAudio(format: .openAISpeech, samples: Speech.samples(seconds: 0.2)), tags: Tags())
+            cache.store(key(text), AudioChunk(format: .openAISpeech, samples: Speech.samples(seconds: 0.2)), tags: Tags())
         }
         let removed = cache.clear()
         XCTAssertEqual(removed.entries, 3)
@@ -169,7 +169,7 @@ final class PhraseCacheTests: XCTestCase {
         XCTAssertEqual(cache.statistics().entries, 0)
     }
 
-    private func measureEntrySize(_ audio: CachedAudio) throws -> Int {
+    private func measureEntrySize(_ audio: AudioChunk) throws -> Int {
         let directory = try CacheDirectory()
         let cache = try PhraseCache(settings: .init(directory: directory.path), logger: .test)
         cache.store(key("measure"), audio, tags: Tags())
