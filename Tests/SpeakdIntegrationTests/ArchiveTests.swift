@@ -6,13 +6,6 @@ import XCTest
 /// Issue 6, stage 2: the encoders wired into the daemon (the archive directory) and into speakctl (`--save`), against
 /// the real daemon and the mock upstream; decoded back with independent tools (`flac -d`, ffmpeg, ffprobe).
 final class ArchiveTests: IntegrationTestCase {
-    private var upstream: MockUpstream?
-
-    override func tearDownWithError() throws {
-        // XCTest keeps finished test cases alive: drop the mock now so its process ends with the test.
-        upstream = nil
-        try super.tearDownWithError()
-    }
 
     private func startDaemon(device: String? = nil, mock: [String] = [], arguments: [String] = [])
         throws -> (DaemonProcess, MockUpstream, capture: String) {

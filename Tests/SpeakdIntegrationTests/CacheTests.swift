@@ -6,14 +6,6 @@ import XCTest
 /// The phrase cache through the real daemon: the mock upstream counts requests, the ALSA file PCM shows exactly
 /// what was played.
 final class CacheTests: IntegrationTestCase {
-    private var upstream: MockUpstream?
-    private var daemon: DaemonProcess?
-
-    override func tearDownWithError() throws {
-        daemon = nil
-        upstream = nil
-        try super.tearDownWithError()
-    }
 
     private var cacheDirectory: String { directory.appendingPathComponent("phrase-cache").path }
     private var capture: String { directory.appendingPathComponent("capture.raw").path }

@@ -10,8 +10,6 @@ import XCTest
 /// The test runs its own PulseAudio (`PULSE_RUNTIME_PATH` in its directory, started by scripts/start-null-sink), so
 /// killing it never disturbs the shared one other tests and engineers play to; tearDown stops it whatever happened.
 final class DeviceFaultTests: IntegrationTestCase {
-    private var upstream: MockUpstream?
-    private var recorder: SinkRecorder?
     private var pulseEnvironment: [String: String] = [:]
 
     override func setUpWithError() throws {
@@ -22,7 +20,7 @@ final class DeviceFaultTests: IntegrationTestCase {
     }
 
     override func tearDownWithError() throws {
-        recorder = nil
+        recorder = nil   // parec and the mock go before the sound server they use
         upstream = nil
         stopPulseAudio()
         try super.tearDownWithError()

@@ -6,14 +6,6 @@ import XCTest
 /// speakd against an HTTPS upstream with its own certificate (`ca_file`), and `keep_warm` keeping the connection
 /// open across pauses longer than the server's keep-alive timeout.
 final class HTTPSUpstreamTests: IntegrationTestCase {
-    private var upstream: MockUpstream?
-    private var daemon: DaemonProcess?
-
-    override func tearDownWithError() throws {
-        daemon = nil
-        upstream = nil
-        try super.tearDownWithError()
-    }
 
     /// A self-signed certificate for 127.0.0.1 (P-256), made with the openssl tool.
     private func makeCertificate() throws -> (certificate: String, key: String) {

@@ -43,9 +43,16 @@ enum Harness {
     }
 }
 
-/// Base of the integration tests: each test gets a private temporary directory (sockets, logs, captures).
+/// Base of the integration tests: each test gets a private temporary directory (sockets, logs, captures), and
+/// slots for the processes it starts, released in tearDown: XCTest keeps test-case objects until the whole run ends,
+/// so a mock, a daemon or a parec held there would otherwise outlive its test.
 class IntegrationTestCase: XCTestCase {
     var directory: URL!
+    var upstream: MockUpstream?
+    var daemon: DaemonProcess?
+    /// A null-sink recording runs in every test playing to PulseAudio: with no client on its monitor, the null sink
+    /// drifts to long latencies and a first sound can come a second late.
+    var recorder: SinkRecorder?
 
     override func setUpWithError() throws {
         // On unbuffered stderr: XCTest's own "started" lines sit in stdout's buffer, so when a hung run is killed
@@ -56,6 +63,9 @@ class IntegrationTestCase: XCTestCase {
     }
 
     override func tearDownWithError() throws {
+        daemon = nil
+        upstream = nil
+        recorder = nil
         try? FileManager.default.removeItem(at: directory)
     }
 }

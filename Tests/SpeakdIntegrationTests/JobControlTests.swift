@@ -8,18 +8,7 @@ import XCTest
 final class JobControlTests: IntegrationTestCase {
     /// Milliseconds of mock audio per character of text.
     private let msPerChar = 20.0
-    /// Kept for the whole test: the mock stops when its object goes away.
-    private var upstream: MockUpstream?
     /// A null-sink recording runs in every test playing to PulseAudio: with no client on its monitor, the null sink
-    /// drifts to long latencies and a first sound can come a second late.
-    private var recorder: SinkRecorder?
-
-    /// XCTest keeps test-case objects until the whole run ends: stop the mock and parec now.
-    override func tearDownWithError() throws {
-        upstream = nil
-        recorder = nil
-        try super.tearDownWithError()
-    }
 
     private func startDaemon(device: String = "default", mock: [String] = []) throws -> (DaemonProcess, MockUpstream) {
         let upstream = try MockUpstream(["--ms-per-char", "\(msPerChar)"] + mock, in: directory)

@@ -7,12 +7,6 @@ import XCTest
 /// scheduler, the socket and the upstream path are what is loaded): exactly one terminal event per job, 5,000 in all,
 /// and the daemon's memory and descriptors where they were.
 final class LoadTests: IntegrationTestCase {
-    private var upstream: MockUpstream?
-
-    override func tearDownWithError() throws {
-        upstream = nil
-        try super.tearDownWithError()
-    }
 
     func testAHundredClientsTimesFiftyJobsEndExactlyOnceWithFlatMemoryAndDescriptors() throws {
         let clients = 100

@@ -5,15 +5,6 @@ import XCTest
 
 /// Long texts and streams: gapless joins at a modest upstream speed, bounded memory, `speakctl --follow`.
 final class LongTextTests: IntegrationTestCase {
-    private var upstream: MockUpstream?
-    private var recorder: SinkRecorder?
-
-    /// XCTest keeps test-case objects until the whole run ends: stop the mock and parec now.
-    override func tearDownWithError() throws {
-        upstream = nil
-        recorder = nil
-        try super.tearDownWithError()
-    }
 
     private func startDaemon(mock: [String], device: String = "default") throws -> (DaemonProcess, MockUpstream) {
         let upstream = try MockUpstream(mock, in: directory)

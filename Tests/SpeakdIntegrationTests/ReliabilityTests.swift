@@ -6,13 +6,6 @@ import XCTest
 /// Upstream faults against the real daemon: bounded retries, the upstream's own wait honoured, no retry of what
 /// cannot succeed, and the embedded engine speaking when the upstream cannot.
 final class ReliabilityTests: IntegrationTestCase {
-    private var upstream: MockUpstream?
-
-    /// XCTest keeps test-case objects until the whole run ends: stop the mock and parec now.
-    override func tearDownWithError() throws {
-        upstream = nil
-        try super.tearDownWithError()
-    }
 
     private func startDaemon(mock: [String], baseURL: String? = nil, extra: [String] = []) throws -> DaemonProcess {
         let upstream = try MockUpstream(["--ms-per-char", "5"] + mock, in: directory)

@@ -7,8 +7,6 @@ import XCTest
 /// Needs speakd's job control (`cancel`, and `speak` with `priority`/`volume`); against a daemon without it the
 /// daemon refuses every piece and these tests fail on the missing audio, which is the point.
 final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
-    private var upstream: MockUpstream!
-    private var daemon: DaemonProcess!
     private var dispatcher: SpawnedProcess!
     private var dispatcherSocket: String { directory.appendingPathComponent("spd.sock").path }
 
@@ -16,17 +14,16 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
         dispatcher?.stop()
         dispatcher = nil
         _ = daemon?.stop()
-        daemon = nil
-        upstream = nil
         try super.tearDownWithError()
     }
 
     /// speakd on the mock, then speech-dispatcher with sd_speakd as its only and default module.
     private func startStack(upstreamArguments: [String] = []) throws {
-        upstream = try MockUpstream(upstreamArguments, in: directory)
+        let upstream = try MockUpstream(upstreamArguments, in: directory)
+        self.upstream = upstream
         let keyFile = directory.appendingPathComponent("key")
         try Harness.writePrivately("sk-test\n", to: keyFile)
-        daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL, "--api-key-file", keyFile.path, "--device", "default"],
+        let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL, "--api-key-file", keyFile.path, "--device", "default"],
                                    in: directory)
 
         let configuration = directory.appendingPathComponent("speechd")
@@ -40,6 +37,7 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
             AddModule "speakd" "\(module)" "speakd.conf"
             DefaultModule speakd
             """.write(to: configuration.appendingPathComponent("speechd.conf"), atomically: true, encoding: .utf8)
+        self.daemon = daemon
         try "SpeakdSocket \"\(daemon.socketPath)\"\n".write(to: modules.appendingPathComponent("speakd.conf"), atomically: true, encoding: .utf8)
         let logs = directory.appendingPathComponent("speechd-logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
@@ -72,7 +70,7 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
         usleep(200_000)
         let recorded = recorder.stop()
 
-        let requests = try upstream.requests()
+        let requests = try XCTUnwrap(upstream).requests()
         XCTAssertEqual(requests.count, 1, diagnostics)
         let body = try XCTUnwrap(requests.first?.log["body"] as? [String: Any], diagnostics)
         XCTAssertEqual(body["input"] as? String, "Hello from speech dispatcher.")
@@ -120,7 +118,7 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
 
         // The next message plays: the module reported 703 STOP, so speech-dispatcher is not waiting on it.
         XCTAssertEqual(try spdSay(["-w", "-o", "speakd", "Next."]).status, 0)
-        XCTAssertEqual(try upstream.requests().last.flatMap { ($0.log["body"] as? [String: Any])?["input"] as? String }, "Next.")
+        XCTAssertEqual(try XCTUnwrap(upstream).requests().last.flatMap { ($0.log["body"] as? [String: Any])?["input"] as? String }, "Next.")
     }
 
     func testSSMLMarksArriveInOrderThenEnd() throws {
@@ -141,7 +139,7 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
         let firstMark = try XCTUnwrap(events.firstIndex(of: "700 INDEX MARK"))
         XCTAssertLessThan(begin, firstMark)
         XCTAssertEqual(events.last, "702 END")
-        let inputs = try upstream.requests().compactMap { ($0.log["body"] as? [String: Any])?["input"] as? String }
+        let inputs = try XCTUnwrap(upstream).requests().compactMap { ($0.log["body"] as? [String: Any])?["input"] as? String }
         XCTAssertEqual(inputs, ["One", "two &", "three."], "one job per piece between marks, entities decoded")
     }
 }

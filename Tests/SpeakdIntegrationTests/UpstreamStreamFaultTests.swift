@@ -7,12 +7,10 @@ import XCTest
 /// with a message naming it and the job after it plays (a stall never holds the queue); what arrived before an
 /// early end is played and the job fails, while a 200 with nothing in it is asked for again.
 final class UpstreamStreamFaultTests: IntegrationTestCase {
-    private var upstream: MockUpstream?
     private var listener: Int32 = -1
     private var backlogFiller: Int32 = -1
 
     override func tearDownWithError() throws {
-        upstream = nil
         for fd in [listener, backlogFiller] where fd >= 0 { close(fd) }
         try super.tearDownWithError()
     }
