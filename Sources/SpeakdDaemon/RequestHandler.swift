@@ -122,7 +122,13 @@ final class RequestHandler: Sendable {
                 for segment in TextSegmenter().segments(of: phrase) {
                     let request = SynthesisRequest(input: segment, voice: voice, model: model,
                                                    instructions: parameters.instructions, speed: parameters.speed)
-                    guard cache.admits(segment), !cache.contains(engine.key(for: request)) else { continue }
+                    guard cache.admits(segment) else {
+                        // Never cached, so warming it would be a request for nothing: say so instead.
+                        phraseFailed = true
+                        firstFailure = firstFailure ?? "a segment of \(segment.unicodeScalars.count) characters is longer than the cache keeps ([cache] max_text_length = \(cache.settings.maximumTextCharacters))"
+                        continue
+                    }
+                    guard !cache.contains(engine.key(for: request)) else { continue }
                     do {
                         try await engine.fill(request)
                         phraseSynthesized = true

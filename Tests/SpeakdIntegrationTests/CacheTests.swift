@@ -166,6 +166,20 @@ final class CacheTests: IntegrationTestCase {
         XCTAssertEqual(try FileManager.default.subpathsOfDirectory(atPath: cacheDirectory).filter { $0.hasSuffix(".flac") }, [])
     }
 
+    /// A phrase longer than the cache keeps is reported as failed, with the reason, not counted as cached.
+    func testWarmingAPhraseTooLongToCacheSaysSo() throws {
+        let config = directory.appendingPathComponent("speakd.toml")
+        try "[cache]\nmax_text_length = 20\n".write(to: config, atomically: true, encoding: .utf8)
+        try startDaemon(extra: ["--config", config.path])
+        let phrases = directory.appendingPathComponent("phrases.txt")
+        try "Short one\nThis phrase is far longer than twenty characters\n".write(to: phrases, atomically: true, encoding: .utf8)
+        let result = try XCTUnwrap(daemon).speakctl(["cache", "warm", phrases.path])
+        XCTAssertEqual(result.status, 1, "a phrase that could not be cached must fail the command")
+        XCTAssertTrue(result.stdout.contains("1 synthesized, 0 already cached, 1 failed"), result.stdout)
+        XCTAssertTrue(result.stderr.contains("max_text_length = 20"), result.stderr)
+        XCTAssertEqual(try requestCount(), 1, "the long phrase was requested for nothing")
+    }
+
     /// A cache on a full disk: jobs play to the end, storing pauses with a reason `cache stats` shows.
     func testAFullDiskPausesCachingAndPlaybackGoesOn() throws {
         XCTAssertEqual(getuid(), 0, "this test mounts a tmpfs: run it as root")
