@@ -38,7 +38,9 @@ final class SavedFile {
             archiveFormat = guessed
         }
         do {
-            return SavedFile(format: SaveFormat(rawValue: archiveFormat.rawValue)!, file: try AtomicFile(path: path))
+            let file = try AtomicFile(path: path)
+            InterruptCleanup.arm(removing: file.temporaryPath)
+            return SavedFile(format: SaveFormat(rawValue: archiveFormat.rawValue)!, file: file)
         } catch {
             fail("cannot write \(path): \(error.message)")
         }
@@ -47,6 +49,7 @@ final class SavedFile {
     /// Removes the temporary (the final name never appears).
     func abandon() {
         file.discard()
+        InterruptCleanup.disarm()
     }
 
     /// Reads the job's events until the file is complete and committed (returns) or the job or stream failed
@@ -102,6 +105,7 @@ final class SavedFile {
             }
         }
         do throws(EncoderError) { try file.commit() } catch { failSaving(error.message) }
+        InterruptCleanup.disarm()
         if verbose { note("saved \(file.path)") }
     }
 

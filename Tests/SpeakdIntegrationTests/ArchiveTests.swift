@@ -69,6 +69,24 @@ final class ArchiveTests: IntegrationTestCase {
         XCTAssertEqual(try files(in: directory.path).filter { $0.hasSuffix(".partial") }, [])
     }
 
+    /// Ctrl-C while speakctl is still receiving: no final file and no temporary are left, exit status 130.
+    func testInterruptingASaveLeavesNoFile() throws {
+        let (daemon, _, _) = try startDaemon(mock: ["--chunks", "4800", "--chunk-delay", "0.1"])
+        let saved = path("interrupted.flac")
+        let speakctl = try Subprocess(Harness.binDirectory.appendingPathComponent("speakctl").path,
+                                      ["--save", saved, "--no-play", "This takes a while to arrive, chunk by slow chunk."],
+                                      environment: ["SPEAKD_SOCKET": daemon.socketPath])
+        let deadline = Date().addingTimeInterval(10)
+        while try files(in: directory.path).filter({ $0.hasSuffix(".partial") }).isEmpty, Date() < deadline { usleep(5_000) }
+        XCTAssertFalse(try files(in: directory.path).filter { $0.hasSuffix(".partial") }.isEmpty, "no temporary appeared")
+        usleep(200_000)
+        XCTAssertTrue(speakctl.isRunning, "speakctl ended before it could be interrupted")
+        speakctl.signal(SIGINT)
+        let result = speakctl.finish()
+        XCTAssertEqual(result.status, 130, result.stderr)
+        XCTAssertEqual(try files(in: directory.path).filter { $0.hasSuffix(".partial") || $0.hasPrefix("interrupted") }, [])
+    }
+
     func testSaveWAVWhilePlayingMatchesTheDeviceAndTheUpstream() throws {
         let (daemon, upstream, capture) = try startDaemon(mock: ["--chunks", "1,3,4097"])
         let saved = path("heard.wav")
