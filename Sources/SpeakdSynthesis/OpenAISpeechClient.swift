@@ -4,7 +4,6 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import Synchronization
 import SpeakdAudio
 import SpeakdProtocol
 import SpeakdText
@@ -38,8 +37,7 @@ public final class OpenAISpeechClient: Synthesizer {
     /// any status accepted (a 404 keeps the connection as well as a 200). Errors are only logged.
     func refreshConnection() async {
         var request = HTTPClientRequest(url: configuration.modelsURL)
-        request.headers.add(name: "User-Agent", value: "speakd/\(speakdVersion)")
-        if let key = configuration.apiKey { request.headers.add(name: "Authorization", value: "Bearer \(key)") }
+        addIdentity(to: &request.headers)
         do {
             let response = try await http.execute(request, deadline: .now() + .seconds(configuration.firstByteTimeoutSeconds),
                                                   logger: logger)
@@ -48,6 +46,12 @@ public final class OpenAISpeechClient: Synthesizer {
         } catch {
             logger.debug("refreshing the upstream connection failed", metadata: ["error": "\(error)"])
         }
+    }
+
+    /// Who is asking, on every request to this upstream: the User-Agent and, when configured, the key.
+    private func addIdentity(to headers: inout HTTPHeaders) {
+        headers.add(name: "User-Agent", value: "speakd/\(speakdVersion)")
+        if let key = configuration.apiKey { headers.add(name: "Authorization", value: "Bearer \(key)") }
     }
 
     /// An HTTP client set up with the upstream's connect timeout; shut it down with `shutdown()` at exit.
@@ -96,10 +100,7 @@ public final class OpenAISpeechClient: Synthesizer {
         httpRequest.method = .POST
         httpRequest.headers.add(name: "Content-Type", value: "application/json")
         httpRequest.headers.add(name: "Accept", value: "audio/pcm, application/octet-stream")
-        httpRequest.headers.add(name: "User-Agent", value: "speakd/\(speakdVersion)")
-        if let key = configuration.apiKey {
-            httpRequest.headers.add(name: "Authorization", value: "Bearer \(key)")
-        }
+        addIdentity(to: &httpRequest.headers)
         httpRequest.body = .bytes(ByteBuffer(bytes: try Self.encodeBody(request, extra: configuration.extraBody)))
 
         let response: HTTPClientResponse
