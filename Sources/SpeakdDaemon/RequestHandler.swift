@@ -42,10 +42,8 @@ final class RequestHandler: Sendable {
             var voice = parameters.voice
             var model = parameters.model
             if let name = parameters.upstream ?? engines.defaultUpstream {
-                guard let upstream = engines.upstream(named: name) else {
-                    let known = engines.upstreams.map(\.name).joined(separator: ", ")
-                    return .failure(id: request.id, ProtocolError(.invalidField, "no upstream named \"\(name)\" (configured: \(known.isEmpty ? "none" : known))", field: "upstream"))
-                }
+                let upstream: Engines.Upstream
+                do { upstream = try resolveUpstream(named: name) } catch { return .failure(id: request.id, error) }
                 engine = upstream.synthesizer(useCache: parameters.cache)
                 voice = voice ?? upstream.voice ?? defaults.voice
                 model = model ?? upstream.model ?? defaults.model
@@ -107,11 +105,11 @@ final class RequestHandler: Sendable {
             info.removed = removed.entries
             return Reply(id: id, cache: info)
         case .warm(let phrases, let parameters):
-            guard let name = parameters.upstream ?? engines.defaultUpstream, let upstream = engines.upstream(named: name) else {
-                let known = engines.upstreams.map(\.name).joined(separator: ", ")
-                return .failure(id: id, ProtocolError(.invalidField, "no upstream named \"\(parameters.upstream ?? "")\" to warm the cache from (configured: \(known.isEmpty ? "none" : known))", field: "upstream"))
+            let upstream: Engines.Upstream
+            do { upstream = try resolveUpstream(named: parameters.upstream ?? engines.defaultUpstream ?? "") } catch {
+                return .failure(id: id, error)
             }
-            let engine = upstream.cached(RetryingSynthesizer(upstream.client), in: cache)
+            let engine = upstream.cachingSynthesizer(in: cache)
             let voice = parameters.voice ?? upstream.voice ?? defaults.voice
             let model = parameters.model ?? upstream.model ?? defaults.model
             var synthesized = 0, alreadyCached = 0, failed = 0
@@ -149,6 +147,15 @@ final class RequestHandler: Sendable {
             info.firstFailure = firstFailure
             return Reply(id: id, cache: info)
         }
+    }
+
+    /// A configured upstream, or the error naming the field and the upstreams there are.
+    private func resolveUpstream(named name: String) throws(ProtocolError) -> Engines.Upstream {
+        guard let upstream = engines.upstream(named: name) else {
+            let known = engines.upstreams.map(\.name).joined(separator: ", ")
+            throw ProtocolError(.invalidField, "no upstream named \"\(name)\" (configured: \(known.isEmpty ? "none" : known))", field: "upstream")
+        }
+        return upstream
     }
 
     private static func info(_ cache: PhraseCache) -> CacheInfo {
@@ -196,13 +203,13 @@ struct Engines: Sendable {
         var synthesizer: any Synthesizer { synthesizer(useCache: true) }
 
         func synthesizer(useCache: Bool) -> any Synthesizer {
-            let retrying = RetryingSynthesizer(client)
-            guard useCache, let cache else { return retrying }
-            return cached(retrying, in: cache)
+            guard useCache, let cache else { return RetryingSynthesizer(client) }
+            return cachingSynthesizer(in: cache)
         }
 
-        func cached(_ base: any Synthesizer, in cache: PhraseCache) -> CachingSynthesizer {
-            CachingSynthesizer(base, cache: cache, upstream: client.configuration.baseURL,
+        /// Retries behind the cache: a lookup happens once, before any try.
+        func cachingSynthesizer(in cache: PhraseCache) -> CachingSynthesizer {
+            CachingSynthesizer(RetryingSynthesizer(client), cache: cache, upstream: client.configuration.baseURL,
                                sampleRateOverride: client.configuration.sampleRateOverride)
         }
     }
