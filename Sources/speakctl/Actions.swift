@@ -169,17 +169,20 @@ struct SpeakInvocation: Equatable {
         return length > continuation + 1 ? index - 1 : bytes.count
     }
 
-    private func readStandardInput() -> String {
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { read(0, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            bytes += chunk[0..<count]
-        }
-        return String(decoding: bytes, as: UTF8.self)
+    private func readStandardInput() -> String { readAll(descriptor: 0) }
+}
+
+/// Everything left to read on `descriptor`, as UTF-8 text (a read error ends it like end of file).
+func readAll(descriptor: Int32) -> String {
+    var bytes: [UInt8] = []
+    var chunk = [UInt8](repeating: 0, count: 65_536)
+    while true {
+        let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
+        if count < 0 && errno == EINTR { continue }
+        if count <= 0 { break }
+        bytes += chunk[0..<count]
     }
+    return String(decoding: bytes, as: UTF8.self)
 }
 
 /// Silences speakd now and clears its queue.

@@ -83,18 +83,6 @@ struct Cache: ParsableCommand {
             printInfo(last)
             if totals.failed > 0 { throw ExitCode(1) }
         }
-
-        private func readAll(descriptor: Int32) -> String {
-            var bytes: [UInt8] = []
-            var chunk = [UInt8](repeating: 0, count: 65_536)
-            while true {
-                let count = chunk.withUnsafeMutableBytes { read(descriptor, $0.baseAddress, $0.count) }
-                if count < 0, errno == EINTR { continue }
-                if count <= 0 { break }
-                bytes += chunk[0..<count]
-            }
-            return String(decoding: bytes, as: UTF8.self)
-        }
     }
 }
 
