@@ -117,10 +117,10 @@ public final class PhraseCache: Sendable {
             }
         }
         var found: [(key: String, bytes: Int, modified: Double)] = []
-        for shard in Self.listDirectory(root) where shard.utf8.count == 2 {
+        for shard in (directoryEntryNames(root) ?? []) where shard.utf8.count == 2 {
             let shardPath = root + "/" + shard
             AtomicFile.removeStalePartials(in: shardPath)
-            for name in Self.listDirectory(shardPath) {
+            for name in (directoryEntryNames(shardPath) ?? []) {
                 guard name.hasSuffix(".flac"), let key = PhraseCacheKey(digest: String(name.dropLast(5))),
                       key.digest.hasPrefix(shard) else { continue }
                 var info = stat()
@@ -364,18 +364,6 @@ public final class PhraseCache: Sendable {
         }
     }
 
-    static func listDirectory(_ path: String) -> [String] {
-        guard let stream = opendir(path) else { return [] }
-        defer { closedir(stream) }
-        var names: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
-            if name != "." && name != ".." { names.append(name) }
-        }
-        return names
-    }
 }
 
 /// A cache problem in words for the log.

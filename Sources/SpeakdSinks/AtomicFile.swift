@@ -88,14 +88,10 @@ public final class AtomicFile {
     /// writer). Returns the paths removed; errors (a missing directory) remove nothing.
     @discardableResult
     public static func removeStalePartials(in directory: String, minimumAge: Int = 0) -> [String] {
-        guard let stream = opendir(directory) else { return [] }
-        defer { closedir(stream) }
+        guard let names = directoryEntryNames(directory) else { return [] }
         let now = time(nil)
         var removed: [String] = []
-        while let entry = readdir(stream) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix(while: { $0 != 0 }), as: UTF8.self)
-            }
+        for name in names {
             guard isTemporaryName(name) else { continue }
             let full = directory + "/" + name
             var info = stat()
