@@ -16,18 +16,6 @@ final class APIKeySecrecyTests: IntegrationTestCase {
         try super.tearDownWithError()
     }
 
-    private func unusedPort() -> Int {
-        let probe = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(probe) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(probe, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(probe, $0, &length) } }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     func testTheKeyAppearsNowhereTheDaemonOrSpeakctlWrites() throws {
         // Three upstreams with the same key: one refuses it (401), one fails (500), one is not there at all.
         let refusing = try MockUpstream(["--expect-key", "sk-the-right-key-0000", "--ms-per-char", "5"], in: directory)
@@ -46,7 +34,7 @@ final class APIKeySecrecyTests: IntegrationTestCase {
             base_url = "\(failing.baseURL)"
             api_key_file = "\(keyFile.path)"
             [upstream.gone]
-            base_url = "http://127.0.0.1:\(unusedPort())/v1"
+            base_url = "http://127.0.0.1:\(Harness.unusedPort())/v1"
             api_key_file = "\(keyFile.path)"
             """.write(to: config, atomically: true, encoding: .utf8)
         let daemon = try DaemonProcess(arguments: ["--config", config.path, "--device", "null"], in: directory)

@@ -57,15 +57,7 @@ final class ReliabilityTests: IntegrationTestCase {
 
     func testAnUnreachableUpstreamFallsBackToTheEmbeddedEngineForMessages() throws {
         // A port nobody listens on: every connection is refused.
-        let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
-        _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
-        let port = Int(UInt16(bigEndian: address.sin_port))
-        close(listener)
+        let port = Harness.unusedPort()
         let daemon = try startDaemon(mock: [], baseURL: "http://127.0.0.1:\(port)/v1")
         let client = try daemon.connect()
 
