@@ -166,8 +166,8 @@ public final class AudioPlayer: Sendable {
 
     /// The synchronous half of `discard`: queues the request (so it is ordered before anything the caller does
     /// next, such as `closeOpenDiscard`) and returns a ticket for `waitForControl`.
-    public func requestDiscard(from: UInt64, until: UInt64?) -> ControlTicket {
-        ControlTicket(generation: send(.discard(from: from, until: until)))
+    public func requestDiscard(from: UInt64, until: UInt64?, fadingOut: Bool = false) -> ControlTicket {
+        ControlTicket(generation: send(fadingOut ? .discardFadingOut(from: from, until: until) : .discard(from: from, until: until)))
     }
 
     /// Queues a pause (`true`) or resume (`false`); see `pause` and `resume`.

@@ -54,6 +54,9 @@ final class AudioThread: @unchecked Sendable {
     /// Samples still to be faded in after a resume, and the length of that fade.
     private var fadeInRemaining = 0
     private var fadeInLength = 0
+    /// The start of the nearest discard range that asked for a fade-out before it (`discardFadingOut`); `.max` when
+    /// none is ahead.
+    private var fadeOutBefore: UInt64 = .max
 
     init(state: PlayerState, output: any AudioOutput, consumer: consuming SPSCRingBuffer<Int16>.Consumer,
          controls: consuming SPSCRingBuffer<UInt64>.Consumer, wake: EventFD, notify: EventFD, maxChunk: Int,
@@ -94,7 +97,13 @@ final class AudioThread: @unchecked Sendable {
         }
         skipDiscarded()
 
-        let limit = min(maxChunk, discards.distanceToNextRange(from: consumer.position))
+        var limit = min(maxChunk, discards.distanceToNextRange(from: consumer.position))
+        if fadeOutBefore <= consumer.position { fadeOutBefore = .max }
+        let fadeOutDistance = fadeOutBefore == .max || openFormat == 0 ? Int.max : Int(fadeOutBefore - consumer.position)
+        let fadeOutLength = openFormat == 0 ? 0 : min(fadeFrames * PCMFormat(packed: openFormat).channels, scratch.count)
+        if fadeOutDistance != .max, fadeOutDistance > fadeOutLength {
+            limit = min(limit, fadeOutDistance - fadeOutLength)   // the last samples before the cut go through the fade
+        }
         let region = consumer.readableRegion(limit: limit)
         if region.isEmpty {
             waitWithEmptyRing()
@@ -108,9 +117,20 @@ final class AudioThread: @unchecked Sendable {
         }
         if fadeInRemaining > 0 {
             writeFadeIn(region)
+        } else if fadeOutDistance <= fadeOutLength {
+            writeFadeOut(region, distance: fadeOutDistance, length: fadeOutLength)
         } else {
             writeToDevice(region)
         }
+    }
+
+    /// The last `length` samples before a cut inside speech go out with a falling ramp (`distance` samples remain).
+    private func writeFadeOut(_ region: UnsafeBufferPointer<Int16>, distance: Int, length: Int) {
+        let channels = PCMFormat(packed: openFormat).channels
+        let count = min(region.count, distance, scratch.count)
+        _ = UnsafeMutableBufferPointer(rebasing: scratch[..<count]).update(fromContentsOf: region.prefix(count))
+        applyRamp(count: count, channels: channels, fadeLength: length, offset: length - distance, rising: false)
+        writeToDevice(UnsafeBufferPointer(rebasing: scratch[..<count]))
     }
 
     // MARK: control messages
@@ -133,6 +153,10 @@ final class AudioThread: @unchecked Sendable {
                 words.2 = readControlWord()
             }
             switch PlayerControl(words: words) {
+            case .discardFadingOut(let from, let until):
+                if from > consumer.position { fadeOutBefore = min(fadeOutBefore, from) }
+                discards.insert(from: from, until: until ?? .max)
+                if deviceHasFrames, from < consumer.position { silenceNeeded = true }
             case .discard(let from, let until):
                 discards.insert(from: from, until: until ?? .max)
                 // Part of the range went to the device already: it must be cut there. (While paused the device

@@ -8,6 +8,9 @@ enum PlayerControl: Equatable {
     /// written from `from` on) until a `closeOpen`. What the device already holds of the range is cut at once, with a
     /// short fade.
     case discard(from: UInt64, until: UInt64?)
+    /// As `discard`, for a cut inside speech (a job ended at a mark): the samples just before `from` fade out, so
+    /// the cut makes no click.
+    case discardFadingOut(from: UInt64, until: UInt64?)
     /// Ends open discard ranges at `until` (the producer's write position once it has stopped writing).
     case closeOpen(until: UInt64)
     /// Fade out and hold the read position at the first sample not heard.
@@ -20,6 +23,7 @@ enum PlayerControl: Equatable {
     var words: (UInt64, UInt64, UInt64) {
         switch self {
         case .discard(let from, let until): (1, from, until ?? .max)
+        case .discardFadingOut(let from, let until): (5, from, until ?? .max)
         case .closeOpen(let until): (2, until, 0)
         case .pause: (3, 0, 0)
         case .resume: (4, 0, 0)
@@ -32,6 +36,7 @@ enum PlayerControl: Equatable {
         case 2: self = .closeOpen(until: words.1)
         case 3: self = .pause
         case 4: self = .resume
+        case 5: self = .discardFadingOut(from: words.1, until: words.2 == .max ? nil : words.2)
         default: return nil
         }
     }

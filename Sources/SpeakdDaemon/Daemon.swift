@@ -160,7 +160,9 @@ public enum Daemon {
                 let http = OpenAISpeechClient.makeHTTPClient(for: configuration)
                 engines.upstreams.append(Engines.Upstream(
                     name: upstream.name, client: OpenAISpeechClient(configuration: configuration, http: http, logger: logger),
-                    http: http, model: upstream.model, voice: upstream.voice, cache: engines.cache))
+                    http: http, model: upstream.model, voice: upstream.voice, cache: engines.cache,
+                    performance: UpstreamPerformance(name: upstream.name,
+                                                     path: UpstreamPerformance.defaultPath(upstream: upstream.name))))
             }
             engines.defaultUpstream = options.defaultUpstream ?? upstreams[0].name
         }

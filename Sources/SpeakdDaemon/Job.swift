@@ -24,6 +24,12 @@ struct JobSpec: Sendable {
     /// Linear gain applied as samples enter the ring.
     let gain: Double
     let fallback: Fallback?
+    /// Where each segment starts in the job's input, in Unicode scalars.
+    var segmentStarts: [Int] = []
+    /// The job's marks (offsets into its input), reported as playback reaches them.
+    var marks: [SpeakMark] = []
+    /// What speakd knows of the upstream's speed (nil for the embedded engine): prefetch and pacing follow it.
+    var performance: UpstreamPerformance?
 }
 
 /// Where a job is on its way to the listener.
@@ -59,6 +65,8 @@ final class Job {
     var attempt = 0
     var ringStart: UInt64?
     var ringEnd: UInt64?
+    /// The current attempt's playback stream, which position waits refer to.
+    var stream: PlaybackStream?
     /// The `started` event has been sent: its first sample reached the device.
     var startedSent = false
     /// Who speaks it: its engine, or the fallback after the engine failed.
@@ -70,6 +78,14 @@ final class Job {
     var taps: [EncodingTap] = []
     /// The synthesis of an `offline` job.
     var offlineTask: Task<Void, Never>?
+    /// Ring positions of the current attempt's marks, as each segment's audio is complete (index = mark index).
+    var markPositions: [UInt64?] = []
+    /// Marks reported so far (`mark` events sent), in order.
+    var marksReported = 0
+    /// `end_at_mark`: the index of the mark the job ends at, once chosen.
+    var endMark: Int?
+    /// Where the job's audio is cut for `endMark`, once that mark's position is known.
+    var cutPosition: UInt64?
 
     init(id: String, sequence: Int, parameters: SpeakParameters, spec: JobSpec, owner: ConnectionID?, queuedAt: Double) {
         self.id = id

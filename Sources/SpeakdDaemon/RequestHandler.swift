@@ -39,12 +39,14 @@ final class RequestHandler: Sendable {
                 return .failure(id: request.id, ProtocolError(.queueFull, "the queue is full (max_queued_jobs); wait for some jobs to finish, or stop them"))
             }
             let engine: any Synthesizer
+            var performance: UpstreamPerformance?
             var voice = parameters.voice
             var model = parameters.model
             if let name = parameters.upstream ?? engines.defaultUpstream {
                 let upstream: Engines.Upstream
                 do { upstream = try resolveUpstream(named: name) } catch { return .failure(id: request.id, error) }
                 engine = upstream.synthesizer(useCache: parameters.cache)
+                performance = upstream.performance
                 voice = voice ?? upstream.voice ?? defaults.voice
                 model = model ?? upstream.model ?? defaults.model
             } else {
@@ -56,7 +58,8 @@ final class RequestHandler: Sendable {
             let fallback = engine.engineName != "espeak-ng" && defaults.fallbackPriorities.contains(parameters.priority)
                 ? engines.embedded.map { Fallback(engine: $0, voice: defaults.embeddedVoice) } : nil
             let job = await queue.submit(parameters, engine: engine, voice: voice ?? defaults.voice,
-                                         model: model ?? defaults.model, fallback: fallback, owner: connection)
+                                         model: model ?? defaults.model, fallback: fallback, performance: performance,
+                                         owner: connection)
             logger.info("job accepted", metadata: ["job": "\(job)", "priority": "\(parameters.priority.rawValue)",
                                                    "characters": "\(parameters.input.unicodeScalars.count)",
                                                    "peer": "\(peer.map(String.init(describing:)) ?? "unknown")"])
@@ -88,6 +91,15 @@ final class RequestHandler: Sendable {
             return Reply(id: request.id)
         case .cache(let action):
             return await cache(action, id: request.id)
+        case .endAtMark(let job, let prefix):
+            switch await queue.endAtMark(job, prefix: prefix) {
+            case .unknownJob:
+                return .failure(id: request.id, ProtocolError(.unknownJob, "no job \"\(job)\" was ever accepted by this speakd", field: "job"))
+            case .noMark:
+                return Reply(id: request.id)
+            case .willEnd(let mark):
+                return Reply(id: request.id, mark: mark)
+            }
         }
     }
 
@@ -167,12 +179,15 @@ final class RequestHandler: Sendable {
 
     private func status() async -> StatusInfo {
         let snapshot = await queue.snapshot()
-        return StatusInfo(version: speakdVersion, protocol: speakdProtocolVersion, engine: engines.preferred.engineName,
+        var info = StatusInfo(version: speakdVersion, protocol: speakdProtocolVersion, engine: engines.preferred.engineName,
                           upstream: engines.defaultUpstream.flatMap { engines.upstream(named: $0)?.client.configuration.baseURL },
                           device: player.deviceName, currentJob: snapshot.currentJob, position: snapshot.position,
                           currentEngine: snapshot.engine, paused: snapshot.paused, queued: snapshot.queued,
                           underruns: player.underruns, uptimeSeconds: monotonicSeconds() - startTime,
                           deviceError: player.deviceProblem?.description)
+        let pacing = engines.upstreams.compactMap { $0.performance.pacingNote }
+        info.pacing = pacing.isEmpty ? nil : pacing
+        return info
     }
 }
 
@@ -198,6 +213,8 @@ struct Engines: Sendable {
         var model: String?
         var voice: String?
         var cache: PhraseCache?
+        /// What speakd has learned of this upstream's speed (time to first byte, delivery rate).
+        var performance: UpstreamPerformance
 
         /// The client with bounded retries of failures worth retrying, behind the phrase cache when there is one.
         var synthesizer: any Synthesizer { synthesizer(useCache: true) }

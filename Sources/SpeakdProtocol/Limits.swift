@@ -20,6 +20,8 @@ public enum SpeechLimits {
     public static let ttlRange: ClosedRange<Double> = 0.001...86_400
     /// `cache` `warm`: phrases per request (a screen reader's vocabulary fits; more take several requests).
     public static let warmMaxPhrases = 10_000
+    /// Marks a job may carry beyond one per character of its input (several marks may share a place).
+    public static let marksBeyondInput = 64
     /// Longest line the daemon accepts on its socket (a full job input, JSON-escaped, fits).
     public static let maxLineBytes = 8 * 1024 * 1024
 }

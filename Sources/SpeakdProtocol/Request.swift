@@ -46,12 +46,15 @@ public struct SpeakParameters: Sendable, Equatable {
     public var play: Bool
     /// Use the phrase cache (default): `false` always asks the upstream and stores nothing.
     public var cache: Bool
+    /// Places in `input` to report (`mark` events) when playback reaches them, in order.
+    public var marks: [SpeakMark]
 
     public init(input: String, voice: String? = nil, model: String? = nil, instructions: String? = nil, speed: Double? = nil,
                 upstream: String? = nil, priority: JobPriority = .message, volume: Double? = nil, ttl: Double? = nil,
                 interrupt: Bool = false, archive: Bool? = nil, save: SaveFormat? = nil, play: Bool = true,
-                cache: Bool = true) {
+                cache: Bool = true, marks: [SpeakMark] = []) {
         self.cache = cache
+        self.marks = marks
         self.archive = archive
         self.save = save
         self.play = play
@@ -65,6 +68,20 @@ public struct SpeakParameters: Sendable, Equatable {
         self.model = model
         self.instructions = instructions
         self.speed = speed
+    }
+}
+
+/// A named place in a speak job's text: a `mark` event is sent when playback reaches it.
+///
+/// Threading: a value type; Sendable.
+public struct SpeakMark: Sendable, Equatable, Hashable {
+    public var name: String
+    /// Offset into `input` in Unicode scalars (code points), 0 … the input's scalar count.
+    public var offset: Int
+
+    public init(name: String, offset: Int) {
+        self.name = name
+        self.offset = offset
     }
 }
 
@@ -104,6 +121,8 @@ public enum Operation: Sendable, Equatable {
     /// The jobs not yet finished, in the order they will be heard.
     case list
     case cache(CacheAction)
+    /// End the job at the first of its marks named with this prefix ("" = any) that has not been heard yet.
+    case endAtMark(job: String, prefix: String)
 
     public var name: String {
         switch self {
@@ -118,10 +137,12 @@ public enum Operation: Sendable, Equatable {
         case .resume: "resume"
         case .list: "list"
         case .cache: "cache"
+        case .endAtMark: "end_at_mark"
         }
     }
 
-    public static let allNames = ["speak", "stop", "cancel", "skip", "pause", "resume", "list", "status", "subscribe", "ping", "cache"]
+    public static let allNames = ["speak", "stop", "cancel", "skip", "pause", "resume", "list", "status", "subscribe", "ping", "cache",
+                                   "end_at_mark"]
 }
 
 /// A parsed, validated request line.

@@ -73,6 +73,12 @@ public enum RequestParser {
                 throw ProtocolError(.invalidField, "job is missing: the id of the job to cancel (from the speak reply or list)", field: "job")
             }
             operation = .cancel(job: job)
+        case "end_at_mark":
+            guard let job = try fields.jobID("job") else {
+                throw ProtocolError(.invalidField, "job is missing: the id of the job to end at a mark", field: "job")
+            }
+            let prefix = try fields.string("prefix", maxCharacters: SpeechLimits.nameMaxCharacters) ?? ""
+            operation = .endAtMark(job: job, prefix: prefix)
         default:
             throw ProtocolError(.unknownOperation, "unknown op \"\(op)\"; known: \(Operation.allNames.joined(separator: ", "))", field: "op")
         }
@@ -115,12 +121,43 @@ public enum RequestParser {
         }
         let play = try fields.bool("play") ?? true
         let cache = try fields.bool("cache") ?? true
+        let marks = try speakMarks(&fields, input: input)
         if !play && save == nil && archive != true {
             throw ProtocolError(.invalidField, "play is false but the job is neither saved nor archived: there would be nothing to do", field: "play")
         }
         return SpeakParameters(input: input, voice: voice, model: model, instructions: instructions, speed: speed,
                                upstream: upstream, priority: priority, volume: volume, ttl: ttl, interrupt: interrupt,
-                               archive: archive, save: save, play: play, cache: cache)
+                               archive: archive, save: save, play: play, cache: cache, marks: marks)
+    }
+
+    /// `marks`: `[{"name":"w1","at":0}, …]`, offsets in Unicode scalars of `input`, non-decreasing.
+    static func speakMarks(_ fields: inout Fields, input: String) throws(ProtocolError) -> [SpeakMark] {
+        guard let value = fields.take("marks"), value != .null else { return [] }
+        guard case .array(let items) = value else {
+            throw ProtocolError(.invalidField, "marks must be an array of {\"name\":…,\"at\":…}, got \(value.typeName)", field: "marks")
+        }
+        let length = input.unicodeScalars.count
+        guard items.count <= length + SpeechLimits.marksBeyondInput else {
+            throw ProtocolError(.invalidField, "marks holds \(items.count) entries; at most one per character of input (+\(SpeechLimits.marksBeyondInput))", field: "marks")
+        }
+        var marks: [SpeakMark] = []
+        marks.reserveCapacity(items.count)
+        for item in items {
+            guard case .object(let object) = item, object.keys.allSatisfy({ $0 == "name" || $0 == "at" }),
+                  let name = object["name"]?.stringValue, !name.isEmpty,
+                  name.unicodeScalars.count <= SpeechLimits.nameMaxCharacters,
+                  let at = object["at"]?.numberValue, at.rounded() == at else {
+                throw ProtocolError(.invalidField, "each mark must be {\"name\": a non-empty string of at most \(SpeechLimits.nameMaxCharacters) characters, \"at\": an integer}", field: "marks")
+            }
+            guard at >= 0, at <= Double(length) else {
+                throw ProtocolError(.invalidField, "mark \"\(name)\" is at \(Int(at)), outside the input (0…\(length) characters)", field: "marks")
+            }
+            if let last = marks.last, Int(at) < last.offset {
+                throw ProtocolError(.invalidField, "mark \"\(name)\" is at \(Int(at)), before the mark ahead of it (\(last.offset)): marks go in text order", field: "marks")
+            }
+            marks.append(SpeakMark(name: name, offset: Int(at)))
+        }
+        return marks
     }
 
     /// `{"op":"cache","action":"stats"}`, `"clear"`, or `"warm"` with `phrases` and the speak settings.

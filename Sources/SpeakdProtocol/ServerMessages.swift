@@ -17,6 +17,8 @@ public enum JobState: String, Sendable, Codable, Equatable {
     case failed
     /// Its `ttl` passed before it started playing.
     case expired
+    /// Playback reached one of the job's marks (`mark` names it); only for jobs that asked for marks.
+    case mark
     /// Only in `archive` events: the archive file was committed under its final name (`path`).
     case saved
 
@@ -73,6 +75,8 @@ public struct StatusInfo: Sendable, Codable, Equatable {
     public var queued: Int
     public var underruns: Int
     public var uptimeSeconds: Double
+    /// Upstreams that deliver slower than real time, and what speakd does about it; absent while all keep up.
+    public var pacing: [String]?
 
     public init(version: String, protocol: Int, engine: String, upstream: String?, device: String, currentJob: String?,
                 position: Double? = nil, currentEngine: String? = nil, paused: Bool = false,
@@ -150,9 +154,13 @@ public struct Reply: Sendable, Codable, Equatable {
     public var jobs: [JobSummary]?
     /// For `cache`.
     public var cache: CacheInfo?
+    /// For `end_at_mark`: the mark the job will end at (absent when none is left: the job plays to its end).
+    public var mark: String?
 
     public init(id: JSONValue, ok: Bool = true, error: ProtocolError? = nil, job: String? = nil, engine: String? = nil,
-                cancelled: Int? = nil, status: StatusInfo? = nil, jobs: [JobSummary]? = nil, cache: CacheInfo? = nil) {
+                cancelled: Int? = nil, status: StatusInfo? = nil, jobs: [JobSummary]? = nil, cache: CacheInfo? = nil,
+                mark: String? = nil) {
+        self.mark = mark
         self.cache = cache
         self.jobs = jobs
         self.id = id
@@ -207,11 +215,14 @@ public struct Event: Sendable, Codable, Equatable {
     /// `audio` events: true on the last one of a complete stream, which also carries the file's `length`.
     public var end: Bool?
     public var length: Int?
+    /// `mark` events: the mark reached; a job ended at a mark (`end_at_mark`) names it on its final event.
+    public var mark: String?
 
     public init(event: Kind, job: String? = nil, state: JobState? = nil, time: Double, engine: String? = nil,
                 reason: String? = nil, error: ProtocolError? = nil, duration: Double? = nil,
                 priority: JobPriority? = nil, protocol: Int? = nil, server: String? = nil, path: String? = nil,
-                data: String? = nil, offset: Int? = nil, end: Bool? = nil, length: Int? = nil) {
+                data: String? = nil, offset: Int? = nil, end: Bool? = nil, length: Int? = nil, mark: String? = nil) {
+        self.mark = mark
         self.path = path
         self.data = data
         self.offset = offset

@@ -29,7 +29,7 @@ public final class EspeakSynthesizer: Synthesizer {
     }
 
     public func synthesize(_ request: SynthesisRequest, deliver: (AudioChunk) async throws -> Void) async throws {
-        let run = EspeakRun(capacity: 4)
+        let run = EspeakRun(capacity: 4, sampleRate: format.sampleRate)
         let voice = request.voice
         let fallbackVoice = defaultVoice
         let rate = Int32((Double(espeakRATE_NORMAL) * (request.speed ?? 1.0)).rounded())
@@ -48,9 +48,9 @@ public final class EspeakSynthesizer: Synthesizer {
             run.finish(error: result == EE_OK || run.isCancelled ? nil : SynthesisError(.engine, "espeak-ng failed (error \(result.rawValue))"))
         }
         try await withTaskCancellationHandler {
-            for try await samples in run.stream {
+            for try await part in run.stream {
                 run.consumed()
-                try await deliver(AudioChunk(format: format, samples: samples))
+                try await deliver(AudioChunk(format: format, samples: part.samples, wordStarts: part.words))
             }
         } onCancel: {
             run.cancel()
@@ -63,14 +63,21 @@ public final class EspeakSynthesizer: Synthesizer {
 ///
 /// Threading: the callback side (`push`, `finish`) runs on the espeak queue; `consumed` and `cancel` from any task.
 final class EspeakRun: Sendable {
-    let stream: AsyncThrowingStream<[Int16], any Error>
-    private let continuation: AsyncThrowingStream<[Int16], any Error>.Continuation
+    /// A callback's samples and the words espeak-ng placed (its `espeakEVENT_WORD` events, exact).
+    struct Part: Sendable {
+        var samples: [Int16]
+        var words: [WordStart]
+    }
+    let stream: AsyncThrowingStream<Part, any Error>
+    private let continuation: AsyncThrowingStream<Part, any Error>.Continuation
+    let sampleRate: Int
     /// Free slots between producer and consumer; the callback waits when none is left.
     private let slots: DispatchSemaphore
     private let cancelled = Atomic<Bool>(false)
 
-    init(capacity: Int) {
-        (stream, continuation) = AsyncThrowingStream.makeStream(of: [Int16].self)
+    init(capacity: Int, sampleRate: Int) {
+        self.sampleRate = sampleRate
+        (stream, continuation) = AsyncThrowingStream.makeStream(of: Part.self)
         // Created at 0 and raised to `capacity`: libdispatch traps when a semaphore is freed below its initial
         // value, which is exactly what a cancelled run leaves behind (chunks pushed, never consumed).
         slots = DispatchSemaphore(value: 0)
@@ -80,11 +87,11 @@ final class EspeakRun: Sendable {
     var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
 
     /// Returns false to make espeak-ng stop.
-    func push(_ samples: UnsafeBufferPointer<Int16>) -> Bool {
+    func push(_ samples: UnsafeBufferPointer<Int16>, words: [WordStart]) -> Bool {
         guard !isCancelled else { return false }
         slots.wait()
         guard !isCancelled else { return false }
-        continuation.yield(Array(samples))
+        continuation.yield(Part(samples: Array(samples), words: words))
         return true
     }
 
@@ -105,8 +112,23 @@ final class EspeakRun: Sendable {
 private func espeakCallback(_ wave: UnsafeMutablePointer<Int16>?, _ count: Int32, _ events: UnsafeMutablePointer<espeak_EVENT>?) -> Int32 {
     guard let events, let context = events.pointee.user_data else { return 0 }
     let run = Unmanaged<EspeakRun>.fromOpaque(context).takeUnretainedValue()
-    guard let wave, count > 0 else { return run.isCancelled ? 1 : 0 }
-    return run.push(UnsafeBufferPointer(start: wave, count: Int(count))) ? 0 : 1
+    // Word events come with the samples they fall in; text positions are 1-based characters (code points).
+    var words: [WordStart] = []
+    var event = events
+    while event.pointee.type != espeakEVENT_LIST_TERMINATED {
+        // Position 0 marks no word of the text (espeak-ng sends such events at clause ends): skip them.
+        if event.pointee.type == espeakEVENT_WORD, event.pointee.text_position > 0 {
+            words.append(WordStart(textOffset: max(Int(event.pointee.text_position) - 1, 0),
+                                   frame: Int(event.pointee.audio_position) * run.sampleRate / 1000))
+        }
+        event += 1
+    }
+    guard let wave, count > 0 else {
+        // Words with no samples in this call are carried by an empty part.
+        if !words.isEmpty, !run.isCancelled { _ = run.push(UnsafeBufferPointer(start: nil, count: 0), words: words) }
+        return run.isCancelled ? 1 : 0
+    }
+    return run.push(UnsafeBufferPointer(start: wave, count: Int(count)), words: words) ? 0 : 1
 }
 
 extension Comparable {

@@ -17,6 +17,9 @@ public struct TextSegmenter: Sendable {
     public var openingMaxCharacters: Int
     /// Sizes of the segments after the opening, before they reach `maxCharacters`.
     public var growth: [Int] = [400, 1_200]
+    /// Shortest opening worth cutting a first sentence for: an upstream that is slow to start needs the opening long
+    /// enough to cover the next request's time to first byte (`UpstreamPerformance` chooses it). 0: no minimum.
+    public var openingMinCharacters = 0
 
     public init(maxCharacters: Int = SpeechLimits.upstreamInputMaxCharacters, openingMaxCharacters: Int = 160) {
         precondition(maxCharacters >= 16, "segments this short cannot hold a word")
@@ -76,10 +79,14 @@ public struct TextSegmenter: Sendable {
         }
         let window = sentence[sentence.startIndex..<budgetEnd]
         // The first clause that is not trivially short ("Well," is too little to be worth a request).
-        let minimum = sentence.startIndex + min(24, openingMaxCharacters / 4)
+        let minimum = sentence.startIndex + max(min(24, openingMaxCharacters / 4), min(openingMinCharacters, length))
+        // With a minimum (a slow upstream), the first word end past it; else the last one within the budget.
+        let wordEnd = openingMinCharacters > 0
+            ? window.indices.first { $0 >= minimum && window[$0].isWhitespace }
+            : window.lastIndex(where: { $0.isWhitespace })
         let cut = window.indices.first { $0 >= minimum && Self.clauseMarks.contains(window[$0]) && isClauseEnd(window, $0) }
             .map { $0 + 1 }
-            ?? window.lastIndex(where: { $0.isWhitespace }).map { $0 + 1 }
+            ?? wordEnd.map { $0 + 1 }
             ?? budgetEnd
         return (sentence[sentence.startIndex..<cut], sentence[cut...])
     }
@@ -103,7 +110,7 @@ public struct TextSegmenter: Sendable {
     static let abbreviations: Set<String> = ["etc", "approx", "inc", "ltd", "co", "u.s", "u.k", "a.m", "p.m", "min", "max"]
 
     /// Sentence pieces of `characters`, each including its trailing whitespace.
-    func sentences(_ characters: [Character]) -> [ArraySlice<Character>] {
+    public func sentences(_ characters: [Character]) -> [ArraySlice<Character>] {
         var pieces: [ArraySlice<Character>] = []
         var start = 0
         var index = 0

@@ -88,6 +88,8 @@ struct SpeakInvocation: Equatable {
                 continue
             case .started, .paused, .resumed:
                 if verbose { note("job \(job) \(state.rawValue)") }
+            case .mark:
+                if verbose { note("job \(job) reached mark \(event.mark ?? "?")") }
             case .finished:
                 // Heard, but maybe not as asked (the embedded engine stood in for a failing upstream): say so.
                 if let reason = event.reason { note(reason) }

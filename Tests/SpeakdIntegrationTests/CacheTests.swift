@@ -111,6 +111,9 @@ final class CacheTests: IntegrationTestCase {
         XCTAssertEqual(try requestCount(), 2, "the damaged entry should have been synthesized again")
         let sent = SinkRecorder.samples(of: try XCTUnwrap(upstream).requests()[1].pcm)
         XCTAssertNotNil(try captured().firstIndex(ofSequence: sent[...]))
+        // Stores run in the background: the job can be heard (on the unpaced file PCM) before its entry is on disk.
+        let deadline = Date().addingTimeInterval(5)
+        while try stats().entries != 1, Date() < deadline { usleep(20_000) }
         let info = try stats()
         XCTAssertEqual(info.repaired, 1)
         XCTAssertEqual(info.entries, 1, "the fresh synthesis was stored again")

@@ -95,6 +95,10 @@ final class Child {
         if executable.hasSuffix("/speakd"), environment["SPEAKD_CACHE_DIR"] == nil {
             environment["SPEAKD_CACHE_DIR"] = try Harness.temporaryDirectory().appendingPathComponent("cache").path
         }
+        if executable.hasSuffix("/speakd"), environment["SPEAKD_STATE_DIR"] == nil {
+            // What speakd learns of an upstream's speed stays with this daemon, never carried into the next test.
+            environment["SPEAKD_STATE_DIR"] = try Harness.temporaryDirectory().appendingPathComponent("state").path
+        }
         process = try Subprocess(executable, arguments,
                                  addingEnvironment: environment,
                                  removingEnvironment: ["OPENAI_API_KEY", "OPENAI_BASE_URL", "SPEAKD_SOCKET"],

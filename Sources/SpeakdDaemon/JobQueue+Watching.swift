@@ -1,0 +1,62 @@
+import Logging
+import SpeakdAudio
+import SpeakdProtocol
+import SpeakdSynthesis
+
+/// Watching playback: `started` when a job's first sample reaches the device, `finished` (or `failed`) when its last
+/// has been heard.
+///
+/// Threading: part of the `JobQueue` actor.
+extension JobQueue {
+    // MARK: watching playback
+
+    func watchStart(_ id: String, attempt: Int, stream: PlaybackStream) async {
+        let outcome = await player.waitUntilStarted(stream)
+        guard let job = unfinished[id], job.attempt == attempt, !job.startedSent else { return }
+        switch outcome {
+        case .reached:
+            job.startedSent = true
+            if deviceFailing {
+                deviceFailing = false
+                logger.notice("the audio device works again", metadata: ["job": "\(id)", "device": "\(player.deviceName)"])
+            }
+            emit(job, .started)
+        case .deviceFailed(let error):
+            deviceFailing = true
+            logger.error("audio device failed", metadata: ["job": "\(id)", "error": "\(error)"])
+            _ = end(job, .failed, reason: error.description, error: ProtocolError(.audioDevice, error.description))
+            pump()
+        case .cut:
+            break
+        }
+    }
+
+    func watchEnd(_ id: String, attempt: Int, stream: PlaybackStream, end position: UInt64, duration: Double,
+                          failure: SynthesisError?) async {
+        let outcome = await player.waitUntilPlayed(position: position, of: stream)
+        guard let job = unfinished[id], job.attempt == attempt, job.cutPosition == nil else { return }
+        switch outcome {
+        case .reached:
+            inRing.removeAll { $0 === job }
+            if !job.startedSent {
+                job.startedSent = true
+                emit(job, .started)
+            }
+            reportMarks(job, through: job.markPositions.count)
+            if let failure {
+                finalize(job, .failed, reason: failure.message, error: protocolError(for: failure))
+            } else {
+                finalize(job, .finished, reason: job.fallbackReason, duration: duration)
+            }
+            pump()
+        case .deviceFailed(let error):
+            deviceFailing = true
+            logger.error("audio device failed while playing", metadata: ["job": "\(id)", "error": "\(error)"])
+            _ = end(job, .failed, reason: error.description, error: ProtocolError(.audioDevice, error.description))
+            pump()
+        case .cut:
+            break
+        }
+    }
+
+}

@@ -1,0 +1,83 @@
+import Synchronization
+import SpeakdAudio
+import SpeakdSynthesis
+
+/// One segment's synthesis, started ahead of playback: its audio is buffered until the writer plays it.
+///
+/// Threading: Sendable. The producing task (`run`) and the one consumer (`chunks`) may be on different tasks; the
+/// counters are behind a mutex.
+final class SegmentFeed: Sendable {
+    let index: Int
+    let chunks: AsyncThrowingStream<AudioChunk, any Error>
+    private let continuation: AsyncThrowingStream<AudioChunk, any Error>.Continuation
+    private let progress = Mutex(Progress())
+    private let task = Mutex<Task<Void, Never>?>(nil)
+
+    struct Progress {
+        /// Audio delivered by the engine and not yet taken by the writer, in seconds.
+        var bufferedSeconds = 0.0
+        var firstChunkArrived = false
+        var done = false
+    }
+
+    init(index: Int) {
+        self.index = index
+        (chunks, continuation) = AsyncThrowingStream.makeStream(bufferingPolicy: .unbounded)
+    }
+
+    var state: Progress { progress.withLock { $0 } }
+
+    /// Starts synthesizing `request` with `engine`; `onProgress` is called (off any lock) when the first audio
+    /// arrives and when synthesis ends, so the next segment can be requested.
+    func start(_ request: SynthesisRequest, engine: any Synthesizer, performance: UpstreamPerformance?,
+               onProgress: @escaping @Sendable () -> Void) {
+        let handle = Task {
+            let began = monotonicSeconds()
+            var firstAt: Double?
+            var lastAt = began
+            var frames = 0
+            var rate = 24_000
+            do {
+                try await engine.synthesize(request) { chunk in
+                    let now = monotonicSeconds()
+                    let seconds = chunk.format.seconds(frames: chunk.samples.count / max(chunk.format.channels, 1))
+                    let first = self.progress.withLock { state in
+                        state.bufferedSeconds += seconds
+                        defer { state.firstChunkArrived = true }
+                        return !state.firstChunkArrived
+                    }
+                    if firstAt == nil { firstAt = now }
+                    lastAt = now
+                    frames += chunk.samples.count / max(chunk.format.channels, 1)
+                    rate = chunk.format.sampleRate
+                    self.continuation.yield(chunk)
+                    if first { onProgress() }
+                }
+                progress.withLock { $0.done = true }
+                continuation.finish()
+                // A phrase-cache hit answers within milliseconds: only the upstream's own answers teach the model.
+                if let performance, let firstAt, firstAt - began > 0.02, frames > 0 {
+                    let speed = request.speed ?? 1
+                    performance.record(.init(characters: request.input.unicodeScalars.count, firstByte: firstAt - began,
+                                             audioSeconds: Double(frames) / Double(rate) * speed,
+                                             streamSeconds: max(lastAt - firstAt, 0.001)))
+                }
+            } catch {
+                progress.withLock { $0.done = true }
+                continuation.finish(throwing: error)
+            }
+            onProgress()
+        }
+        task.withLock { $0 = handle }
+    }
+
+    /// The writer took `seconds` of audio out of the buffer.
+    func taken(seconds: Double) {
+        progress.withLock { $0.bufferedSeconds = max($0.bufferedSeconds - seconds, 0) }
+    }
+
+    func cancel() {
+        task.withLock { $0 }?.cancel()
+        continuation.finish(throwing: CancellationError())
+    }
+}

@@ -1,0 +1,235 @@
+import Synchronization
+import SpeakdAudio
+import SpeakdProtocol
+import SpeakdSynthesis
+import SpeakdText
+
+/// Plays a job's segments in order while requesting the next ones ahead, so each arrives before the one before it
+/// has played out.
+///
+/// Policy: the first segment is requested alone until its first audio arrives (a concurrent request would slow the
+/// first sound); after that the next ones are requested as soon as a slot is free, with at most `maximumInFlight`
+/// requests running (3 when the upstream is slow to start or delivers slower than real time, else 2) and at most
+/// `maximumAheadSeconds` of audio waiting in the feeds. Before a segment starts playing, if the upstream delivers slower than real time, it waits
+/// until enough of it is buffered to play through: the pause falls between sentences, never inside one.
+/// When a segment's audio is complete, its marks are placed (`MarkTiming`) and handed to `onMarks` as ring positions.
+///
+/// Threading: `run` executes on the writer task, off the queue's actor; the feeds' tasks run beside it. The
+/// controller's state is behind a mutex.
+struct SegmentPipeline: Sendable {
+    let spec: JobSpec
+    let player: AudioPlayer
+    let taps: [EncodingTap]
+    let onFallback: @Sendable (SynthesisError) async -> Void
+    let onMarks: @Sendable ([(index: Int, position: UInt64)]) async -> Void
+
+    static let maximumAheadSeconds = 60.0
+
+    private final class Controller: Sendable {
+        struct State {
+            var feeds: [SegmentFeed?]
+            var engine: any Synthesizer
+            var voice: String
+            var fellBack = false
+            /// Segments the writer has finished with.
+            var consumed = 0
+            /// The next segment to request.
+            var nextToLaunch = 0
+        }
+        let state: Mutex<State>
+        let spec: JobSpec
+
+        init(spec: JobSpec) {
+            self.spec = spec
+            state = Mutex(State(feeds: Array(repeating: nil, count: spec.segments.count), engine: spec.engine,
+                                voice: spec.voice))
+        }
+
+        func request(_ index: Int, voice: String) -> SynthesisRequest {
+            SynthesisRequest(input: spec.segments[index], voice: voice, model: spec.model,
+                             instructions: spec.instructions, speed: spec.speed)
+        }
+
+        var maximumInFlight: Int { spec.performance?.isSlow == true ? 3 : 2 }
+
+        /// The feed of segment `index`, started now if it was not yet.
+        func feed(_ index: Int) -> SegmentFeed {
+            let (feed, start) = state.withLock { state -> (SegmentFeed, (any Synthesizer, String)?) in
+                if let feed = state.feeds[index] { return (feed, nil) }
+                let feed = SegmentFeed(index: index)
+                state.feeds[index] = feed
+                state.nextToLaunch = max(state.nextToLaunch, index + 1)
+                return (feed, (state.engine, state.voice))
+            }
+            if let (engine, voice) = start { launch(feed, engine: engine, voice: voice) }
+            return feed
+        }
+
+        private func launch(_ feed: SegmentFeed, engine: any Synthesizer, voice: String) {
+            let performance = engine.engineName == spec.engine.engineName ? spec.performance : nil
+            feed.start(request(feed.index, voice: voice), engine: engine, performance: performance) { [self] in
+                considerNext()
+            }
+        }
+
+        /// Requests the next segment when the policy allows it.
+        func considerNext() {
+            let next: (SegmentFeed, any Synthesizer, String)? = state.withLock { state in
+                let index = state.nextToLaunch
+                guard index < state.feeds.count else { return nil }
+                let running = state.feeds.compactMap { $0 }.filter { !$0.state.done }.count
+                guard running < maximumInFlight else { return nil }
+                // The first request runs alone until its first audio: a concurrent one would slow the first sound.
+                if index == 1, let first = state.feeds[0], !first.state.firstChunkArrived, !first.state.done { return nil }
+                let waiting = state.feeds[min(state.consumed, index)..<index].compactMap { $0?.state.bufferedSeconds }.reduce(0, +)
+                guard waiting < SegmentPipeline.maximumAheadSeconds else { return nil }
+                let feed = SegmentFeed(index: index)
+                state.feeds[index] = feed
+                state.nextToLaunch = index + 1
+                return (feed, state.engine, state.voice)
+            }
+            if let (feed, engine, voice) = next { launch(feed, engine: engine, voice: voice) }
+        }
+
+        /// The writer finished segment `index`.
+        func consumed(_ index: Int) {
+            state.withLock { state in
+                state.consumed = index + 1
+                state.feeds[index] = nil
+            }
+            considerNext()
+        }
+
+        /// The engine failed on `index` before any audio: the fallback speaks it and the rest. Segments requested
+        /// ahead from the failing engine are withdrawn.
+        func fallBack(from index: Int, to fallback: Fallback) -> SegmentFeed {
+            let stale: [SegmentFeed] = state.withLock { state in
+                state.engine = fallback.engine
+                state.voice = fallback.voice
+                state.fellBack = true
+                let stale = state.feeds[index...].compactMap { $0 }
+                for position in index..<state.feeds.count { state.feeds[position] = nil }
+                state.nextToLaunch = index
+                return stale
+            }
+            for feed in stale { feed.cancel() }
+            return feed(index)
+        }
+
+        var engineIsFallback: Bool { state.withLock { $0.fellBack } }
+
+        func cancelAll() {
+            let feeds = state.withLock { $0.feeds.compactMap { $0 } }
+            for feed in feeds { feed.cancel() }
+        }
+    }
+
+    func run() async -> JobQueue.SynthesisResult {
+        let controller = Controller(spec: spec)
+        defer { controller.cancelAll() }
+        var format = PCMFormat.openAISpeech
+        var index = 0
+        do {
+            while index < spec.segments.count {
+                let feed = controller.feed(index)
+                var delivered = false
+                var segmentStart: UInt64?
+                var collected: [Int16] = []
+                var wordStarts: [WordStart] = []
+                let markIndices = marks(inSegment: index)
+                do {
+                    await waitUntilPlayableThrough(feed, segment: index)
+                    for try await chunk in feed.chunks {
+                        try Task.checkCancellation()
+                        if segmentStart == nil { segmentStart = player.writePosition }
+                        delivered = true
+                        format = chunk.format
+                        try await player.write(chunk.samples, format: chunk.format, gain: spec.gain)
+                        for tap in taps { tap.feed(chunk.samples, format: chunk.format) }
+                        feed.taken(seconds: chunk.format.seconds(frames: chunk.samples.count / max(chunk.format.channels, 1)))
+                        if !markIndices.isEmpty {
+                            collected += chunk.samples
+                            wordStarts += chunk.wordStarts
+                        }
+                    }
+                } catch let error as SynthesisError where !delivered && !controller.engineIsFallback && spec.fallback != nil
+                    && spec.engine.engineName != spec.fallback?.engine.engineName {
+                    guard let fallback = spec.fallback else { throw error }
+                    await onFallback(error)
+                    _ = controller.fallBack(from: index, to: fallback)
+                    continue
+                }
+                try Task.checkCancellation()
+                if !markIndices.isEmpty {
+                    await onMarks(place(markIndices, segment: index, start: segmentStart ?? player.writePosition,
+                                        samples: collected, wordStarts: wordStarts, format: format))
+                }
+                controller.consumed(index)
+                index += 1
+            }
+            // Marks at the very end of the input (after the last segment's text).
+            let trailing = spec.marks.indices.filter { spec.marks[$0].offset >= endOfText }
+            if !trailing.isEmpty { await onMarks(trailing.map { ($0, player.writePosition) }) }
+            return .completed(format, failure: nil)
+        } catch _ where Task.isCancelled {
+            return .cancelled
+        } catch is CancellationError {
+            return .cancelled
+        } catch let error as SynthesisError {
+            return .completed(format, failure: error)
+        } catch {
+            return .completed(format, failure: SynthesisError(.engine, "\(error)"))
+        }
+    }
+
+    // MARK: pacing
+
+    /// Holds a segment back while the upstream delivers slower than real time and too little of it is buffered to
+    /// play through: with `r` seconds of audio per second, a segment of `D` seconds plays without a gap once
+    /// `D · (1 − r)` is buffered, counting what arrives while the ring's earlier audio plays.
+    private func waitUntilPlayableThrough(_ feed: SegmentFeed, segment index: Int) async {
+        guard let performance = spec.performance else { return }
+        let model = performance.model
+        guard model.observations > 0, model.arrivalRate < 1 else { return }
+        let speed = spec.speed ?? 1
+        let duration = Double(spec.segments[index].unicodeScalars.count) * model.audioPerCharacter / speed
+        let needed = duration * (1 - model.arrivalRate)
+        while !Task.isCancelled {
+            let progress = feed.state
+            if progress.done { return }
+            let format = player.currentFormat
+            let ahead = format.seconds(frames: Int(player.writePosition &- player.playedPosition) / max(format.channels, 1))
+            if progress.bufferedSeconds + model.arrivalRate * ahead >= needed { return }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+    }
+
+    // MARK: marks
+
+    private var endOfText: Int {
+        guard let last = spec.segmentStarts.last, let text = spec.segments.last else { return 0 }
+        return last + text.unicodeScalars.count
+    }
+
+    /// Indices of the marks heard during segment `index`: from its start to the next segment's start (a mark in the
+    /// space between is placed at this segment's end); marks past the last segment's text are placed at the job's end.
+    private func marks(inSegment index: Int) -> [Int] {
+        guard !spec.marks.isEmpty, index < spec.segmentStarts.count else { return [] }
+        let lower = index == 0 ? Int.min : spec.segmentStarts[index]
+        let upper = index + 1 < spec.segmentStarts.count ? spec.segmentStarts[index + 1] : endOfText
+        return spec.marks.indices.filter { spec.marks[$0].offset >= lower && spec.marks[$0].offset < upper }
+    }
+
+    /// Ring positions of the marks: at the engine's own word starts when it gave them (the first word at or after
+    /// the mark; the end when none follows), else estimated from the text and the audio (`MarkTiming`).
+    private func place(_ indices: [Int], segment index: Int, start: UInt64, samples: [Int16], wordStarts: [WordStart],
+                       format: PCMFormat) -> [(index: Int, position: UInt64)] {
+        let offsets = indices.map { max(spec.marks[$0].offset - spec.segmentStarts[index], 0) }
+        let totalFrames = samples.count / max(format.channels, 1)
+        let frames = wordStarts.isEmpty
+            ? MarkTiming.frames(forOffsets: offsets, in: spec.segments[index], samples: samples,
+                                channels: format.channels, sampleRate: format.sampleRate)
+            : offsets.map { offset in min(wordStarts.first { $0.textOffset >= offset }?.frame ?? totalFrames, totalFrames) }
+        return zip(indices, frames).map { ($0, start + UInt64($1 * format.channels)) }
+    }
+}

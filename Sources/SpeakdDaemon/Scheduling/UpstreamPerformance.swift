@@ -1,0 +1,161 @@
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+
+/// What speakd has learned of one upstream's speed, from the requests it served: how its time to first byte grows
+/// with the input (`firstByte(n) = base + perCharacter · n`, least squares over the last requests), how much audio a
+/// character makes, and how fast audio arrives once it flows. The scheduler uses it to choose the first segment, how
+/// far to request ahead, and whether a segment must buffer before it plays so that no gap falls inside it.
+/// Persisted as JSON (`path`) so a restart does not start from the defaults.
+///
+/// Threading: Sendable; every method may be called from any task or thread (one mutex, held briefly).
+final class UpstreamPerformance: Sendable {
+    struct Observation: Codable, Equatable {
+        var characters: Int
+        /// Seconds from sending the request to the first audio.
+        var firstByte: Double
+        /// Seconds of audio the request gave, scaled to speed 1.
+        var audioSeconds: Double
+        /// Seconds from the first audio to the last.
+        var streamSeconds: Double
+    }
+
+    /// The fitted model; defaults are a fast cloud upstream's (OpenAI: first byte 0.2–0.5 s, nearly flat).
+    struct Model: Codable, Equatable {
+        var firstByteBase = 0.4
+        var firstBytePerCharacter = 0.002
+        /// Seconds of speech per character at speed 1 (English speech is about 0.06–0.08).
+        var audioPerCharacter = 0.07
+        /// Seconds of audio that arrive per second once audio flows (the median of recent requests).
+        var arrivalRate = 4.0
+        var observations = 0
+
+        func firstByte(characters: Int) -> Double { firstByteBase + firstBytePerCharacter * Double(characters) }
+    }
+
+    private struct State: Codable {
+        var recent: [Observation] = []
+        var model = Model()
+    }
+
+    let name: String
+    private let path: String?
+    private let state: Mutex<State>
+    /// Requests kept for the fit.
+    static let window = 32
+
+    init(name: String, path: String?) {
+        self.name = name
+        self.path = path
+        var loaded = State()
+        if let path, let data = FileManager.default.contents(atPath: path),
+           let decoded = try? JSONDecoder().decode(State.self, from: data) {
+            loaded = decoded
+        }
+        state = Mutex(loaded)
+    }
+
+    var model: Model { state.withLock { $0.model } }
+
+    /// Records a request served by the upstream itself (not the phrase cache) and refits.
+    func record(_ observation: Observation) {
+        guard observation.characters > 0, observation.audioSeconds > 0 else { return }
+        let snapshot: State = state.withLock { state in
+            state.recent.append(observation)
+            if state.recent.count > Self.window { state.recent.removeFirst(state.recent.count - Self.window) }
+            state.model = Self.fit(state.recent)
+            return state
+        }
+        save(snapshot)
+    }
+
+    static func fit(_ recent: [Observation]) -> Model {
+        var model = Model()
+        guard !recent.isEmpty else { return model }
+        let n = Double(recent.count)
+        let xs = recent.map { Double($0.characters) }
+        let ys = recent.map(\.firstByte)
+        let meanX = xs.reduce(0, +) / n
+        let meanY = ys.reduce(0, +) / n
+        let spread = zip(xs, xs).map { ($0 - meanX) * ($1 - meanX) }.reduce(0, +)
+        if spread > 100 {
+            let covariance = zip(xs, ys).map { ($0 - meanX) * ($1 - meanY) }.reduce(0, +)
+            model.firstBytePerCharacter = min(max(covariance / spread, 0), 0.2)
+        } else {
+            // One input length seen so far: assume the default slope and fit the base.
+            model.firstBytePerCharacter = Model().firstBytePerCharacter
+        }
+        model.firstByteBase = max(meanY - model.firstBytePerCharacter * meanX, 0)
+        model.audioPerCharacter = recent.map(\.audioSeconds).reduce(0, +) / xs.reduce(0, +)
+        let rates = recent.map { $0.audioSeconds / max($0.streamSeconds, 0.001) }.sorted()
+        model.arrivalRate = min(max(rates[rates.count / 2], 0.05), 100)
+        model.observations = recent.count
+        return model
+    }
+
+    /// The segmenter for a text: a first segment long enough that the next request's first byte comes before it
+    /// has played out (when the upstream is slow to start), and shorter later segments for upstreams whose first
+    /// byte grows with the input.
+    func segmenter(firstSentenceCharacters: Int) -> (openingMin: Int, openingMax: Int, growth: [Int]) {
+        let model = self.model
+        let a = model.firstByteBase, b = model.firstBytePerCharacter, d = model.audioPerCharacter
+        // Gapless join when opening n plays at least as long as the rest's first byte takes: n·d ≥ a + b·(L − n).
+        let needed = Int(((a + b * Double(firstSentenceCharacters)) / max(d + b, 0.001)).rounded(.up))
+        let gain = b * Double(max(firstSentenceCharacters - needed, 0))
+        let growth = isSlow ? [200] : [400, 1_200]
+        guard gain > 0.25 else { return (0, 160, growth) }
+        let minimum = min(max(needed, 16), 160)
+        return (minimum, min(max(minimum * 8 / 5, 48), 240), growth)
+    }
+
+    /// Slow to start (its first byte grows by more than 5 ms a character) or slower than real time: such an upstream
+    /// gets short segments and three requests in flight.
+    var isSlow: Bool {
+        let model = self.model
+        return model.observations > 0 && (model.firstBytePerCharacter > 0.005 || model.arrivalRate < 1)
+    }
+
+    /// Why sentences wait before playing, for `status`; nil while the upstream keeps up.
+    var pacingNote: String? {
+        let model = self.model
+        guard model.observations > 0, model.arrivalRate < 1 else { return nil }
+        let rate = (model.arrivalRate * 100).rounded() / 100
+        return "upstream \"\(name)\" delivers audio at \(rate)x real time: each sentence is buffered until it can play without a gap, so speech pauses between sentences"
+    }
+
+    private func save(_ snapshot: State) {
+        guard let path else { return }
+        let encoder = JSONEncoder()
+        guard let data = try? encoder.encode(snapshot) else { return }
+        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let temporary = path + ".tmp"
+        guard FileManager.default.createFile(atPath: temporary, contents: data) else { return }
+        _ = rename(temporary, path)
+    }
+
+    /// `$SPEAKD_STATE_DIR`, else `$STATE_DIRECTORY` (systemd), else `$XDG_STATE_HOME/speakd`, else `~/.local/state/speakd`.
+    static func defaultPath(upstream: String) -> String? {
+        let environment = ProcessInfo.processInfo.environment
+        let directory: String
+        if let state = environment["SPEAKD_STATE_DIR"], !state.isEmpty {
+            directory = state
+        } else if let state = environment["STATE_DIRECTORY"]?.split(separator: ":").first {
+            directory = String(state)
+        } else if let state = environment["XDG_STATE_HOME"], !state.isEmpty {
+            directory = state + "/speakd"
+        } else if let home = environment["HOME"], !home.isEmpty {
+            directory = home + "/.local/state/speakd"
+        } else {
+            return nil
+        }
+        let safe = String(upstream.unicodeScalars.map { $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" ? Character($0) : "_" })
+        return "\(directory)/upstream-\(safe).json"
+    }
+}
