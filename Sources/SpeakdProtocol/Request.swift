@@ -104,6 +104,8 @@ public enum Operation: Sendable, Equatable {
     /// The jobs not yet finished, in the order they will be heard.
     case list
     case cache(CacheAction)
+    /// Probe an upstream (the default one when nil) and report how to configure it: `speakctl upstream check`.
+    case upstreamCheck(UpstreamCheckParameters)
 
     public var name: String {
         switch self {
@@ -118,10 +120,27 @@ public enum Operation: Sendable, Equatable {
         case .resume: "resume"
         case .list: "list"
         case .cache: "cache"
+        case .upstreamCheck: "upstream_check"
         }
     }
 
-    public static let allNames = ["speak", "stop", "cancel", "skip", "pause", "resume", "list", "status", "subscribe", "ping", "cache"]
+    public static let allNames = ["speak", "stop", "cancel", "skip", "pause", "resume", "list", "status", "subscribe", "ping", "cache", "upstream_check"]
+}
+
+/// What `upstream_check` probes: a configured upstream (the default when nil), with a voice and model (the upstream's
+/// defaults when nil).
+///
+/// Threading: a value type; Sendable.
+public struct UpstreamCheckParameters: Sendable, Equatable {
+    public var upstream: String?
+    public var voice: String?
+    public var model: String?
+
+    public init(upstream: String? = nil, voice: String? = nil, model: String? = nil) {
+        self.upstream = upstream
+        self.voice = voice
+        self.model = model
+    }
 }
 
 /// A parsed, validated request line.

@@ -150,6 +150,8 @@ public struct Reply: Sendable, Codable, Equatable {
     public var jobs: [JobSummary]?
     /// For `cache`.
     public var cache: CacheInfo?
+    /// For `upstream_check`.
+    public var report: UpstreamReport?
 
     public init(id: JSONValue, ok: Bool = true, error: ProtocolError? = nil, job: String? = nil, engine: String? = nil,
                 cancelled: Int? = nil, status: StatusInfo? = nil, jobs: [JobSummary]? = nil, cache: CacheInfo? = nil) {
