@@ -51,7 +51,7 @@ struct Upstream: ParsableCommand {
         /// The report for people: one property per line, figures with their units.
         static func describe(_ report: UpstreamReport) -> String {
             var lines = ["upstream \(report.upstream): \(report.baseURL) (voice \(report.voice), model \(report.model))"]
-            func line(_ label: String, _ text: String) { lines.append(label.padding(12) + text) }
+            func line(_ label: String, _ text: String) { lines.append(label.padding(13) + text) }
             line("reachable:", report.reachable ? "yes" : "no")
             switch report.authentication {
             case "ok": line("key:", report.keySent ? "accepted" : "none sent, none needed")

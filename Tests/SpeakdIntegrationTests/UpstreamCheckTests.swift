@@ -129,8 +129,8 @@ final class UpstreamCheckTests: IntegrationTestCase {
         XCTAssertTrue(report.problems.first?.contains("Incorrect API key provided") == true, "\(report.problems)")
         let human = try XCTUnwrap(daemon).speakctl(["upstream", "check"])
         XCTAssertEqual(human.status, 1)
-        XCTAssertTrue(human.stdout.contains("key:        REFUSED"), human.stdout)
-        XCTAssertTrue(human.stdout.contains("PROBLEM:    the API key was refused"), human.stdout)
+        XCTAssertTrue(human.stdout.contains("key:         REFUSED"), human.stdout)
+        XCTAssertTrue(human.stdout.contains("PROBLEM:     the API key was refused"), human.stdout)
         XCTAssertFalse(human.stdout.contains("sk-wrong-secret"), "the key must never be shown")
     }
 }
