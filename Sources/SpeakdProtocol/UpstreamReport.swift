@@ -20,8 +20,11 @@ public struct UpstreamReport: Sendable, Codable, Equatable {
     public var voices: Listing?
     /// How the audio arrives and how the server announces it (from the longer phrase).
     public var format: AudioFormatReport?
-    /// The short and the longer phrase, in that order.
+    /// The short and the longer phrase, in that order (the short one asked a second time: the first request may pay
+    /// for a model loaded on demand).
     public var probes: [PhraseProbe] = []
+    /// First audio byte of the very first request, the short phrase (a cold server's, if it was idle).
+    public var firstRequestMilliseconds: Double?
     /// The first audio byte came well before the body was complete.
     public var streams: Bool?
     /// Time to first audio byte ≈ `baseMilliseconds` + `millisecondsPerCharacter` × characters (two points).

@@ -90,6 +90,10 @@ struct Upstream: ParsableCommand {
                 line("first byte:", points.joined(separator: ", ")
                      + " ≈ \(Int(model.baseMilliseconds.rounded())) ms + \(UpstreamCheckOutput.oneDecimal(model.millisecondsPerCharacter)) ms per character\(basis)")
             }
+            if let cold = report.firstRequestMilliseconds, let warm = report.probes.first?.firstByteMilliseconds,
+               cold > 1.5 * warm + 100 {
+                line("cold start:", "the first request's first byte came after \(seconds(cold)) (\(seconds(warm)) warm): the server loads on demand")
+            }
             if let probe = report.probes.last, let perCharacter = probe.millisecondsPerCharacter {
                 line("speech:", "\(Int(perCharacter.rounded())) ms per character (people speak 60-90 at speed 1)")
             }

@@ -58,6 +58,8 @@ final class UpstreamCheckTests: IntegrationTestCase {
         XCTAssertEqual(report.models?.names, ["tts-1", "kokoro"])
         XCTAssertEqual(report.voices?.names, ["alloy", "nova"])
         XCTAssertEqual(report.streams, false)
+        XCTAssertEqual(report.probes.count, 2)
+        XCTAssertEqual(try XCTUnwrap(report.firstRequestMilliseconds), 460, accuracy: 150, "400 ms + 5 ms × 12 characters")
         let firstByte = try XCTUnwrap(report.firstByte)
         XCTAssertEqual(firstByte.basis, "input")
         XCTAssertEqual(firstByte.millisecondsPerCharacter, 5, accuracy: 1.5)
