@@ -5,9 +5,14 @@ import Foundation
 ///
 /// Threading: not thread-safe; used from one test thread.
 final class RealUpstream {
-    /// Where the server is installed: `$SPEAKD_REAL_UPSTREAM_DIR`, else the installer's default.
+    /// Where the server is installed: `$SPEAKD_REAL_UPSTREAM_DIR`, else the installer's default (root's in
+    /// /var/cache, anyone else's in ~/.cache).
     static var installDirectory: String {
-        ProcessInfo.processInfo.environment["SPEAKD_REAL_UPSTREAM_DIR"] ?? "/var/cache/speakd-test/kokoro"
+        let environment = ProcessInfo.processInfo.environment
+        if let directory = environment["SPEAKD_REAL_UPSTREAM_DIR"] { return directory }
+        guard getuid() != 0 else { return "/var/cache/speakd-test/kokoro" }
+        let cache = environment["XDG_CACHE_HOME"] ?? (environment["HOME"] ?? "") + "/.cache"
+        return cache + "/speakd-test/kokoro"
     }
 
     let process: SpawnedProcess
