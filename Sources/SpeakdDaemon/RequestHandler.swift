@@ -100,6 +100,8 @@ final class RequestHandler: Sendable {
             case .willEnd(let mark):
                 return Reply(id: request.id, mark: mark)
             }
+        case .upstreamCheck(let parameters):
+            return await checkUpstream(parameters, id: request.id)
         }
     }
 
@@ -159,6 +161,22 @@ final class RequestHandler: Sendable {
             info.firstFailure = firstFailure
             return Reply(id: id, cache: info)
         }
+    }
+
+    /// `upstream_check`: probes the upstream with its own key and settings (see `UpstreamCheck`).
+    private func checkUpstream(_ parameters: UpstreamCheckParameters, id: JSONValue) async -> Reply {
+        guard let name = parameters.upstream ?? engines.defaultUpstream else {
+            return .failure(id: id, ProtocolError(.invalidField, "no upstream is configured: speakd speaks with its embedded engine only", field: "upstream"))
+        }
+        let upstream: Engines.Upstream
+        do { upstream = try resolveUpstream(named: name) } catch { return .failure(id: id, error) }
+        let check = UpstreamCheck(name: name, configuration: upstream.client.configuration, http: upstream.http,
+                                  voice: parameters.voice ?? upstream.voice ?? defaults.voice,
+                                  model: parameters.model ?? upstream.model ?? defaults.model)
+        logger.info("checking an upstream", metadata: ["upstream": "\(name)"])
+        var reply = Reply(id: id)
+        reply.report = await check.run()
+        return reply
     }
 
     /// A configured upstream, or the error naming the field and the upstreams there are.

@@ -123,6 +123,8 @@ public enum Operation: Sendable, Equatable {
     case cache(CacheAction)
     /// End the job at the first of its marks named with this prefix ("" = any) that has not been heard yet.
     case endAtMark(job: String, prefix: String)
+    /// Probe an upstream (the default one when nil) and report how to configure it: `speakctl upstream check`.
+    case upstreamCheck(UpstreamCheckParameters)
 
     public var name: String {
         switch self {
@@ -138,11 +140,28 @@ public enum Operation: Sendable, Equatable {
         case .list: "list"
         case .cache: "cache"
         case .endAtMark: "end_at_mark"
+        case .upstreamCheck: "upstream_check"
         }
     }
 
     public static let allNames = ["speak", "stop", "cancel", "skip", "pause", "resume", "list", "status", "subscribe", "ping", "cache",
-                                   "end_at_mark"]
+                                   "end_at_mark", "upstream_check"]
+}
+
+/// What `upstream_check` probes: a configured upstream (the default when nil), with a voice and model (the upstream's
+/// defaults when nil).
+///
+/// Threading: a value type; Sendable.
+public struct UpstreamCheckParameters: Sendable, Equatable {
+    public var upstream: String?
+    public var voice: String?
+    public var model: String?
+
+    public init(upstream: String? = nil, voice: String? = nil, model: String? = nil) {
+        self.upstream = upstream
+        self.voice = voice
+        self.model = model
+    }
 }
 
 /// A parsed, validated request line.

@@ -68,6 +68,11 @@ public enum RequestParser {
         case "resume": operation = .resume
         case "list": operation = .list
         case "cache": operation = .cache(try cacheAction(&fields))
+        case "upstream_check":
+            operation = .upstreamCheck(UpstreamCheckParameters(
+                upstream: try fields.string("upstream", maxCharacters: SpeechLimits.nameMaxCharacters, nonEmpty: true),
+                voice: try fields.string("voice", maxCharacters: SpeechLimits.nameMaxCharacters, nonEmpty: true),
+                model: try fields.string("model", maxCharacters: SpeechLimits.nameMaxCharacters, nonEmpty: true)))
         case "cancel":
             guard let job = try fields.jobID("job") else {
                 throw ProtocolError(.invalidField, "job is missing: the id of the job to cancel (from the speak reply or list)", field: "job")

@@ -156,6 +156,8 @@ public struct Reply: Sendable, Codable, Equatable {
     public var cache: CacheInfo?
     /// For `end_at_mark`: the mark the job will end at (absent when none is left: the job plays to its end).
     public var mark: String?
+    /// For `upstream_check`.
+    public var report: UpstreamReport?
 
     public init(id: JSONValue, ok: Bool = true, error: ProtocolError? = nil, job: String? = nil, engine: String? = nil,
                 cancelled: Int? = nil, status: StatusInfo? = nil, jobs: [JobSummary]? = nil, cache: CacheInfo? = nil,

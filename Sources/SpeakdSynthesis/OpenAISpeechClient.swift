@@ -82,7 +82,7 @@ public final class OpenAISpeechClient: Synthesizer {
 
     /// The JSON body: exactly the contract's properties (`additionalProperties: false`), plus the upstream's
     /// configured extras (which never override a contract property).
-    static func encodeBody(_ request: SynthesisRequest, extra: [String: JSONValue]) throws -> Data {
+    public static func encodeBody(_ request: SynthesisRequest, extra: [String: JSONValue]) throws -> Data {
         var body = extra
         body["model"] = .string(request.model)
         body["input"] = .string(request.input)

@@ -10,7 +10,7 @@ enum QuickInvocation: Equatable {
     case stop(socket: String?)
 
     /// The subcommand names, which a first word of text must not be.
-    static let commandNames: Set<String> = ["say", "stop", "cancel", "skip", "pause", "resume", "list", "status", "watch", "cache", "help"]
+    static let commandNames: Set<String> = ["say", "stop", "cancel", "skip", "pause", "resume", "list", "status", "watch", "cache", "upstream", "help"]
 
     init?(arguments: some Collection<String>) {
         var speak = SpeakInvocation()

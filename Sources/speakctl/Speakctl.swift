@@ -22,11 +22,12 @@ struct Speakctl: ParsableCommand {
             speakctl pause | resume       hold and continue at the exact sample
             speakctl watch                print every job's events as they happen
             speakctl cache warm FILE      pre-synthesize FILE's lines so they play at once, even offline
+            speakctl upstream check       probe the upstream server and show how to configure it
             To speak a word that is also a command, use `speakctl say stop`.
             """,
         version: speakdVersion,
         subcommands: [Say.self, Stop.self, Cancel.self, Skip.self, Pause.self, Resume.self, List.self, Status.self,
-                      Watch.self, Cache.self],
+                      Watch.self, Cache.self, Upstream.self],
         defaultSubcommand: Say.self)
 }
 

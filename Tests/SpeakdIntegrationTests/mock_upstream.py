@@ -106,6 +106,12 @@ Errors:
                          --header-delay, --hold) only to the first K successful requests; later
                          ones stream normally (a fault followed by recovery).
 
+Server description (for ``speakctl upstream check``):
+--models A,B             Answer ``GET <base>/models`` with OpenAI's list ``{"object":"list","data":[{"id":"A"},..]}``.
+--voices A,B             Answer ``GET <base>/audio/voices`` with Kokoro-FastAPI's ``{"voices":["A",..]}``.
+--speed-range LO,HI      Refuse a speed outside [LO, HI] with 422 (a server narrower than OpenAI's 0.25-4.0).
+--header 'NAME: VALUE'   Add this header to every audio answer (repeatable), e.g. a rate header of the server's own.
+
 Request log:
 --log DIR                For every request (errors included; DIR is created) write
                          ``DIR/req-NNNN.json`` (NNNN = 1-based request number, 4 digits):
@@ -384,6 +390,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
             raise ConnectionResetError("client closed while sending the body")
         return data
 
+    def _listing(self) -> bytes | None:
+        """The body for GET <base>/models or <base>/audio/voices when --models / --voices is given."""
+        if self.command != "GET":
+            return None
+        path = urlsplit(self.path).path
+        base = self.state.endpoint[:-len("/audio/speech")]
+        if path == base + "/models" and self.opts.models is not None:
+            return json.dumps({"object": "list", "data": [{"id": m, "object": "model", "owned_by": "mock"}
+                                                           for m in self.opts.models]}).encode()
+        if path == base + "/audio/voices" and self.opts.voices is not None:
+            return json.dumps({"voices": self.opts.voices}).encode()
+        return None
+
     def _validate(self, raw: bytes) -> dict:
         method, path = self.command, self.path
         if method != "POST":
@@ -445,6 +464,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if speed < 0.25:
                 raise ApiError(400, "Invalid 'speed': decimal below minimum value. Expected a "
                                f"value >= 0.25, but got {speed} instead.", param="speed")
+        if "speed" in body and self.opts.speed_range is not None:
+            low, high = self.opts.speed_range
+            if not low <= body["speed"] <= high:
+                raise ApiError(422, f"Input should be between {low} and {high}, got {body['speed']}",
+                               param="speed")
         fmt = body.get("response_format")
         if fmt is not None and fmt not in FORMATS:
             raise ApiError(400, f"Invalid value: '{fmt}'. Supported values are: 'mp3', 'opus', "
@@ -567,6 +591,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             self.send_response(200)
             self.send_header("Content-Type", ctype)
             self.send_header("X-Request-Id", f"req_mock_{rec['request']:04d}")
+            for name, value in opts.header:
+                self.send_header(name, value)
             if chunked:
                 self.send_header("Transfer-Encoding", "chunked")
             else:
@@ -683,6 +709,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 rec["body"] = parse_json(raw) if raw else None
             except ValueError:
                 pass
+            listing = self._listing()
+            if listing is not None:
+                rec.update(status=200, outcome="complete")
+                self._log(rec)
+                self._send_fixed(200, listing, {}, False)
+                return
             if not self.opts.validate_before_error and state.should_inject():
                 self._send_injected(rec)
                 return
@@ -763,6 +795,22 @@ def parse_args(argv=None):
     p.add_argument("--fail-first", type=non_negative(int), metavar="K")
     p.add_argument("--faults-first", type=non_negative(int), metavar="K")
     p.add_argument("--log", metavar="DIR")
+    names = lambda text: [n for n in text.split(",") if n]
+    p.add_argument("--models", type=names, metavar="A,B")
+    p.add_argument("--voices", type=names, metavar="A,B")
+
+    def speed_range(text):
+        low, high = (float(x) for x in text.split(","))
+        return low, high
+
+    def header(text):
+        name, _, value = text.partition(":")
+        if not name.strip() or not value.strip():
+            raise argparse.ArgumentTypeError("expected 'NAME: VALUE'")
+        return name.strip(), value.strip()
+
+    p.add_argument("--speed-range", type=speed_range, metavar="LO,HI")
+    p.add_argument("--header", type=header, action="append", default=[], metavar="'NAME: VALUE'")
     opts = p.parse_args(argv)
     if opts.rate <= 0:
         p.error("--rate must be positive")
