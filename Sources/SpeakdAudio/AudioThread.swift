@@ -320,8 +320,19 @@ final class AudioThread: @unchecked Sendable {
     private func skipDiscarded() {
         guard discards.count > 0 else { return }
         let position = consumer.position
-        if let target = discards.skipTarget(for: position), consumer.discard(upTo: target) > 0 {
-            publishDiscarded()
+        if var target = discards.skipTarget(for: position) {
+            if target == .max {
+                // An open range (a cut while its producer may still write) ends where `closeOpenDiscard` says, and
+                // that message is sent before the samples after it are written. So read how far the ring is written
+                // first, then look for new messages: samples past the range's end are never taken for part of it.
+                let written = position + UInt64(consumer.availableToRead())
+                if state.controlRequested.load(ordering: .acquiring) != controlSeen {
+                    applyControls()
+                    return
+                }
+                target = written
+            }
+            if consumer.discard(upTo: target) > 0 { publishDiscarded() }
         }
         discards.removePassed(before: consumer.position)
     }

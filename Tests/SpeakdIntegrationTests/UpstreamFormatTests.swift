@@ -58,7 +58,7 @@ final class UpstreamFormatTests: IntegrationTestCase {
         throw HarnessError("\(name): the capture has no data chunk")
     }
 
-    /// Duration within 3 % of the 3 s sent, pitch (zero crossings of the first channel) within 1 % of 440 Hz.
+    /// Duration within 4 % of the 3 s sent (an MP3 encoder adds up to ~0.1 s), pitch (zero crossings of the first channel) within 1 % of 440 Hz.
     private func assertRightSpeedAndPitch(_ played: Played, rate: Int, channels: Int, name: String,
                                           file: StaticString = #filePath, line: UInt = #line) {
         XCTAssertEqual(played.rate, rate, "\(name): device opened at the wrong rate", file: file, line: line)
@@ -67,7 +67,7 @@ final class UpstreamFormatTests: IntegrationTestCase {
         let first = stride(from: 0, to: played.samples.count, by: played.channels).map { played.samples[$0] }
         let seconds = Double(first.count) / Double(played.rate)
         let expected = Double(Self.text.count) * 0.030
-        XCTAssertEqual(seconds, expected, accuracy: expected * 0.03, "\(name): played for \(seconds) s", file: file, line: line)
+        XCTAssertEqual(seconds, expected, accuracy: expected * 0.04, "\(name): played for \(seconds) s", file: file, line: line)
         // Crossings over the loud part only (skips a codec's leading silence).
         guard let start = first.firstIndex(where: { abs($0) > 2_000 }), let end = first.lastIndex(where: { abs($0) > 2_000 }),
               end - start > played.rate / 2 else {
@@ -133,8 +133,9 @@ final class UpstreamFormatTests: IntegrationTestCase {
         XCTAssertTrue(result.stderr.contains("text/html") && result.stderr.contains(html.baseURL), result.stderr)
     }
 
-    /// 44.1 kHz stereo WAV, in chunks that split frames, used to leave its job "playing at 0.0 s" for ever: it must
-    /// end, and the jobs after it (in another format) must play.
+    /// 44.1 kHz stereo WAV used to leave its job "playing" for ever: after a mono job of odd length (2,205 samples)
+    /// its frames lie at odd ring positions, and the one across the ring's end stalled the audio thread. Its 6.6 s
+    /// are more than the ring holds, so it crosses that end. It must end, and the jobs after it must play.
     func testA44kStereoWAVJobEndsAndTheNextJobsPlay() throws {
         let upstream = try MockUpstream(["--voice-format", "--tone", "440", "--chunks", "4097,1,3,998"], in: directory)
         self.upstream = upstream
@@ -142,10 +143,15 @@ final class UpstreamFormatTests: IntegrationTestCase {
         let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL, "--device", "file:FILE=\(capture),FORMAT=raw",
                                                    "--fallback", "none", "--no-cache"], in: directory)
         self.daemon = daemon
-        for voice in ["wav|44100|2", "pcm|24000|1", "wav|44100|2", "flac|48000|2"] {
-            let speakctl = try Child(Harness.binDirectory.appendingPathComponent("speakctl").path, ["--wait", "--voice", voice, "Stereo at CD rate."],
+        let long = String(repeating: "stereo ", count: 31) + "end."
+        let jobs = [("pcm|22050|1|audio/pcm;rate={rate}", "Hi."), ("wav|44100|2", long), ("pcm|24000|1", "After it."),
+                    ("flac|48000|2", "And this.")]
+        for (voice, text) in jobs {
+            let speakctl = try Child(Harness.binDirectory.appendingPathComponent("speakctl").path, ["--wait", "--voice", voice, text],
                                      environment: ["SPEAKD_SOCKET": daemon.socketPath])
-            XCTAssertTrue(speakctl.process.waitUntilExit(timeout: 20), "\(voice): speakctl --wait never returned")
+            let ended = speakctl.process.waitUntilExit(timeout: 30)
+            XCTAssertTrue(ended, "\(voice): speakctl --wait never returned")
+            guard ended else { return speakctl.terminate() }
             let (status, _, stderr) = speakctl.finish()
             XCTAssertEqual(status, 0, "\(voice): \(stderr)")
         }
