@@ -90,4 +90,19 @@ final class ContainerDecoderTests: XCTestCase {
         _ = try raw.push(encoded)
         XCTAssertEqual(raw.kind, "raw PCM (s16le)", "a 2-byte sync in unlabelled bytes is PCM")
     }
+
+    /// Streaming: most of the audio comes out while the body is still arriving, not at `finish`.
+    func testAudioComesOutBeforeTheBodyEnds() throws {
+        let format = PCMFormat(sampleRate: 24_000)
+        let source = Fixtures.tone(440, format: format, seconds: 4.0)
+        for (container, label) in [("mp3", "audio/mpeg"), ("opus", "audio/ogg"), ("flac", "audio/flac"), ("wav", "audio/wav")] {
+            let encoded = try Fixtures.encode(source, format: format, as: container)
+            let decoder = UpstreamAudioDecoder(label: AudioLabel(contentType: label))
+            var early = 0
+            for start in stride(from: 0, to: encoded.count * 3 / 4, by: 1_000) {
+                early += try decoder.push(Array(encoded[start..<min(start + 1_000, encoded.count * 3 / 4)])).reduce(0) { $0 + $1.samples.count }
+            }
+            XCTAssertGreaterThan(Double(early), 0.5 * Double(source.count), "\(container): only \(early) of \(source.count) samples before the last quarter of the body")
+        }
+    }
 }
