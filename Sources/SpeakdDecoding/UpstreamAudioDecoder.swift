@@ -5,8 +5,9 @@ import SpeakdAudio
 /// own rate and channel count. Anything that is not audio (JSON, HTML, text) is refused, naming what it was.
 ///
 /// Choosing: a container's magic number wins over any label (`RIFF`, `ID3`, `OggS`, `fLaC`; a bare MPEG frame sync
-/// only when the label says MP3, since two such bytes are common in PCM); then an explicit container label; else
-/// raw PCM with rate and channels from the label (`AudioLabel`), the configured overrides, or 24 kHz mono.
+/// is not one, since two such bytes are common in PCM); then an explicit container label (`audio/mpeg`,
+/// `audio/ogg`, `audio/opus`, `audio/flac`, `audio/wav`) is believed; else raw PCM with rate and channels from the
+/// label (`AudioLabel`), the configured overrides, or 24 kHz mono.
 /// Containers carry their own format, which wins over labels and overrides.
 ///
 /// The output is the same whatever the chunking of the input.
@@ -78,12 +79,15 @@ public final class UpstreamAudioDecoder {
         // Too short to rule a magic number out yet.
         if !final, head.count < 4, Self.magics.contains(where: { $0.value.starts(with: head) }) { return nil }
         switch label.container {
-        case .mp3 where Self.hasFrameSync(head):
-            return try make(.mp3)
         case .mp3, .ogg, .flac, .wav:
-            // Labelled as a container, but its bytes do not start like one: a server that labels everything alike.
-            if !final, head.count < Self.sniffLength { return nil }
-            return try rawUnlessText()
+            // An explicit container label is believed (libmpg123 finds the first frame after junk; the others say
+            // plainly what is wrong), unless the body is text.
+            if !final, head.count < Self.sniffLength, !Self.hasFrameSync(head) { return nil }
+            if Self.looksLikeText(head) {
+                throw AudioDecodingError("text instead of audio under \(describedType): \(Self.snippet(head))")
+            }
+            let magic: Magic = switch label.container { case .mp3: .mp3; case .ogg: .ogg; case .flac: .flac; default: .wav }
+            return try make(magic)
         case .raw, .otherAudio, .notAudio:
             if !final, head.count < Self.sniffLength { return nil }
             if label.container == .notAudio || label.container == .otherAudio {
