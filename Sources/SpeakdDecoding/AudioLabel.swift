@@ -86,7 +86,7 @@ public struct AudioLabel: Sendable, Equatable {
             return .wav
         case "audio/mpeg", "audio/mp3", "audio/mpeg3", "audio/x-mpeg", "audio/x-mp3", "audio/mpa":
             return .mp3
-        case "audio/ogg", "audio/opus", "application/ogg", "audio/x-opus+ogg", "audio/ogg; codecs=opus":
+        case "audio/ogg", "audio/opus", "application/ogg", "audio/x-opus+ogg":
             return .ogg
         case "audio/flac", "audio/x-flac":
             return .flac
