@@ -30,6 +30,9 @@ let package = Package(
         .systemLibrary(name: "CLame", providers: [.apt(["libmp3lame-dev"])]),   // Debian ships no lame.pc
         .systemLibrary(name: "COpus", pkgConfig: "libopusenc", providers: [.apt(["libopusenc-dev", "libopus-dev"])]),
         .systemLibrary(name: "CFLAC", pkgConfig: "flac", providers: [.apt(["libflac-dev"])]),
+        // The upstream decoders' C libraries (libFLAC and libopus are shared with the encoders above).
+        .systemLibrary(name: "CMPG123", pkgConfig: "libmpg123", providers: [.apt(["libmpg123-dev"])]),
+        .systemLibrary(name: "COgg", pkgConfig: "ogg", providers: [.apt(["libogg-dev"])]),
         // C shims for the encoders (variadic ope_encoder_ctl and its request macros).
         .target(name: "CSpeakdEncoderShim", dependencies: ["COpus"]),
 
@@ -41,9 +44,11 @@ let package = Package(
         .target(name: "SpeakdAudio", dependencies: ["CAlsa", "CSpeakdShim"]),
         // Sentence segmentation, shared by the daemon (upstream requests) and speakctl (--follow); pure Swift.
         .target(name: "SpeakdText", dependencies: ["SpeakdProtocol"]),
+        // Upstream answers to s16: raw PCM in any byte order, WAV, MP3, Ogg Opus, FLAC, streaming; no NIO.
+        .target(name: "SpeakdDecoding", dependencies: ["SpeakdAudio", "CMPG123", "COgg", "COpus", "CFLAC"]),
         // OpenAI-compatible streaming client, embedded espeak-ng engine.
         .target(name: "SpeakdSynthesis", dependencies: [
-            "SpeakdProtocol", "SpeakdText", "SpeakdAudio", "CEspeakNG",
+            "SpeakdProtocol", "SpeakdText", "SpeakdAudio", "SpeakdDecoding", "CEspeakNG",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -95,6 +100,7 @@ let package = Package(
         .testTarget(name: "SpeakdEncodingTests", dependencies: ["SpeakdEncoding", "SpeakdSinks", "SpeakdAudio", "speakd-encode",
                                                                "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio"]),
+        .testTarget(name: "SpeakdDecodingTests", dependencies: ["SpeakdDecoding", "SpeakdAudio", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdCacheTests", dependencies: ["SpeakdCache", "SpeakdSynthesis", "SpeakdEncoding", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),
         .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis", "SpeakdText"]),

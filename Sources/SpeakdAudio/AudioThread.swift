@@ -36,6 +36,8 @@ final class AudioThread: @unchecked Sendable {
     private let scratch: UnsafeMutableBufferPointer<Int16>
     /// Zeros fed to the device while paused.
     private let zeros: UnsafeMutableBufferPointer<Int16>
+    /// One frame gathered from both ends of the ring (see `wholeFrame`).
+    private let frame: UnsafeMutableBufferPointer<Int16>
     private var pausedSilenceSamples = 0
     /// The pause's fade-out, waiting in `scratch` for room in the device.
     private var pauseFadeLength = 0
@@ -74,12 +76,15 @@ final class AudioThread: @unchecked Sendable {
         scratch = .allocate(capacity: 960)
         zeros = .allocate(capacity: 4_800)
         zeros.initialize(repeating: 0)
+        frame = .allocate(capacity: 256)
+        frame.initialize(repeating: 0)
     }
 
     deinit {
         pollSet.deallocate()
         scratch.deallocate()
         zeros.deallocate()
+        frame.deallocate()
     }
 
     func run() {
@@ -104,7 +109,7 @@ final class AudioThread: @unchecked Sendable {
         if fadeOutDistance != .max, fadeOutDistance > fadeOutLength {
             limit = min(limit, fadeOutDistance - fadeOutLength)   // the last samples before the cut go through the fade
         }
-        let region = consumer.readableRegion(limit: limit)
+        var region = consumer.readableRegion(limit: limit)
         if region.isEmpty {
             waitWithEmptyRing()
             return
@@ -114,6 +119,14 @@ final class AudioThread: @unchecked Sendable {
             // Let the old stream play out before the device changes rate.
             if deviceHasFrames { drainStep(); return }
             guard openDevice(format: wanted) else { return }
+        }
+        // The ring counts samples, the device takes frames: hand it whole frames only.
+        let channels = max(PCMFormat(packed: wanted).channels, 1)
+        if region.count < channels {
+            guard let frame = wholeFrame(channels: channels, limit: limit) else { return }
+            region = frame
+        } else {
+            region = UnsafeBufferPointer(rebasing: region.prefix(region.count - region.count % channels))
         }
         if fadeInRemaining > 0 {
             writeFadeIn(region)
@@ -131,6 +144,25 @@ final class AudioThread: @unchecked Sendable {
         _ = UnsafeMutableBufferPointer(rebasing: scratch[..<count]).update(fromContentsOf: region.prefix(count))
         applyRamp(count: count, channels: channels, fadeLength: length, offset: length - distance, rising: false)
         writeToDevice(UnsafeBufferPointer(rebasing: scratch[..<count]))
+    }
+
+    /// The next frame when fewer than a frame's samples lie before the ring's end (a frame across the end: a stream
+    /// that starts at an odd position after a mono one of odd length) or before a discarded range, copied into a
+    /// small buffer. Nil when there is no whole frame: then either the producer is still writing it (wait for it)
+    /// or it never will (the stream ended, or a discarded range cuts it): the part frame is dropped, or playback
+    /// would stall on it for ever.
+    private func wholeFrame(channels: Int, limit: Int) -> UnsafeBufferPointer<Int16>? {
+        let usable = min(consumer.availableToRead(), limit)
+        if usable >= channels {
+            let count = consumer.peek(at: consumer.position, into: UnsafeMutableBufferPointer(rebasing: frame[..<channels]))
+            if count == channels { return UnsafeBufferPointer(rebasing: frame[..<channels]) }
+        }
+        if usable == consumer.availableToRead(), state.streaming.load(ordering: .acquiring) {
+            waitWithEmptyRing()
+        } else if consumer.discard(upTo: consumer.position + UInt64(usable)) > 0 {
+            publishDiscarded()
+        }
+        return nil
     }
 
     // MARK: control messages
@@ -312,8 +344,19 @@ final class AudioThread: @unchecked Sendable {
     private func skipDiscarded() {
         guard discards.count > 0 else { return }
         let position = consumer.position
-        if let target = discards.skipTarget(for: position), consumer.discard(upTo: target) > 0 {
-            publishDiscarded()
+        if var target = discards.skipTarget(for: position) {
+            if target == .max {
+                // An open range (a cut while its producer may still write) ends where `closeOpenDiscard` says, and
+                // that message is sent before the samples after it are written. So read how far the ring is written
+                // first, then look for new messages: samples past the range's end are never taken for part of it.
+                let written = position + UInt64(consumer.availableToRead())
+                if state.controlRequested.load(ordering: .acquiring) != controlSeen {
+                    applyControls()
+                    return
+                }
+                target = written
+            }
+            if consumer.discard(upTo: target) > 0 { publishDiscarded() }
         }
         discards.removePassed(before: consumer.position)
     }

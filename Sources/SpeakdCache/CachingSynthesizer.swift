@@ -13,17 +13,21 @@ public struct CachingSynthesizer: Synthesizer {
     /// The upstream's base URL: part of every key (never its API key).
     public let upstream: String
     public let sampleRateOverride: Int?
+    public let channelsOverride: Int?
     public var engineName: String { base.engineName }
 
-    public init(_ base: any Synthesizer, cache: PhraseCache, upstream: String, sampleRateOverride: Int?) {
+    public init(_ base: any Synthesizer, cache: PhraseCache, upstream: String, sampleRateOverride: Int?,
+                channelsOverride: Int? = nil) {
         self.base = base
         self.cache = cache
         self.upstream = upstream
         self.sampleRateOverride = sampleRateOverride
+        self.channelsOverride = channelsOverride
     }
 
     public func key(for request: SynthesisRequest) -> PhraseCacheKey {
-        PhraseCacheKey(upstream: upstream, sampleRateOverride: sampleRateOverride, request: request)
+        PhraseCacheKey(upstream: upstream, sampleRateOverride: sampleRateOverride, channelsOverride: channelsOverride,
+                       request: request)
     }
 
     public func synthesize(_ request: SynthesisRequest, deliver: (AudioChunk) async throws -> Void) async throws {

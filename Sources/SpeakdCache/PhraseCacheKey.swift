@@ -3,7 +3,7 @@ import SpeakdSynthesis
 /// The content address of one synthesized segment: a SHA-256 over everything that shapes its audio.
 ///
 /// The upstream is identified by its base URL (never its key: the key does not change the voice, and must not reach
-/// the disk), plus the sample-rate override configured for it. Fields are length-prefixed, so no two different
+/// the disk), plus the sample-rate and channel overrides configured for it. Fields are length-prefixed, so no two different
 /// requests can share an encoding ("ab"+"c" vs "a"+"bc"). The version prefix retires every old entry at once if
 /// the scheme changes.
 ///
@@ -12,7 +12,8 @@ public struct PhraseCacheKey: Hashable, Sendable, CustomStringConvertible {
     /// 64 lower-case hex digits.
     public let digest: String
 
-    public init(upstream: String, sampleRateOverride: Int?, request: SynthesisRequest) {
+    /// - Parameter channelsOverride: keyed only when set, so entries stored before it existed keep their keys.
+    public init(upstream: String, sampleRateOverride: Int?, channelsOverride: Int? = nil, request: SynthesisRequest) {
         var encoded: [UInt8] = Array("speakd-phrase-v1".utf8)
         func field(_ name: String, _ value: String?) {
             let bytes = Array((value ?? "\u{0}none").utf8)
@@ -20,6 +21,7 @@ public struct PhraseCacheKey: Hashable, Sendable, CustomStringConvertible {
         }
         field("upstream", upstream)
         field("rate", sampleRateOverride.map(String.init))
+        if let channelsOverride { field("channels", String(channelsOverride)) }
         field("model", request.model)
         field("voice", request.voice)
         field("speed", request.speed.map { "\($0)" })

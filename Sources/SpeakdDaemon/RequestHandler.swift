@@ -245,7 +245,8 @@ struct Engines: Sendable {
         /// Retries behind the cache: a lookup happens once, before any try.
         func cachingSynthesizer(in cache: PhraseCache) -> CachingSynthesizer {
             CachingSynthesizer(RetryingSynthesizer(client), cache: cache, upstream: client.configuration.baseURL,
-                               sampleRateOverride: client.configuration.sampleRateOverride)
+                               sampleRateOverride: client.configuration.sampleRateOverride,
+                               channelsOverride: client.configuration.channelsOverride)
         }
     }
 

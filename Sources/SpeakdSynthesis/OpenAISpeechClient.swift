@@ -5,6 +5,7 @@ import NIOHTTP1
 import NIOPosix
 import NIOSSL
 import SpeakdAudio
+import SpeakdDecoding
 import SpeakdProtocol
 import SpeakdText
 #if canImport(FoundationEssentials)
@@ -99,7 +100,7 @@ public final class OpenAISpeechClient: Synthesizer {
         var httpRequest = HTTPClientRequest(url: configuration.speechURL)
         httpRequest.method = .POST
         httpRequest.headers.add(name: "Content-Type", value: "application/json")
-        httpRequest.headers.add(name: "Accept", value: "audio/pcm, application/octet-stream")
+        httpRequest.headers.add(name: "Accept", value: "audio/pcm, application/octet-stream, audio/*;q=0.5")
         addIdentity(to: &httpRequest.headers)
         httpRequest.body = .bytes(ByteBuffer(bytes: try Self.encodeBody(request, extra: configuration.extraBody)))
 
@@ -115,19 +116,15 @@ public final class OpenAISpeechClient: Synthesizer {
         guard response.status == .ok else {
             throw await failure(for: response)
         }
-        if let refused = Self.nonPCMContentType(response.headers.first(name: "Content-Type")) {
-            throw SynthesisError(.badAudio, "the upstream sent \(refused) although raw pcm was requested; check that the server supports response_format \"pcm\"")
-        }
-        var decoder = PCMStreamDecoder(format: declaredFormat(response.headers))
+        let decoder = makeDecoder(for: response.headers)
         do {
             try await IdleTimedBody.forEachPart(of: response.body, idleTimeout: configuration.idleTimeoutSeconds) { buffer in
-                let samples = try decoder.decode(buffer.readableBytesView)
-                if !samples.isEmpty {
-                    try await deliver(AudioChunk(format: decoder.format, samples: samples))
-                }
+                let runs = try buffer.withUnsafeReadableBytes { raw in try decoder.push(raw) }
+                for run in runs { try await deliver(AudioChunk(format: run.format, samples: run.samples)) }
             }
-            let rest = try decoder.finish()
-            if !rest.isEmpty { try await deliver(AudioChunk(format: decoder.format, samples: rest)) }
+            for run in try decoder.finish() { try await deliver(AudioChunk(format: run.format, samples: run.samples)) }
+        } catch let error as AudioDecodingError {
+            throw refusal(error, decoder: decoder)
         } catch let error as SynthesisError {
             throw error
         } catch is CancellationError {
@@ -142,29 +139,19 @@ public final class OpenAISpeechClient: Synthesizer {
         }
     }
 
-    /// A Content-Type that announces something other than pcm (or WAV, which the decoder unwraps): its name, else nil.
-    static func nonPCMContentType(_ contentType: String?) -> String? {
-        guard let contentType else { return nil }
-        let mediaType = String(contentType.split(separator: ";").first ?? "").trimmedForDisplay.lowercased()
-        let accepted: Set<String> = ["", "audio/pcm", "audio/l16", "audio/raw", "audio/x-raw", "application/octet-stream",
-                                     "audio/wav", "audio/x-wav", "audio/wave", "audio/vnd.wave", "binary/octet-stream"]
-        return accepted.contains(mediaType) ? nil : "\(mediaType) (Content-Type)"
+    /// The decoder for a response: its Content-Type and other headers say what it is, the configured overrides say
+    /// what raw PCM is when the server does not, and the first bytes have the last word (`UpstreamAudioDecoder`).
+    func makeDecoder(for headers: HTTPHeaders) -> UpstreamAudioDecoder {
+        let label = AudioLabel(contentType: headers.first(name: "Content-Type"), headers: headers.map { ($0.name, $0.value) })
+        return UpstreamAudioDecoder(label: label, sampleRateOverride: configuration.sampleRateOverride,
+                                    channelsOverride: configuration.channelsOverride)
     }
 
-    /// The format the response declares: `Content-Type: audio/pcm;rate=22050` is honoured, a configured override
-    /// wins, and the contract's 24 kHz mono is the default.
-    func declaredFormat(_ headers: HTTPHeaders) -> PCMFormat {
-        if let override = configuration.sampleRateOverride {
-            return PCMFormat(sampleRate: override)
-        }
-        let contentType = headers.first(name: "Content-Type") ?? ""
-        for parameter in contentType.split(separator: ";").dropFirst() {
-            let pair = parameter.split(separator: "=", maxSplits: 1).map { String($0).trimmedForDisplay.lowercased() }
-            if pair.count == 2, pair[0] == "rate", let rate = Int(pair[1]), PCMFormat.plausibleRates.contains(rate) {
-                return PCMFormat(sampleRate: rate)
-            }
-        }
-        return .openAISpeech
+    /// A body that is not usable audio, in words that name the server and what it sent.
+    private func refusal(_ error: AudioDecodingError, decoder: UpstreamAudioDecoder) -> SynthesisError {
+        let what = decoder.kind.map { " (\($0))" } ?? ""
+        let after = decoder.samplesDecoded > 0 ? " after \(decoder.samplesDecoded) samples" : ""
+        return SynthesisError(.badAudio, "upstream \(configuration.baseURL) sent what speakd cannot play\(what)\(after): \(error.message)")
     }
 
     private func failure(for response: HTTPClientResponse) async -> SynthesisError {

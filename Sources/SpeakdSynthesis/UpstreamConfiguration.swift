@@ -11,6 +11,8 @@ public struct UpstreamConfiguration: Sendable, Equatable {
     public var apiKey: String?
     /// For servers that state the wrong rate (or none): play their pcm at this rate.
     public var sampleRateOverride: Int?
+    /// For servers that state the wrong channel count (or none): take their raw pcm as this many channels.
+    public var channelsOverride: Int?
     /// Longest wait for a TCP (and TLS) connection to be established.
     public var connectTimeoutSeconds: Int64
     /// Longest wait for the response's headers, counted from sending the request (a new connection's set-up

@@ -11,13 +11,14 @@ final class AudioPlayerTests: XCTestCase {
     /// The capture once it holds `bytes` (ALSA's file plugin writes its buffer out a little after the device
     /// position passes it), or whatever it holds after two seconds.
     private func capture(_ path: String, expecting bytes: Int) throws -> Data {
+        // The file itself appears only once the device is opened, which may come a little after a wait returns.
         let deadline = Date().addingTimeInterval(2)
-        var data = try Data(contentsOf: URL(fileURLWithPath: path))
+        var data = (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()
         while data.count < bytes, Date() < deadline {
             usleep(10_000)
-            data = try Data(contentsOf: URL(fileURLWithPath: path))
+            data = (try? Data(contentsOf: URL(fileURLWithPath: path))) ?? Data()
         }
-        return data
+        return try Data(contentsOf: URL(fileURLWithPath: path))
     }
 
     private func samples(_ count: Int, seed: Int) -> [Int16] {
@@ -102,5 +103,50 @@ final class AudioPlayerTests: XCTestCase {
         XCTAssertEqual(played, .reached)
         // The file PCM is reopened (and truncated) at the new rate: it holds the second stream, whole.
         XCTAssertEqual(try capture(path, expecting: second.count * 2), second.withUnsafeBytes { Data($0) })
+    }
+
+    /// Waits (polling) until `position` has been played, for at most `seconds`; true if it was.
+    private func played(_ player: AudioPlayer, upTo position: UInt64, within seconds: Double) async throws -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while player.playedPosition < position {
+            if Date() > deadline { return false }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        return true
+    }
+
+    /// The ring counts samples, the device frames. A mono stream of odd length leaves the next stream starting at an
+    /// odd ring position, so a stereo frame lands across the ring's end; and a producer may hand over half a frame.
+    /// Neither may stall playback (it did: the job stayed "playing" for ever), nor shift the channels.
+    func testStereoAfterAnOddMonoStreamPlaysWholeAcrossTheRingsEnd() async throws {
+        let path = capturePath()
+        defer { unlink(path) }
+        let player = try AudioPlayer(output: ALSAOutput(deviceName: "file:FILE=\(path),FORMAT=raw"))
+        defer { player.shutdown() }
+        let mono = player.beginStream()
+        try await player.write(samples(3, seed: 7), format: .openAISpeech)
+        player.endStream()
+        let monoEnd = player.writePosition
+        let monoPlayed = try await played(player, upTo: monoEnd, within: 10)
+        XCTAssertTrue(monoPlayed)
+        _ = mono
+
+        let stereo = PCMFormat(sampleRate: 44_100, channels: 2)
+        let stream = player.beginStream()
+        // More than the ring holds, so it wraps at least once.
+        let audio = samples(2 * player.ringCapacity + 10_000, seed: 8)
+        var offset = 0
+        for size in [4_097, 1, 3, 65_535, 2] + Array(repeating: 99_999, count: 20) where offset < audio.count {
+            let end = min(offset + size, audio.count)
+            try await player.write(Array(audio[offset..<end]), format: stereo)
+            offset = end
+        }
+        player.endStream()
+        let end = player.writePosition
+        XCTAssertEqual(end - stream.startPosition, UInt64(audio.count))
+        let reached = try await played(player, upTo: end, within: 20)
+        XCTAssertTrue(reached, "playback stalled at \(player.playedPosition - stream.startPosition) of \(audio.count) samples")
+        // The device was reopened for stereo: the capture holds exactly the stereo stream.
+        XCTAssertEqual(try capture(path, expecting: audio.count * 2), audio.withUnsafeBytes { Data($0) })
     }
 }

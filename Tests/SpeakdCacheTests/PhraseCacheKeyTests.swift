@@ -47,4 +47,10 @@ final class PhraseCacheKeyTests: XCTestCase {
         XCTAssertNil(PhraseCacheKey(digest: "xyz"))
         XCTAssertNil(PhraseCacheKey(digest: String(repeating: "G", count: 64)))
     }
+
+    /// A channels override shapes the audio (raw PCM taken as stereo) and is keyed; unset, keys are as before it.
+    func testAChannelsOverrideIsKeyedOnlyWhenSet() {
+        XCTAssertEqual(PhraseCacheKey(upstream: "http://tts.lan/v1", sampleRateOverride: nil, channelsOverride: nil, request: base), key(base))
+        XCTAssertNotEqual(PhraseCacheKey(upstream: "http://tts.lan/v1", sampleRateOverride: nil, channelsOverride: 2, request: base), key(base))
+    }
 }

@@ -86,6 +86,7 @@ final class ConfigurationFileTests: XCTestCase {
         base_url = "http://kokoro.lan:8880/v1"
         api_key = "sk-kokoro-secret-1234"
         sample_rate = 22050
+        channels = 2
         first_byte_timeout = 60
         idle_timeout = 4
         [upstream.kokoro.extra_body]
@@ -116,6 +117,7 @@ final class ConfigurationFileTests: XCTestCase {
         let kokoro = file.upstreams[1]
         XCTAssertEqual(kokoro.apiKey, "sk-kokoro-secret-1234")
         XCTAssertEqual(kokoro.sampleRate, 22050)
+        XCTAssertEqual(kokoro.channels, 2)
         XCTAssertEqual(kokoro.firstByteTimeoutSeconds, 60)
         XCTAssertEqual(kokoro.idleTimeoutSeconds, 4)
         XCTAssertNil(kokoro.connectTimeoutSeconds)

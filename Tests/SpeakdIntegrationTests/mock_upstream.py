@@ -67,6 +67,21 @@ Audio body:
 --content-type VALUE     Send exactly this Content-Type on success (overrides the two above).
 --empty                  Answer 200 with an empty chunked body (no WAV header either).
 
+Labels and containers (what self-hosted servers send; see encode_body):
+--format F               pcm (default), l16 (big-endian, ``audio/L16;rate=R;channels=N``), wav (streamed
+                         0xFFFFFFFF sizes, ``audio/wav``), mp3 (lame, ``audio/mpeg``), opus (opusenc, Ogg,
+                         ``audio/ogg``), flac (flac, ``audio/flac``).  Compressed bodies are encoded from the
+                         synthesised PCM; the request log's .pcm still holds that PCM (s16le, interleaved).
+--channels N             Channels of the synthesised audio (default 1): each channel gets the same signal.
+--tone HZ                Synthesise a sine of HZ (amplitude 8000) instead of noise (for pitch checks).
+--rate-header NAME       Also state the rate in response header NAME (e.g. X-Sample-Rate).
+--channels-header NAME   Also state the channel count in response header NAME.
+--no-content-type        Send no Content-Type at all.
+--voice-format           Let a request's voice choose the above, for a whole matrix from one mock:
+                         ``FORMAT|RATE|CHANNELS[|CONTENT-TYPE[|RATE-HEADER[|CHANNELS-HEADER]]]``, where
+                         CONTENT-TYPE may hold {rate} and {channels}, is ``-`` for none and empty for the
+                         format's own (e.g. ``pcm|22050|2|audio/raw|X-Sample-Rate|X-Channels``).
+
 Streaming shape (byte counts below count body bytes, WAV header included):
 --chunks A,B,C           Chunk sizes, cycled (default 4800).  Consecutive chunks are coalesced
                          into socket writes of up to 64 KiB unless --chunk-delay is set; the
@@ -177,11 +192,67 @@ def synth(text: str, rate: int, ms_per_char: float) -> bytes:
     return bytes(out)
 
 
-def wav_header(rate: int) -> bytes:
+def synth_audio(text: str, opts) -> bytes:
+    """The request's PCM: noise (synth) or a --tone sine, with --channels copies of each sample interleaved."""
+    if opts.tone:
+        frames = max(opts.rate // 10, round(opts.rate * opts.ms_per_char * len(text) / 1000.0))
+        mono = [round(8000 * math.sin(2 * math.pi * opts.tone * i / opts.rate)) for i in range(frames)]
+        data = struct.pack("<%dh" % frames, *mono)
+    else:
+        data = synth(text, opts.rate, opts.ms_per_char)
+    if opts.channels == 1:
+        return data
+    return b"".join(data[i:i + 2] * opts.channels for i in range(0, len(data), 2))
+
+
+ENCODERS = {
+    "mp3": lambda o: ["lame", "--quiet", "-r", "-s", str(o.rate / 1000), "--signed", "--little-endian",
+                      "--bitwidth", "16", "-m", "m" if o.channels == 1 else "j", "-b", "128", "-", "-"],
+    "opus": lambda o: ["opusenc", "--quiet", "--raw", "--raw-rate", str(o.rate), "--raw-chan", str(o.channels),
+                       "--raw-bits", "16", "-", "-"],
+    "flac": lambda o: ["flac", "--silent", "--force-raw-format", "--endian=little", "--sign=signed",
+                       "--channels=%d" % o.channels, "--bps=16", "--sample-rate=%d" % o.rate, "-o", "-", "-"],
+}
+_ENCODED = {}
+
+
+def encode_body(audio: bytes, opts) -> tuple[bytes, str]:
+    """(body, Content-Type) for --format, from s16le interleaved PCM."""
+    fmt, rate, ch = opts.format, opts.rate, opts.channels
+    if fmt == "l16":
+        swapped = bytearray(len(audio))
+        swapped[0::2], swapped[1::2] = audio[1::2], audio[0::2]
+        return bytes(swapped), f"audio/L16;rate={rate};channels={ch}"
+    if fmt == "wav":
+        return wav_header(rate, ch) + audio, "audio/wav"
+    if fmt in ENCODERS:
+        key = (fmt, rate, ch, hashlib.sha256(audio).digest())
+        if key not in _ENCODED:
+            import subprocess
+            _ENCODED[key] = subprocess.run(ENCODERS[fmt](opts), input=audio, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                           check=True).stdout
+        ctype = {"mp3": "audio/mpeg", "opus": "audio/ogg", "flac": "audio/flac"}[fmt]
+        return _ENCODED[key], ctype
+    return audio, "audio/pcm"
+
+
+def voice_options(opts, voice: str):
+    """--voice-format: the options a voice like ``mp3|44100|2`` asks for (see the module's docstring)."""
+    if not opts.voice_format or "|" not in voice:
+        return opts
+    fields = voice.split("|") + [""] * 6
+    fmt, rate, channels = fields[0], int(fields[1]), int(fields[2])
+    ctype = fields[3].replace("{rate}", str(rate)).replace("{channels}", str(channels))
+    return argparse.Namespace(**{**vars(opts), "format": fmt, "rate": rate, "channels": channels,
+                                 "content_type": ctype or None, "no_content_type": ctype == "-",
+                                 "rate_header": fields[4] or None, "channels_header": fields[5] or None})
+
+
+def wav_header(rate: int, channels: int = 1) -> bytes:
     return struct.pack(
         "<4sI4s4sIHHIIHH4sI",
         b"RIFF", 0xFFFFFFFF, b"WAVE",
-        b"fmt ", 16, 1, 1, rate, rate * 2, 2, 16,
+        b"fmt ", 16, 1, channels, rate, rate * 2 * channels, 2 * channels, 16,
         b"data", 0xFFFFFFFF,
     )
 
@@ -549,17 +620,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 return "client_disconnected"
 
     def _stream(self, req: dict, rec: dict):
-        opts = self.opts
+        opts = voice_options(self.opts, req.get("voice", ""))
         if not self.state.take_stream_fault():
             opts = argparse.Namespace(**{**vars(opts), "empty": False, "cut_after": None,
                                          "stall_after": None, "header_delay": 0.0, "hold": None})
         if opts.empty:
             header, audio = b"", b""
         else:
-            audio = self.state.pcm if self.state.pcm is not None else synth(
-                req["input"], opts.rate, opts.ms_per_char)
+            audio = self.state.pcm if self.state.pcm is not None else synth_audio(req["input"], opts)
             header = wav_header(opts.rate) if opts.wav_header else b""
         body = header + audio
+        format_type = None
+        if opts.format != "pcm" and audio:
+            body, format_type = encode_body(audio, opts)
+            header = body[:0]
         limit, ending = len(body), "complete"
         cut, stall = opts.cut_after, opts.stall_after
         if cut is not None and (stall is None or cut <= stall):
@@ -567,6 +641,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         elif stall is not None:
             limit, ending = min(stall, len(body)), "stall"
         sent_audio = body[len(header):limit] if limit > len(header) else b""
+        if format_type is not None:
+            sent_audio = audio  # the log keeps the PCM the container was made from
 
         rec.update(status=200, error=None, outcome="streaming", bytes_sent=0)
         self._log(rec, sent_audio)
@@ -584,12 +660,19 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     return
             if opts.content_type is not None:
                 ctype = opts.content_type
+            elif format_type is not None:
+                ctype = format_type
             elif opts.content_type_rate is not None:
                 ctype = f"audio/pcm;rate={opts.content_type_rate}"
             else:
                 ctype = "audio/pcm"
             self.send_response(200)
-            self.send_header("Content-Type", ctype)
+            if not opts.no_content_type:
+                self.send_header("Content-Type", ctype)
+            if opts.rate_header:
+                self.send_header(opts.rate_header, str(opts.rate))
+            if opts.channels_header:
+                self.send_header(opts.channels_header, str(opts.channels))
             self.send_header("X-Request-Id", f"req_mock_{rec['request']:04d}")
             for name, value in opts.header:
                 self.send_header(name, value)
@@ -777,6 +860,13 @@ def parse_args(argv=None):
     p.add_argument("--content-type-rate", type=int, metavar="N")
     p.add_argument("--content-type", metavar="VALUE")
     p.add_argument("--empty", action="store_true")
+    p.add_argument("--format", choices=("pcm", "l16", "wav", "mp3", "opus", "flac"), default="pcm")
+    p.add_argument("--channels", type=int, default=1)
+    p.add_argument("--tone", type=float, metavar="HZ")
+    p.add_argument("--rate-header", metavar="NAME")
+    p.add_argument("--channels-header", metavar="NAME")
+    p.add_argument("--no-content-type", action="store_true")
+    p.add_argument("--voice-format", action="store_true")
     p.add_argument("--chunks", type=chunk_list, default=[4800])
     p.add_argument("--first-bytes", type=non_negative(int), default=0, metavar="N")
     p.add_argument("--hold", type=non_negative(float), metavar="SECONDS")

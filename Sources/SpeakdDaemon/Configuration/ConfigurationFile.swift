@@ -64,6 +64,7 @@ public struct ConfigurationFile: Sendable, Equatable {
         public var model: String?
         public var voice: String?
         public var sampleRate: Int?
+        public var channels: Int?
         public var connectTimeoutSeconds: Int?
         public var firstByteTimeoutSeconds: Int?
         public var idleTimeoutSeconds: Int?
@@ -170,6 +171,7 @@ public struct ConfigurationFile: Sendable, Equatable {
                 upstream.model = try section.string("model")
                 upstream.voice = try section.string("voice")
                 upstream.sampleRate = try section.integer("sample_rate", in: 4_000...192_000)
+                upstream.channels = try section.integer("channels", in: 1...8)
                 upstream.connectTimeoutSeconds = try section.integer("connect_timeout", in: 1...300)
                 upstream.firstByteTimeoutSeconds = try section.integer("first_byte_timeout", in: 1...3600)
                 upstream.idleTimeoutSeconds = try section.integer("idle_timeout", in: 1...3600)

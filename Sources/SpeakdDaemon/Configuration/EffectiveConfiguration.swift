@@ -80,6 +80,7 @@ extension ResolvedSettings {
             if let model = upstream.model { line("model", quoted(model), source: "file") }
             if let voice = upstream.voice { line("voice", quoted(voice), source: "file") }
             if let rate = configuration.sampleRateOverride { line("sample_rate", "\(rate)", source: sources[prefix + ".sample_rate"] ?? "file") }
+            if let channels = configuration.channelsOverride { line("channels", "\(channels)", source: "file") }
             // Seconds: to connect; from sending to the response's headers; of silence mid-stream.
             line("connect_timeout", "\(configuration.connectTimeoutSeconds)", source: sources[prefix + ".connect_timeout"] ?? "default")
             line("first_byte_timeout", "\(configuration.firstByteTimeoutSeconds)", source: sources[prefix + ".first_byte_timeout"] ?? "default")

@@ -293,6 +293,7 @@ public enum SettingsResolver {
             sources[prefix + ".api_key"] = "credential \(name)"
         }
         configuration.sampleRateOverride = section.sampleRate
+        configuration.channelsOverride = section.channels
         if let seconds = section.connectTimeoutSeconds {
             configuration.connectTimeoutSeconds = Int64(seconds); sources[prefix + ".connect_timeout"] = "file"
         }
