@@ -70,9 +70,10 @@ enum PriorityRules {
             cancel(where: { $0.priority == .notification }, reason: "replaced by a newer notification")
         case .progress:
             if !jobs.isEmpty {
-                // Something speaks: this one waits, as a message, replacing an older waiting progress report. The one
-                // speaking finishes; intermediate reports are dropped; the last one is always heard.
-                cancel(where: { $0.requested == .progress && !$0.audible && !$0.inRing },
+                // Something speaks: this one waits, as a message, replacing an older waiting progress report (even one
+                // already written ahead into the ring: it is not heard yet). The one speaking finishes; intermediate
+                // reports are dropped; the last one is always heard.
+                cancel(where: { $0.requested == .progress && !$0.audible },
                        reason: "superseded by a newer progress report")
                 admission.priority = .message
             }

@@ -54,6 +54,11 @@ final class PriorityRulesTests: XCTestCase {
                                          among: [job("p1", .progress, audible: true), job("p2", .message, requested: .progress)])
         XCTAssertEqual(behind.priority, .message)
         XCTAssertEqual(behind.verdicts, ["p2": .cancel(reason: "superseded by a newer progress report")])
+        // Written ahead into the ring but not heard yet: still only waiting, so still superseded.
+        let written = PriorityRules.admit(priority: .progress, interrupt: false,
+                                          among: [job("p1", .progress, audible: true),
+                                                  job("p2", .message, inRing: true, requested: .progress)])
+        XCTAssertEqual(written.verdicts, ["p2": .cancel(reason: "superseded by a newer progress report")])
     }
 
     func testInterruptCutsWhatIsSpeakingUnlessImportant() {
