@@ -24,6 +24,7 @@ let package = Package(
         // One system-library target per C library; each module map names only the headers it needs.
         .systemLibrary(name: "CAlsa", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
+        .systemLibrary(name: "CSonic", providers: [.apt(["libsonic-dev"])]),   // Debian ships no sonic.pc
         // C shims for what Swift cannot import: variadic callbacks and macros.
         .target(name: "CSpeakdShim", dependencies: ["CAlsa"]),
         // The archive encoders' C libraries. Only SpeakdEncoding links them, never the audio path.
@@ -41,9 +42,13 @@ let package = Package(
         .target(name: "SpeakdAudio", dependencies: ["CAlsa", "CSpeakdShim"]),
         // Sentence segmentation, shared by the daemon (upstream requests) and speakctl (--follow); pure Swift.
         .target(name: "SpeakdText", dependencies: ["SpeakdProtocol"]),
+        // Post-processing between synthesis and the ring: the filter interface and its filters (time-stretching over
+        // libsonic). No NIO: it runs wherever the audio is produced. PCMFormat comes from SpeakdAudio until a core
+        // module holds it.
+        .target(name: "SpeakdProcessing", dependencies: ["SpeakdAudio", "CSonic"]),
         // OpenAI-compatible streaming client, embedded espeak-ng engine.
         .target(name: "SpeakdSynthesis", dependencies: [
-            "SpeakdProtocol", "SpeakdText", "SpeakdAudio", "CEspeakNG",
+            "SpeakdProtocol", "SpeakdText", "SpeakdAudio", "SpeakdProcessing", "CEspeakNG",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -97,7 +102,8 @@ let package = Package(
         .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio"]),
         .testTarget(name: "SpeakdCacheTests", dependencies: ["SpeakdCache", "SpeakdSynthesis", "SpeakdEncoding", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),
-        .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis"]),
+        .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis", "SpeakdProcessing"]),
+        .testTarget(name: "SpeakdProcessingTests", dependencies: ["SpeakdProcessing", "SpeakdAudio"]),
         .testTarget(name: "SpeakdTextTests", dependencies: ["SpeakdText"]),
         .testTarget(name: "SpeakdDaemonTests", dependencies: ["SpeakdDaemon", "SpeakdProtocol"]),
         .testTarget(name: "SpeakctlTests", dependencies: ["speakctl"]),
