@@ -160,7 +160,8 @@ public enum Daemon {
                 let http = OpenAISpeechClient.makeHTTPClient(for: configuration)
                 engines.upstreams.append(Engines.Upstream(
                     name: upstream.name, client: OpenAISpeechClient(configuration: configuration, http: http, logger: logger),
-                    http: http, model: upstream.model, voice: upstream.voice, cache: engines.cache))
+                    http: http, model: upstream.model, voice: upstream.voice, cache: engines.cache,
+                    speed: UpstreamSpeed(configured: configuration.speedRange), logger: logger))
             }
             engines.defaultUpstream = options.defaultUpstream ?? upstreams[0].name
         }

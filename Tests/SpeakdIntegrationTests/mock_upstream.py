@@ -66,6 +66,13 @@ Audio body:
 --content-type-rate N    Send ``Content-Type: audio/pcm;rate=N`` instead of ``audio/pcm``.
 --content-type VALUE     Send exactly this Content-Type on success (overrides the two above).
 --empty                  Answer 200 with an empty chunked body (no WAV header either).
+--speed-range LO,HI      A server that takes speed only within [LO, HI] (Kokoro: 1,2): outside, 422 in
+                         FastAPI/pydantic's shape, e.g. {"detail":[{"type":"less_than_equal","loc":["body",
+                         "speed"],"msg":"Input should be less than or equal to 2","input":3,"ctx":{"le":2.0}}]}
+                         (greater_than_equal / ge below); within, synthesised audio lasts natural / speed
+                         (--ms-per-char divided by speed).
+--ignore-speed           A server that ignores speed: the audio lasts the natural length at any speed
+                         (also what the mock does without --speed-range).
 
 Streaming shape (byte counts below count body bytes, WAV header included):
 --chunks A,B,C           Chunk sizes, cycled (default 4800).  Consecutive chunks are coalesced
@@ -227,6 +234,17 @@ class ApiError(Exception):
     def body(self) -> bytes:
         return json.dumps({"error": {"message": self.message, "type": self.etype,
                                      "param": self.param, "code": self.code}}).encode()
+
+
+class PydanticError(ApiError):
+    """A FastAPI validation error (Kokoro-FastAPI's shape): ``{"detail":[{"type","loc","msg","input","ctx"}]}``."""
+
+    def __init__(self, status, text, message):
+        super().__init__(status, message)
+        self.text = text
+
+    def body(self) -> bytes:
+        return self.text.encode()
 
 
 def default_error_body(status: int) -> bytes:
@@ -445,6 +463,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if speed < 0.25:
                 raise ApiError(400, "Invalid 'speed': decimal below minimum value. Expected a "
                                f"value >= 0.25, but got {speed} instead.", param="speed")
+        if "speed" in body and self.opts.speed_range is not None:
+            self._check_speed_range(body["speed"])
         fmt = body.get("response_format")
         if fmt is not None and fmt not in FORMATS:
             raise ApiError(400, f"Invalid value: '{fmt}'. Supported values are: 'mp3', 'opus', "
@@ -455,6 +475,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            f"{got}); start it with --allow-any-format to accept any format.",
                            param="response_format")
         return body
+
+    def _check_speed_range(self, speed):
+        low, high = self.opts.speed_range
+        if low <= speed <= high:
+            return
+        kind, word, bound = (("less_than_equal", "less", high) if speed > high
+                             else ("greater_than_equal", "greater", low))
+        shown = int(bound) if float(bound).is_integer() else bound
+        item = {"type": kind, "loc": ["body", "speed"],
+                "msg": f"Input should be {word} than or equal to {shown}", "input": speed,
+                "ctx": {"le" if speed > high else "ge": float(bound)}}
+        raise PydanticError(422, json.dumps({"detail": [item]}), f"speed {speed} outside [{low}, {high}]")
 
     # ---------------------------------------------------------------- logging
 
@@ -532,8 +564,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if opts.empty:
             header, audio = b"", b""
         else:
+            ms_per_char = opts.ms_per_char
+            if opts.speed_range is not None and not opts.ignore_speed and "speed" in req:
+                ms_per_char = ms_per_char / req["speed"]
             audio = self.state.pcm if self.state.pcm is not None else synth(
-                req["input"], opts.rate, opts.ms_per_char)
+                req["input"], opts.rate, ms_per_char)
             header = wav_header(opts.rate) if opts.wav_header else b""
         body = header + audio
         limit, ending = len(body), "complete"
@@ -745,6 +780,18 @@ def parse_args(argv=None):
     p.add_argument("--content-type-rate", type=int, metavar="N")
     p.add_argument("--content-type", metavar="VALUE")
     p.add_argument("--empty", action="store_true")
+
+    def speed_range(text):
+        try:
+            low, high = (float(x) for x in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError("expected LO,HI (two numbers)")
+        if not 0 < low <= high:
+            raise argparse.ArgumentTypeError("expected 0 < LO <= HI")
+        return (low, high)
+
+    p.add_argument("--speed-range", type=speed_range, metavar="LO,HI")
+    p.add_argument("--ignore-speed", action="store_true")
     p.add_argument("--chunks", type=chunk_list, default=[4800])
     p.add_argument("--first-bytes", type=non_negative(int), default=0, metavar="N")
     p.add_argument("--hold", type=non_negative(float), metavar="SECONDS")
