@@ -8,7 +8,7 @@ import Glibc
 ///
 /// Learning: a 4xx that names speed narrows the range (`learn`); a server that ignores speed is found by duration
 /// (`observe`): per model and voice it keeps seconds of audio per character at each speed asked for, and when audio
-/// asked for at speed s is as long as at a speed s₀ at least 1.4× away (closer to the s₀ rate than to the s₀ rate
+/// asked for at speed s is as long as at a speed s₀ at least 1.5× away (closer to the s₀ rate than to the s₀ rate
 /// scaled by s₀/s), the server ignores speed, and from then on is asked at its default (range 1…1).
 ///
 /// Threading: Sendable; every method may be called from any task (state behind a mutex, never held across a call out).
@@ -19,9 +19,11 @@ public final class UpstreamSpeed: Sendable {
     public static let ignoresSpeed: ClosedRange<Double> = 1.0...1.0
 
     /// Texts shorter than this say little about a speaking rate (leading and trailing silence dominate).
-    static let minimumObservedCharacters = 12
-    /// Two speeds this far apart (as a ratio) make their durations distinguishable through sentence-to-sentence noise.
-    static let distinguishableRatio = 1.4
+    static let minimumObservedCharacters = 20
+    /// Two speeds this far apart (as a ratio) make their durations distinguishable through sentence-to-sentence
+    /// noise: the decision is at the geometric middle (≥ 22 % apart), and a wrong "ignores" costs only quality (the
+    /// whole speed is then stretched locally, still at the right length), a missed one costs the length.
+    static let distinguishableRatio = 1.5
 
     public enum Origin: String, Sendable { case assumed, configured, refusal, duration }
 
