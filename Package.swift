@@ -24,6 +24,7 @@ let package = Package(
         // One system-library target per C library; each module map names only the headers it needs.
         .systemLibrary(name: "CAlsa", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
+        .systemLibrary(name: "CSonic", providers: [.apt(["libsonic-dev"])]),   // Debian ships no sonic.pc
         // C shims for what Swift cannot import: variadic callbacks and macros.
         .target(name: "CSpeakdShim", dependencies: ["CAlsa"]),
         // The archive encoders' C libraries. Only SpeakdEncoding links them, never the audio path.
@@ -46,9 +47,13 @@ let package = Package(
         .target(name: "SpeakdText", dependencies: ["SpeakdProtocol"]),
         // Upstream answers to s16: raw PCM in any byte order, WAV, MP3, Ogg Opus, FLAC, streaming; no NIO.
         .target(name: "SpeakdDecoding", dependencies: ["SpeakdAudio", "CMPG123", "COgg", "COpus", "CFLAC"]),
+        // Post-processing between synthesis and the ring: the filter interface and its filters (time-stretching over
+        // libsonic). No NIO: it runs wherever the audio is produced. PCMFormat comes from SpeakdAudio until a core
+        // module holds it.
+        .target(name: "SpeakdProcessing", dependencies: ["SpeakdAudio", "CSonic"]),
         // OpenAI-compatible streaming client, embedded espeak-ng engine.
         .target(name: "SpeakdSynthesis", dependencies: [
-            "SpeakdProtocol", "SpeakdText", "SpeakdAudio", "SpeakdDecoding", "CEspeakNG",
+            "SpeakdProtocol", "SpeakdText", "SpeakdAudio", "SpeakdDecoding", "SpeakdProcessing", "CEspeakNG",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -103,7 +108,8 @@ let package = Package(
         .testTarget(name: "SpeakdDecodingTests", dependencies: ["SpeakdDecoding", "SpeakdAudio", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdCacheTests", dependencies: ["SpeakdCache", "SpeakdSynthesis", "SpeakdEncoding", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),
-        .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis", "SpeakdText"]),
+        .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis", "SpeakdText", "SpeakdProcessing"]),
+        .testTarget(name: "SpeakdProcessingTests", dependencies: ["SpeakdProcessing", "SpeakdAudio"]),
         .testTarget(name: "SpeakdTextTests", dependencies: ["SpeakdText"]),
         .testTarget(name: "SpeakdDaemonTests", dependencies: ["SpeakdDaemon", "SpeakdProtocol"]),
         .testTarget(name: "SpeakctlTests", dependencies: ["speakctl"]),

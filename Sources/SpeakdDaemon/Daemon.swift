@@ -161,6 +161,7 @@ public enum Daemon {
                 engines.upstreams.append(Engines.Upstream(
                     name: upstream.name, client: OpenAISpeechClient(configuration: configuration, http: http, logger: logger),
                     http: http, model: upstream.model, voice: upstream.voice, cache: engines.cache,
+                    speed: UpstreamSpeed(configured: configuration.speedRange), logger: logger,
                     performance: UpstreamPerformance(name: upstream.name,
                                                      path: UpstreamPerformance.defaultPath(upstream: upstream.name))))
             }

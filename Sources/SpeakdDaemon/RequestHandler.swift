@@ -132,8 +132,10 @@ final class RequestHandler: Sendable {
             for phrase in phrases {
                 var phraseFailed = false, phraseSynthesized = false
                 for segment in TextSegmenter().segments(of: phrase) {
+                    // The speed the upstream will be asked for when this phrase is spoken (the rest is stretched).
+                    let speed = parameters.speed.map { upstream.speed.upstreamSpeed(for: $0) } ?? nil
                     let request = SynthesisRequest(input: segment, voice: voice, model: model,
-                                                   instructions: parameters.instructions, speed: parameters.speed)
+                                                   instructions: parameters.instructions, speed: speed)
                     guard cache.admits(segment) else {
                         // Never cached, so warming it would be a request for nothing: say so instead.
                         phraseFailed = true
@@ -231,15 +233,19 @@ struct Engines: Sendable {
         var model: String?
         var voice: String?
         var cache: PhraseCache?
+        /// The speeds it accepts, configured or learned for the daemon's life (shared by every job).
+        var speed: UpstreamSpeed
+        var logger: Logger
         /// What speakd has learned of this upstream's speed (time to first byte, delivery rate).
         var performance: UpstreamPerformance
 
-        /// The client with bounded retries of failures worth retrying, behind the phrase cache when there is one.
+        /// The client with bounded retries of failures worth retrying, behind the phrase cache when there is one,
+        /// and speed adaptation outside both (the cache holds audio at the speed the upstream was asked for).
         var synthesizer: any Synthesizer { synthesizer(useCache: true) }
 
         func synthesizer(useCache: Bool) -> any Synthesizer {
-            guard useCache, let cache else { return RetryingSynthesizer(client) }
-            return cachingSynthesizer(in: cache)
+            let inner: any Synthesizer = if useCache, let cache { cachingSynthesizer(in: cache) } else { RetryingSynthesizer(client) }
+            return SpeedAdaptingSynthesizer(inner, speed: speed, logger: logger)
         }
 
         /// Retries behind the cache: a lookup happens once, before any try.

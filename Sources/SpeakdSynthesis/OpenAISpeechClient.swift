@@ -169,7 +169,9 @@ public final class OpenAISpeechClient: Synthesizer {
         case 401, 403:
             return SynthesisError(.authentication, "API key rejected (\(detail))", httpStatus: status)
         case 400..<500 where status != 408 && status != 429:
-            return SynthesisError(.rejected, detail, httpStatus: status)
+            var error = SynthesisError(.rejected, detail, httpStatus: status)
+            error.speedRefusal = SpeedRefusal.parse(Array(collected.readableBytesView))
+            return error
         case 429 where parsed.code == "insufficient_quota":
             // Waiting does not help: the account is out of credit.
             return SynthesisError(.unavailable, detail, httpStatus: status)

@@ -75,6 +75,8 @@ public struct SynthesisError: Error, Sendable, Equatable, CustomStringConvertibl
     public var isRetryable: Bool
     /// How long the upstream asked to wait (`Retry-After`, `x-ratelimit-reset-*`), if it said.
     public var retryAfterSeconds: Double?
+    /// What a refusal (4xx) said about the `speed` the upstream accepts, when it named speed.
+    public var speedRefusal: SpeedRefusal?
 
     public init(_ kind: Kind, _ message: String, httpStatus: Int? = nil, isRetryable: Bool = false,
                 retryAfterSeconds: Double? = nil) {

@@ -32,6 +32,9 @@ public struct UpstreamConfiguration: Sendable, Equatable {
     /// TLS handshake. 0: off. Pick it below the server's keep-alive timeout (uvicorn: 5 s, nginx: 75 s).
     public var keepWarmSeconds: Int64 = 0
     public var keepWarmWindowSeconds: Int64 = 600
+    /// The speeds the server accepts (`speed_range`); nil: learned from its refusals and its audio's length
+    /// (`UpstreamSpeed`). `1.0...1.0` for a server that ignores speed. The rest is time-stretched locally.
+    public var speedRange: ClosedRange<Double>?
 
     public static let openAIBaseURL = "https://api.openai.com/v1"
     public static let defaultConnectTimeout: Int64 = 5

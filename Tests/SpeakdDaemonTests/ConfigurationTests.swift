@@ -89,6 +89,7 @@ final class ConfigurationFileTests: XCTestCase {
         channels = 2
         first_byte_timeout = 60
         idle_timeout = 4
+        speed_range = [1, 2.0]
         [upstream.kokoro.extra_body]
         stream = true
         lang_code = "a"
@@ -121,6 +122,8 @@ final class ConfigurationFileTests: XCTestCase {
         XCTAssertEqual(kokoro.firstByteTimeoutSeconds, 60)
         XCTAssertEqual(kokoro.idleTimeoutSeconds, 4)
         XCTAssertNil(kokoro.connectTimeoutSeconds)
+        XCTAssertEqual(kokoro.speedRange, 1.0...2.0)
+        XCTAssertNil(openai.speedRange, "learned when not configured")
         XCTAssertEqual(kokoro.extraBody, ["stream": .bool(true), "lang_code": .string("a")])
     }
 
@@ -165,6 +168,15 @@ final class ConfigurationFileTests: XCTestCase {
             XCTAssertTrue(text.contains(expected), "\(expected) missing from:\n\(text)")
         }
         XCTAssertTrue(text.split(separator: "\n").contains { $0.hasPrefix("idle_timeout = 4") && $0.hasSuffix("# file") }, text)
+        XCTAssertTrue(text.contains("# speed_range: learned"), text)
+    }
+
+    func testSpeedRangeReachesTheUpstreamAndCheckConfig() throws {
+        let file = try ConfigurationFile(path: "t.toml", text: "[upstream.kokoro]\nbase_url = \"http://k/v1\"\nspeed_range = [1.0, 2.0]\n")
+        let settings = try SettingsResolver.resolve(flags: CommandLineSettings(), environment: [:], file: file)
+        XCTAssertEqual(settings.options.upstreams.first?.configuration.speedRange, 1.0...2.0)
+        let text = settings.describe()
+        XCTAssertTrue(text.split(separator: "\n").contains { $0.hasPrefix("speed_range = [1.0, 2.0]") && $0.hasSuffix("# file") }, text)
     }
 
     func testMistakesAreRefusedWithLineAndReason() {
@@ -178,6 +190,10 @@ final class ConfigurationFileTests: XCTestCase {
             ("[upstream.x]\napi_key = \"a\"\napi_key_file = \"/k\"", 1, "more than one"),
             ("\n\n[upstream.x]\nsample_rate = 1", 4, "between 4000"),
             ("voice = 3", 1, "must be a string"),
+            ("[upstream.x]\nspeed_range = [2.0, 1.0]", 2, "speed_range in [upstream.x] must be [lowest, highest]"),
+            ("[upstream.x]\nspeed_range = [0.1, 1.0]", 2, "between 0.25 and 4.0"),
+            ("[upstream.x]\nspeed_range = 1.5", 2, "speed_range"),
+            ("[upstream.x]\nspeed_range = [1.0]", 2, "speed_range"),
         ]
         for (text, line, reason) in cases {
             XCTAssertThrowsError(try ConfigurationFile(path: "c.toml", text: text), text) { error in

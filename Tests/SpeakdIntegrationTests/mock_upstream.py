@@ -66,6 +66,13 @@ Audio body:
 --content-type-rate N    Send ``Content-Type: audio/pcm;rate=N`` instead of ``audio/pcm``.
 --content-type VALUE     Send exactly this Content-Type on success (overrides the two above).
 --empty                  Answer 200 with an empty chunked body (no WAV header either).
+--speed-range LO,HI      A server that takes speed only within [LO, HI] (Kokoro: 1,2): outside, 422 in
+                         FastAPI/pydantic's shape, e.g. {"detail":[{"type":"less_than_equal","loc":["body",
+                         "speed"],"msg":"Input should be less than or equal to 2","input":3,"ctx":{"le":2.0}}]}
+                         (greater_than_equal / ge below); within, synthesised audio lasts natural / speed
+                         (--ms-per-char divided by speed).
+--ignore-speed           A server that ignores speed: the audio lasts the natural length at any speed
+                         (also what the mock does without --speed-range).
 
 Labels and containers (what self-hosted servers send; see encode_body):
 --format F               pcm (default), l16 (big-endian, ``audio/L16;rate=R;channels=N``), wav (streamed
@@ -124,7 +131,7 @@ Errors:
 Server description (for ``speakctl upstream check``):
 --models A,B             Answer ``GET <base>/models`` with OpenAI's list ``{"object":"list","data":[{"id":"A"},..]}``.
 --voices A,B             Answer ``GET <base>/audio/voices`` with Kokoro-FastAPI's ``{"voices":["A",..]}``.
---speed-range LO,HI      Refuse a speed outside [LO, HI] with 422 (a server narrower than OpenAI's 0.25-4.0).
+--speed-range LO,HI      (see above) the range a server accepts, probed by the doctor.
 --header 'NAME: VALUE'   Add this header to every audio answer (repeatable), e.g. a rate header of the server's own.
 
 Request log:
@@ -192,14 +199,16 @@ def synth(text: str, rate: int, ms_per_char: float) -> bytes:
     return bytes(out)
 
 
-def synth_audio(text: str, opts) -> bytes:
-    """The request's PCM: noise (synth) or a --tone sine, with --channels copies of each sample interleaved."""
+def synth_audio(text: str, opts, speed: float = 1.0) -> bytes:
+    """The request's PCM: noise (synth) or a --tone sine, with --channels copies of each sample interleaved; it lasts
+    natural / `speed`."""
+    ms_per_char = opts.ms_per_char / speed
     if opts.tone:
-        frames = max(opts.rate // 10, round(opts.rate * opts.ms_per_char * len(text) / 1000.0))
+        frames = max(opts.rate // 10, round(opts.rate * ms_per_char * len(text) / 1000.0))
         mono = [round(8000 * math.sin(2 * math.pi * opts.tone * i / opts.rate)) for i in range(frames)]
         data = struct.pack("<%dh" % frames, *mono)
     else:
-        data = synth(text, opts.rate, opts.ms_per_char)
+        data = synth(text, opts.rate, ms_per_char)
     if opts.channels == 1:
         return data
     return b"".join(data[i:i + 2] * opts.channels for i in range(0, len(data), 2))
@@ -304,6 +313,17 @@ class ApiError(Exception):
     def body(self) -> bytes:
         return json.dumps({"error": {"message": self.message, "type": self.etype,
                                      "param": self.param, "code": self.code}}).encode()
+
+
+class PydanticError(ApiError):
+    """A FastAPI validation error (Kokoro-FastAPI's shape): ``{"detail":[{"type","loc","msg","input","ctx"}]}``."""
+
+    def __init__(self, status, text, message):
+        super().__init__(status, message)
+        self.text = text
+
+    def body(self) -> bytes:
+        return self.text.encode()
 
 
 def default_error_body(status: int) -> bytes:
@@ -536,10 +556,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 raise ApiError(400, "Invalid 'speed': decimal below minimum value. Expected a "
                                f"value >= 0.25, but got {speed} instead.", param="speed")
         if "speed" in body and self.opts.speed_range is not None:
-            low, high = self.opts.speed_range
-            if not low <= body["speed"] <= high:
-                raise ApiError(422, f"Input should be between {low} and {high}, got {body['speed']}",
-                               param="speed")
+            self._check_speed_range(body["speed"])
         fmt = body.get("response_format")
         if fmt is not None and fmt not in FORMATS:
             raise ApiError(400, f"Invalid value: '{fmt}'. Supported values are: 'mp3', 'opus', "
@@ -550,6 +567,18 @@ class Handler(http.server.BaseHTTPRequestHandler):
                            f"{got}); start it with --allow-any-format to accept any format.",
                            param="response_format")
         return body
+
+    def _check_speed_range(self, speed):
+        low, high = self.opts.speed_range
+        if low <= speed <= high:
+            return
+        kind, word, bound = (("less_than_equal", "less", high) if speed > high
+                             else ("greater_than_equal", "greater", low))
+        shown = int(bound) if float(bound).is_integer() else bound
+        item = {"type": kind, "loc": ["body", "speed"],
+                "msg": f"Input should be {word} than or equal to {shown}", "input": speed,
+                "ctx": {"le" if speed > high else "ge": float(bound)}}
+        raise PydanticError(422, json.dumps({"detail": [item]}), f"speed {speed} outside [{low}, {high}]")
 
     # ---------------------------------------------------------------- logging
 
@@ -627,7 +656,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if opts.empty:
             header, audio = b"", b""
         else:
-            audio = self.state.pcm if self.state.pcm is not None else synth_audio(req["input"], opts)
+            audio = self.state.pcm if self.state.pcm is not None else synth_audio(req["input"], opts, speed=(
+                req.get("speed", 1.0) if opts.speed_range is not None and not opts.ignore_speed else 1.0))
             header = wav_header(opts.rate) if opts.wav_header else b""
         body = header + audio
         format_type = None
@@ -867,6 +897,18 @@ def parse_args(argv=None):
     p.add_argument("--channels-header", metavar="NAME")
     p.add_argument("--no-content-type", action="store_true")
     p.add_argument("--voice-format", action="store_true")
+
+    def speed_range(text):
+        try:
+            low, high = (float(x) for x in text.split(","))
+        except ValueError:
+            raise argparse.ArgumentTypeError("expected LO,HI (two numbers)")
+        if not 0 < low <= high:
+            raise argparse.ArgumentTypeError("expected 0 < LO <= HI")
+        return (low, high)
+
+    p.add_argument("--speed-range", type=speed_range, metavar="LO,HI")
+    p.add_argument("--ignore-speed", action="store_true")
     p.add_argument("--chunks", type=chunk_list, default=[4800])
     p.add_argument("--first-bytes", type=non_negative(int), default=0, metavar="N")
     p.add_argument("--hold", type=non_negative(float), metavar="SECONDS")
@@ -889,17 +931,12 @@ def parse_args(argv=None):
     p.add_argument("--models", type=names, metavar="A,B")
     p.add_argument("--voices", type=names, metavar="A,B")
 
-    def speed_range(text):
-        low, high = (float(x) for x in text.split(","))
-        return low, high
-
     def header(text):
         name, _, value = text.partition(":")
         if not name.strip() or not value.strip():
             raise argparse.ArgumentTypeError("expected 'NAME: VALUE'")
         return name.strip(), value.strip()
 
-    p.add_argument("--speed-range", type=speed_range, metavar="LO,HI")
     p.add_argument("--header", type=header, action="append", default=[], metavar="'NAME: VALUE'")
     opts = p.parse_args(argv)
     if opts.rate <= 0:

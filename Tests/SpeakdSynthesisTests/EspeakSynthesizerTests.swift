@@ -39,3 +39,25 @@ final class EspeakSynthesizerTests: XCTestCase {
         XCTAssertGreaterThan(samples, 0)
     }
 }
+
+/// espeak-ng honours every speed of the contract: natively within 80–450 words per minute, time-stretched beyond.
+final class EspeakSpeedTests: XCTestCase {
+    private func seconds(_ engine: EspeakSynthesizer, _ text: String, speed: Double) async throws -> Double {
+        var samples = 0
+        try await engine.synthesize(SynthesisRequest(input: text, voice: "en-us", model: "", speed: speed)) { samples += $0.samples.count }
+        return Double(samples) / Double(engine.format.sampleRate)
+    }
+
+    func testEverySpeedFromAQuarterToFourTimes() async throws {
+        let engine = try EspeakSynthesizer()
+        let text = "The quick brown fox jumps over the lazy dog, and then it runs away into the forest to hide."
+        let normal = try await seconds(engine, text, speed: 1)
+        var lines: [String] = []
+        for speed in [0.25, 0.5, 2.0, 2.5, 3.0, 4.0] {
+            let measured = try await seconds(engine, text, speed: speed)
+            lines.append("\(speed)x: \(measured) s, ratio to 1x/speed \(measured / (normal / speed))")
+            XCTAssertEqual(measured / (normal / speed), 1, accuracy: 0.05, "\(speed)×: \(measured) s against \(normal) s at 1×")
+        }
+        print("espeak-ng speeds, 1x = \(normal) s:\n" + lines.joined(separator: "\n"))
+    }
+}

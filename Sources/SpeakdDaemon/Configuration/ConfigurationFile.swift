@@ -1,5 +1,6 @@
 import SpeakdEncoding
 import SpeakdProtocol
+import SpeakdSynthesis
 
 /// What a configuration file says, typed and checked: every key known, every value of the right type and range,
 /// errors naming the line. Nothing here is resolved against flags or the environment (see `SettingsResolver`).
@@ -70,6 +71,8 @@ public struct ConfigurationFile: Sendable, Equatable {
         public var idleTimeoutSeconds: Int?
         public var caFile: String?
         public var keepWarmSeconds: Int?
+        /// `speed_range = [lo, hi]`: the speeds the server accepts ([1.0, 1.0]: it ignores speed).
+        public var speedRange: ClosedRange<Double>?
         public var extraBody: [String: JSONValue] = [:]
     }
 
@@ -185,6 +188,7 @@ public struct ConfigurationFile: Sendable, Equatable {
                     throw Invalid(path: path, line: section.lineOf("ca_file"), reason: "ca_file must be an absolute path")
                 }
                 upstream.keepWarmSeconds = try section.integer("keep_warm", in: 0...3600)
+                upstream.speedRange = try section.speedRange("speed_range")
                 if let extras = try section.table("extra_body") {
                     upstream.extraBody = try extras.jsonObject()
                 }
@@ -257,6 +261,25 @@ private struct TableReader {
             result.append(number)
         }
         return result
+    }
+
+    /// `[lo, hi]`, numbers within the contract's 0.25–4.0 with lo ≤ hi.
+    mutating func speedRange(_ key: String) throws(ConfigurationFile.Invalid) -> ClosedRange<Double>? {
+        read.insert(key)
+        guard let entry = table[key] else { return nil }
+        let contract = UpstreamSpeed.contractRange
+        let reason = "\(key) in \(name) must be [lowest, highest], two numbers between \(contract.lowerBound) and \(contract.upperBound) (e.g. [1.0, 2.0]; [1.0, 1.0] for a server that ignores speed)"
+        guard case .array(let values) = entry.value, values.count == 2 else { throw invalid(key, reason) }
+        var numbers: [Double] = []
+        for value in values {
+            switch value {
+            case .integer(let number): numbers.append(Double(number))
+            case .float(let number): numbers.append(number)
+            default: throw invalid(key, reason)
+            }
+        }
+        guard numbers[0] <= numbers[1], contract.contains(numbers[0]), contract.contains(numbers[1]) else { throw invalid(key, reason) }
+        return numbers[0]...numbers[1]
     }
 
     mutating func oneOf(_ key: String, _ choices: [String]) throws(ConfigurationFile.Invalid) -> String? {

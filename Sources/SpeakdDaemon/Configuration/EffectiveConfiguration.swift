@@ -1,4 +1,5 @@
 import SpeakdProtocol
+import SpeakdSynthesis
 
 extension ResolvedSettings {
     /// The effective configuration as `speakd --check-config` prints it: TOML a user could paste into a file, with
@@ -87,6 +88,11 @@ extension ResolvedSettings {
             line("idle_timeout", "\(configuration.idleTimeoutSeconds)", source: sources[prefix + ".idle_timeout"] ?? "default")
             if let caFile = configuration.caFile { line("ca_file", quoted(caFile), source: sources[prefix + ".ca_file"]) }
             line("keep_warm", "\(configuration.keepWarmSeconds)", source: sources[prefix + ".keep_warm"] ?? "default (off)")
+            if let range = configuration.speedRange {
+                line("speed_range", "[\(range.lowerBound), \(range.upperBound)]", source: sources[prefix + ".speed_range"] ?? "file")
+            } else {
+                lines.append("# speed_range: learned (assumed [\(UpstreamSpeed.contractRange.lowerBound), \(UpstreamSpeed.contractRange.upperBound)] until the upstream refuses a speed or ignores it)")
+            }
             if !configuration.extraBody.isEmpty {
                 lines.append("[\(prefix).extra_body]")
                 for (key, value) in configuration.extraBody.sorted(by: { $0.key < $1.key }) {

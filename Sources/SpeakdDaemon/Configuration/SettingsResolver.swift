@@ -312,6 +312,9 @@ public enum SettingsResolver {
         if let seconds = section.keepWarmSeconds {
             configuration.keepWarmSeconds = Int64(seconds); sources[prefix + ".keep_warm"] = "file"
         }
+        if let range = section.speedRange {
+            configuration.speedRange = range; sources[prefix + ".speed_range"] = "file"
+        }
         configuration.extraBody = section.extraBody
         return NamedUpstream(name: section.name, configuration: configuration, model: section.model, voice: section.voice)
     }
