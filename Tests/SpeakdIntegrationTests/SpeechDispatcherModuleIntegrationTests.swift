@@ -140,7 +140,7 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
         XCTAssertLessThan(begin, firstMark)
         XCTAssertEqual(events.last, "702 END")
         let inputs = try XCTUnwrap(upstream).requests().compactMap { ($0.log["body"] as? [String: Any])?["input"] as? String }
-        XCTAssertEqual(inputs, ["One", "two &", "three."], "one job per piece between marks, entities decoded")
+        XCTAssertEqual(inputs, ["One two & three."], "one upstream request for the whole message, entities decoded")
     }
 }
 

@@ -335,4 +335,19 @@ final class ModuleStateMachineTests: XCTestCase {
         var machine = ModuleStateMachine(configuration: quiet)
         XCTAssertFalse(machine.handle(.initialize, daemon: connected).contains { if case .warmCache = $0 { true } else { false } })
     }
+
+    func testADaemonWithoutMarksGetsTheMessageWithoutThemAndTheMarksAtTheEnd() {
+        send(.speak("<speak>One <mark name=\"a\"/>two.</speak>"))
+        daemon(.reply(id: requests[0].id, ok: false, job: nil, cancelled: nil,
+                      error: "invalid_field: unknown field \"marks\" for this op"))
+        XCTAssertEqual(requests.map(\.op), ["speak", "speak"])
+        XCTAssertNil(requests[1].fields["marks"])
+        XCTAssertEqual(requests[1].fields["input"], .string("One two."))
+        daemon(.reply(id: requests[1].id, ok: true, job: "1", cancelled: nil, error: nil))
+        event("1", "started")
+        event("1", "finished")
+        XCTAssertEqual(takeTranscript(), ["200 OK SPEAKING", "701 BEGIN", "700-a", "700 INDEX MARK", "702 END"])
+        send(.speak("<speak>Three <mark name=\"b\"/>four.</speak>"))
+        XCTAssertNil(requests[2].fields["marks"], "remembered for the connection")
+    }
 }

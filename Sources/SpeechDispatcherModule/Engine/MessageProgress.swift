@@ -1,3 +1,5 @@
+import SpeakdProtocol
+
 /// The state of the one message speech-dispatcher has handed the module (it sends the next only after `702 END`,
 /// `703 STOP` or `704 PAUSE`): its one speak job, how many of its marks have been reported, and how it is to end.
 ///
@@ -14,6 +16,8 @@ struct MessageProgress: Sendable {
     /// Every mark of the message, in order (the job's `marks` names; all reported at once if nothing is spoken).
     let marks: [String]
     var job: String?
+    /// The speak request's fields while its reply is awaited (to resend it without `marks` to an older daemon).
+    var speakRequest: [String: JSONValue]?
     /// The speak request is out and its reply has not come (false when the message has nothing to say).
     var speakPending: Bool
     /// A cancel is out and its reply (sent after the audio is cut) has not come.

@@ -24,9 +24,10 @@ extension ModuleStateMachine {
         if speaking {
             var fields = speakFields(for: input.input)
             let marks = input.marks.filter { (1...Self.maximumMarkName).contains($0.name.unicodeScalars.count) }
-            if !marks.isEmpty {
+            if !marks.isEmpty && !daemonLacksMarks {
                 fields["marks"] = .array(marks.map { .object(["name": .string($0.name), "at": .number(Double($0.at))]) })
             }
+            message!.speakRequest = fields
             effects.append(request("speak", fields, for: .speak(message: serial)))
         }
         effects.append(.write([ModuleReplies.speaking]))
@@ -71,7 +72,17 @@ extension ModuleStateMachine {
             guard let job else { return [] }
             return [request("cancel", ["job": .string(job)], for: .unattended)]
         }
+        if job == nil, let error, error.contains("\"marks\""), var fields = message!.speakRequest, fields["marks"] != nil {
+            // A speakd older than marks (still running after an upgrade): speak without them; the marks are then
+            // reported when the job ends, and PAUSE plays to the end.
+            daemonLacksMarks = true
+            fields["marks"] = nil
+            message!.speakRequest = fields
+            return [.log("speakd does not know marks (\(error)); marks are reported at the end of each message"),
+                    request("speak", fields, for: .speak(message: messageSerial))]
+        }
         message!.speakPending = false
+        message!.speakRequest = nil
         guard let job else {
             message!.done = true
             return [.log("speakd refused the message: \(error ?? "no job id in the reply")")] + settle()

@@ -55,6 +55,8 @@ public struct ModuleStateMachine: Sendable {
     var jobs: [String: Int] = [:]
     /// Events of jobs whose speak reply has not arrived yet (the daemon may send `queued` before the reply).
     var earlyEvents: [String: [JobEvent]] = [:]
+    /// The connected speakd refused `marks` (a daemon older than them); reset on reconnection.
+    var daemonLacksMarks = false
     /// The voice settings the phrase cache was asked to warm for (`voiceFields` as JSON text).
     var warmed: Set<String> = []
 
@@ -177,6 +179,7 @@ public struct ModuleStateMachine: Sendable {
         pending.removeAll()
         jobs.removeAll()
         earlyEvents.removeAll()
+        daemonLacksMarks = false
         guard message != nil else { return [.log("lost the connection to speakd")] }
         message!.speakPending = false
         message!.cancelPending = false
