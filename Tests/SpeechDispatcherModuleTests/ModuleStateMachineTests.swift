@@ -8,7 +8,6 @@ final class ModuleStateMachineTests: XCTestCase {
     private var transcript: [String] = []
     private var requests: [(id: Int, op: String, fields: [String: JSONValue])] = []
     private var exitCode: Int32?
-    private var warms: [[String: JSONValue]] = []
     private let connected = ModuleStateMachine.Daemon.connected(path: "/tmp/speakd.sock")
 
     private func run(_ effects: [ModuleStateMachine.Effect]) {
@@ -17,7 +16,7 @@ final class ModuleStateMachineTests: XCTestCase {
             case .write(let lines): transcript += lines
             case let .request(id, op, fields): requests.append((id, op, fields))
             case .exit(let code): exitCode = code
-            case .warmCache(let fields): warms.append(fields)
+            case .warmCache: break
             case .log, .debugLog: break
             }
         }
@@ -308,32 +307,6 @@ final class ModuleStateMachineTests: XCTestCase {
         XCTAssertEqual(requests[3].fields["input"], .string("Fragezeichen"))
         send(.speak("<speak>I <mark name=\"m\"/>see.</speak>"))
         XCTAssertEqual(requests[4].fields["input"], .string("I see."), "a one-letter word is not a single character")
-    }
-
-    func testThePhraseCacheIsWarmedOncePerVoiceSettingUsedForKeyEcho() throws {
-        send(.initialize)
-        XCTAssertEqual(warms.count, 1)
-        let phrases = try XCTUnwrap(warms.first?["phrases"])
-        guard case .array(let list) = phrases else { return XCTFail("\(phrases)") }
-        for phrase in ["a", "z", "0", "9", "question mark", "space", "f12", "keypad enter", "page down"] {
-            XCTAssertTrue(list.contains(.string(phrase)), phrase)
-        }
-        XCTAssertEqual(warms[0]["action"], .string("warm"))
-        XCTAssertEqual(warms[0]["speed"], .number(1.0))
-        send(.char("a"))
-        send(.key("b"))
-        XCTAssertEqual(warms.count, 1, "same settings: already warm")
-        send(.set([SettingLine("rate", "50"), SettingLine("synthesis_voice", "nova")]))
-        send(.speak("<speak>text</speak>"))
-        XCTAssertEqual(warms.count, 1, "only key echo asks for a warm")
-        send(.char("a"))
-        XCTAssertEqual(warms.count, 2)
-        XCTAssertEqual(warms[1]["speed"], .number(2.0))
-        XCTAssertEqual(warms[1]["voice"], .string("nova"))
-        var quiet = ModuleConfiguration()
-        quiet.warmPhraseCache = false
-        var machine = ModuleStateMachine(configuration: quiet)
-        XCTAssertFalse(machine.handle(.initialize, daemon: connected).contains { if case .warmCache = $0 { true } else { false } })
     }
 
     func testADaemonWithoutMarksGetsTheMessageWithoutThemAndTheMarksAtTheEnd() {
