@@ -18,7 +18,9 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
     }
 
     /// speakd on the mock, then speech-dispatcher with sd_speakd as its only and default module.
-    private func startStack(upstreamArguments: [String] = []) throws {
+    /// `warmCache`: whether sd_speakd warms the phrase cache with key echo's phrases (off by default here, so the
+    /// mock's request log holds only what the test speaks).
+    private func startStack(upstreamArguments: [String] = [], warmCache: Bool = false) throws {
         let upstream = try MockUpstream(upstreamArguments, in: directory)
         self.upstream = upstream
         let keyFile = directory.appendingPathComponent("key")
@@ -38,7 +40,8 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
             DefaultModule speakd
             """.write(to: configuration.appendingPathComponent("speechd.conf"), atomically: true, encoding: .utf8)
         self.daemon = daemon
-        try "SpeakdSocket \"\(daemon.socketPath)\"\n".write(to: modules.appendingPathComponent("speakd.conf"), atomically: true, encoding: .utf8)
+        try "SpeakdSocket \"\(daemon.socketPath)\"\nSpeakdWarmCache \"\(warmCache ? "on" : "off")\"\n"
+            .write(to: modules.appendingPathComponent("speakd.conf"), atomically: true, encoding: .utf8)
         let logs = directory.appendingPathComponent("speechd-logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         dispatcher = try SpawnedProcess("/usr/bin/speech-dispatcher",
@@ -141,6 +144,48 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
         XCTAssertEqual(events.last, "702 END")
         let inputs = try XCTUnwrap(upstream).requests().compactMap { ($0.log["body"] as? [String: Any])?["input"] as? String }
         XCTAssertEqual(inputs, ["One two & three."], "one upstream request for the whole message, entities decoded")
+    }
+}
+
+extension SpeechDispatcherModuleIntegrationTests {
+    private func inputs() throws -> [String] {
+        try XCTUnwrap(upstream).requests().compactMap { ($0.log["body"] as? [String: Any])?["input"] as? String }
+    }
+
+    func testPunctuationSpellingAndCapitalsThroughSpeechDispatcher() throws {
+        try startStack(upstreamArguments: ["--ms-per-char", "5"])
+        XCTAssertEqual(try spdSay(["-w", "-o", "speakd", "-m", "all", "Hi, you."]).status, 0)
+        let said = try inputs()
+        XCTAssertTrue(said.last?.contains("comma") == true, "\(said) \(diagnostics)")
+        XCTAssertEqual(try spdSay(["-w", "-o", "speakd", "-m", "none", "-s", "Ab"]).status, 0)
+        XCTAssertEqual(try inputs().last, "A b", "spelled letter by letter")
+        let client = try SSIPClient(path: dispatcherSocket)
+        for command in ["SET SELF CLIENT_NAME \"root:test:main\"", "SET SELF OUTPUT_MODULE speakd", "SET SELF CAP_LET_RECOGN spell",
+                        "SET SELF NOTIFICATION ALL on"] {
+            XCTAssertTrue(try client.command(command).hasPrefix("2"), command)
+        }
+        XCTAssertTrue(try client.command("CHAR A").hasPrefix("2"))
+        _ = try client.readUntil("702 END", timeout: 10)
+        XCTAssertEqual(try inputs().last, "cap A")
+    }
+
+    func testKeyEchoPlaysFromTheWarmedPhraseCache() throws {
+        try startStack(upstreamArguments: ["--ms-per-char", "5"], warmCache: true)
+        let log = directory.appendingPathComponent("speechd-logs/speakd.log")
+        let deadline = Date().addingTimeInterval(60)
+        while !((try? String(contentsOf: log, encoding: .utf8))?.contains("phrase cache warmed") ?? false) {
+            guard Date() < deadline else { return XCTFail("no warm within 60 s: \(diagnostics)") }
+            usleep(100_000)
+        }
+        let warmed = try inputs()
+        XCTAssertTrue(warmed.contains("q") && warmed.contains("escape"), "\(warmed)")
+        let client = try SSIPClient(path: dispatcherSocket)
+        for command in ["SET SELF CLIENT_NAME \"root:test:main\"", "SET SELF OUTPUT_MODULE speakd", "SET SELF NOTIFICATION ALL on"] {
+            XCTAssertTrue(try client.command(command).hasPrefix("2"), command)
+        }
+        XCTAssertTrue(try client.command("CHAR q").hasPrefix("2"))
+        _ = try client.readUntil("702 END", timeout: 10)
+        XCTAssertEqual(try inputs().count, warmed.count, "the CHAR played from the cache: no upstream request")
     }
 }
 

@@ -113,10 +113,10 @@ public struct ModuleStateMachine: Sendable {
             return startMessage(SpeechInput(plan: plan, transform: verbalizer.text), daemon: daemon)
         case .char(let character):
             return startMessage(SpeechInput(plan: SpeechPlan(text: SpokenNames.character(character, verbalizer))), daemon: daemon)
-                + warmIfNew()
+                + (daemon == connectedDaemon(daemon) ? warmIfNew() : [])
         case .key(let key):
             return startMessage(SpeechInput(plan: SpeechPlan(text: SpokenNames.key(key, verbalizer))), daemon: daemon)
-                + warmIfNew()
+                + (daemon == connectedDaemon(daemon) ? warmIfNew() : [])
         case .soundIcon(let icon):
             // speakd has no sound icons; the icon's name tells the user what happened.
             return startMessage(SpeechInput(plan: SpeechPlan(text: String(icon.map { $0 == "_" || $0 == "-" ? " " : $0 }))),
@@ -189,6 +189,11 @@ public struct ModuleStateMachine: Sendable {
 }
 
 extension ModuleStateMachine {
+    /// `daemon` if it is connected (warming a daemon that cannot be reached would only mark the settings warm).
+    func connectedDaemon(_ daemon: Daemon) -> Daemon? {
+        if case .connected = daemon { daemon } else { nil }
+    }
+
     /// How the current settings turn text into words.
     var verbalizer: Verbalizer { Verbalizer(settings: settings, capitalIcon: configuration.capitalIcon) }
 
