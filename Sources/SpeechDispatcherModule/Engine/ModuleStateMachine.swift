@@ -113,10 +113,10 @@ public struct ModuleStateMachine: Sendable {
             return startMessage(SpeechInput(plan: plan, transform: verbalizer.text), daemon: daemon)
         case .char(let character):
             return startMessage(SpeechInput(plan: SpeechPlan(text: SpokenNames.character(character, verbalizer))), daemon: daemon)
-                + (daemon == connectedDaemon(daemon) ? warmIfNew() : [])
+                + (Self.isConnected(daemon) ? warmIfNew() : [])
         case .key(let key):
             return startMessage(SpeechInput(plan: SpeechPlan(text: SpokenNames.key(key, verbalizer))), daemon: daemon)
-                + (daemon == connectedDaemon(daemon) ? warmIfNew() : [])
+                + (Self.isConnected(daemon) ? warmIfNew() : [])
         case .soundIcon(let icon):
             // speakd has no sound icons; the icon's name tells the user what happened.
             return startMessage(SpeechInput(plan: SpeechPlan(text: String(icon.map { $0 == "_" || $0 == "-" ? " " : $0 }))),
@@ -189,9 +189,9 @@ public struct ModuleStateMachine: Sendable {
 }
 
 extension ModuleStateMachine {
-    /// `daemon` if it is connected (warming a daemon that cannot be reached would only mark the settings warm).
-    func connectedDaemon(_ daemon: Daemon) -> Daemon? {
-        if case .connected = daemon { daemon } else { nil }
+    /// Warming a daemon that cannot be reached would only mark the settings as warm.
+    static func isConnected(_ daemon: Daemon) -> Bool {
+        if case .connected = daemon { true } else { false }
     }
 
     /// How the current settings turn text into words.
