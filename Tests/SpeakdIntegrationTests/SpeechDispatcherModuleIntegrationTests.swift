@@ -20,12 +20,13 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
     /// speakd on the mock, then speech-dispatcher with sd_speakd as its only and default module.
     /// `warmCache`: whether sd_speakd warms the phrase cache with key echo's phrases (off by default here, so the
     /// mock's request log holds only what the test speaks).
-    private func startStack(upstreamArguments: [String] = [], warmCache: Bool = false) throws {
+    /// `device`: ALSA's `null` for tests that only check what reaches the upstream (no sink, no lock needed).
+    private func startStack(upstreamArguments: [String] = [], warmCache: Bool = false, device: String = "default") throws {
         let upstream = try MockUpstream(upstreamArguments, in: directory)
         self.upstream = upstream
         let keyFile = directory.appendingPathComponent("key")
         try Harness.writePrivately("sk-test\n", to: keyFile)
-        let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL, "--api-key-file", keyFile.path, "--device", "default"],
+        let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL, "--api-key-file", keyFile.path, "--device", device],
                                    in: directory)
 
         let configuration = directory.appendingPathComponent("speechd")
@@ -153,7 +154,7 @@ extension SpeechDispatcherModuleIntegrationTests {
     }
 
     func testPunctuationSpellingAndCapitalsThroughSpeechDispatcher() throws {
-        try startStack(upstreamArguments: ["--ms-per-char", "5"])
+        try startStack(upstreamArguments: ["--ms-per-char", "5"], device: "null")
         XCTAssertEqual(try spdSay(["-w", "-o", "speakd", "-m", "all", "Hi, you."]).status, 0)
         let said = try inputs()
         XCTAssertTrue(said.last?.contains("comma") == true, "\(said) \(diagnostics)")
@@ -170,7 +171,9 @@ extension SpeechDispatcherModuleIntegrationTests {
     }
 
     func testKeyEchoPlaysFromTheWarmedPhraseCache() throws {
-        try startStack(upstreamArguments: ["--ms-per-char", "5"], warmCache: true)
+        try startStack(upstreamArguments: ["--ms-per-char", "5"], warmCache: true, device: "null")
+        // The first message's settings (speech-dispatcher's defaults: voice type male1 …) are what gets warmed.
+        XCTAssertEqual(try spdSay(["-w", "-o", "speakd", "Ready."]).status, 0)
         let log = directory.appendingPathComponent("speechd-logs/speakd.log")
         let deadline = Date().addingTimeInterval(60)
         while !((try? String(contentsOf: log, encoding: .utf8))?.contains("phrase cache warmed") ?? false) {

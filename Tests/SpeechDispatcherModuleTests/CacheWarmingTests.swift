@@ -12,8 +12,10 @@ final class CacheWarmingTests: XCTestCase {
 
     func testThePhraseCacheIsWarmedOncePerVoiceSettingUsedForKeyEcho() throws {
         var machine = ModuleStateMachine(configuration: ModuleConfiguration())
-        let first = warms(machine.handle(.initialize, daemon: connected))
-        XCTAssertEqual(first.count, 1)
+        XCTAssertEqual(warms(machine.handle(.initialize, daemon: connected)), [], "settings not known yet")
+        let first = warms(machine.handle(.set([SettingLine("voice", "male1")]), daemon: connected))
+        XCTAssertEqual(first.count, 1, "the first SET after INIT")
+        XCTAssertEqual(first.first?["voice"], .string("onyx"))
         guard case .array(let list) = try XCTUnwrap(first.first?["phrases"]) else { return XCTFail("\(first)") }
         for phrase in ["a", "z", "0", "9", "question mark", "space", "f12", "keypad enter", "page down"] {
             XCTAssertTrue(list.contains(.string(phrase)), phrase)
@@ -41,7 +43,8 @@ final class CacheWarmingTests: XCTestCase {
         var quiet = ModuleConfiguration()
         quiet.warmPhraseCache = false
         var silent = ModuleStateMachine(configuration: quiet)
-        XCTAssertEqual(warms(silent.handle(.initialize, daemon: connected) + silent.handle(.char("a"), daemon: connected)), [])
+        XCTAssertEqual(warms(silent.handle(.initialize, daemon: connected) + silent.handle(.set([]), daemon: connected)
+                             + silent.handle(.char("a"), daemon: connected)), [])
     }
 
     func testTheConfigurationFileSwitchesWarmingAndTheCapitalIcon() {

@@ -130,6 +130,9 @@ final class ModuleAgainstFakeSpeakdTests: XCTestCase {
 
     func testKeyEchoPhrasesAreWarmedOnASecondConnection() throws {
         startModule()
+        XCTAssertTrue(fake.cacheRequests.isEmpty, "nothing before the settings are known")
+        module.send("SET", "rate=0", "voice=male1", "language=en", ".")
+        module.read(until: "203 OK SETTINGS RECEIVED")
         let deadline = Date().addingTimeInterval(5)
         while fake.cacheRequests.isEmpty && Date() < deadline { usleep(10_000) }
         let warm = try XCTUnwrap(fake.cacheRequests.first?.object)

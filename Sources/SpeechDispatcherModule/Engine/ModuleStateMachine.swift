@@ -55,6 +55,8 @@ public struct ModuleStateMachine: Sendable {
     var jobs: [String: Int] = [:]
     /// Events of jobs whose speak reply has not arrived yet (the daemon may send `queued` before the reply).
     var earlyEvents: [String: [JobEvent]] = [:]
+    /// Warm key echo's phrases at the first SET after INIT (the settings speech-dispatcher will speak with).
+    var warmOnNextSet = false
     /// The connected speakd refused `marks` (a daemon older than them); reset on reconnection.
     var daemonLacksMarks = false
     /// The voice settings the phrase cache was asked to warm for (`voiceFields` as JSON text).
@@ -80,7 +82,10 @@ public struct ModuleStateMachine: Sendable {
         case .initialize:
             switch daemon {
             case .connected(let path):
-                return [.write(["299-sd_speakd: speaking through speakd at \(path)", ModuleReplies.initialized])] + warmIfNew()
+                // The settings are not known yet: speech-dispatcher sends them (voice type, rate …) before each
+                // message, so the first SET decides what to warm.
+                warmOnNextSet = configuration.warmPhraseCache
+                return [.write(["299-sd_speakd: speaking through speakd at \(path)", ModuleReplies.initialized])]
             case .unreachable(let reason):
                 return [.write(ModuleReplies.multiline(code: 399, ["sd_speakd cannot reach speakd: \(reason)"],
                                                        closing: ModuleReplies.initFailed)),
@@ -102,7 +107,9 @@ public struct ModuleStateMachine: Sendable {
             guard !voices.isEmpty else { return [.write([ModuleReplies.cannotListVoices])] }
             return [.write(voices.map { "200-\($0.name)\t\($0.language)\t\($0.variant)" } + [ModuleReplies.voiceListSent])]
         case .set(let lines):
-            return [.write([settings.apply(lines) ? ModuleReplies.settingsReceived : ModuleReplies.invalidSetting])]
+            guard settings.apply(lines) else { return [.write([ModuleReplies.invalidSetting])] }
+            defer { warmOnNextSet = false }
+            return [.write([ModuleReplies.settingsReceived])] + (warmOnNextSet ? warmIfNew() : [])
         case .speak(let ssml):
             let plan = SpeechPlan(ssml: ssml)
             let verbalizer = self.verbalizer
