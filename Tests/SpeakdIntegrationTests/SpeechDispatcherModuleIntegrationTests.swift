@@ -18,12 +18,15 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
     }
 
     /// speakd on the mock, then speech-dispatcher with sd_speakd as its only and default module.
-    private func startStack(upstreamArguments: [String] = []) throws {
+    /// `warmCache`: whether sd_speakd warms the phrase cache with key echo's phrases (off by default here, so the
+    /// mock's request log holds only what the test speaks).
+    /// `device`: ALSA's `null` for tests that only check what reaches the upstream (no sink, no lock needed).
+    private func startStack(upstreamArguments: [String] = [], warmCache: Bool = false, device: String = "default") throws {
         let upstream = try MockUpstream(upstreamArguments, in: directory)
         self.upstream = upstream
         let keyFile = directory.appendingPathComponent("key")
         try Harness.writePrivately("sk-test\n", to: keyFile)
-        let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL, "--api-key-file", keyFile.path, "--device", "default"],
+        let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL, "--api-key-file", keyFile.path, "--device", device],
                                    in: directory)
 
         let configuration = directory.appendingPathComponent("speechd")
@@ -38,7 +41,8 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
             DefaultModule speakd
             """.write(to: configuration.appendingPathComponent("speechd.conf"), atomically: true, encoding: .utf8)
         self.daemon = daemon
-        try "SpeakdSocket \"\(daemon.socketPath)\"\n".write(to: modules.appendingPathComponent("speakd.conf"), atomically: true, encoding: .utf8)
+        try "SpeakdSocket \"\(daemon.socketPath)\"\nSpeakdWarmCache \"\(warmCache ? "on" : "off")\"\n"
+            .write(to: modules.appendingPathComponent("speakd.conf"), atomically: true, encoding: .utf8)
         let logs = directory.appendingPathComponent("speechd-logs")
         try FileManager.default.createDirectory(at: logs, withIntermediateDirectories: true)
         dispatcher = try SpawnedProcess("/usr/bin/speech-dispatcher",
@@ -129,7 +133,7 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
             XCTAssertTrue(try client.command(command).hasPrefix("2"), command)
         }
         XCTAssertEqual(try client.command("SPEAK"), "230 OK RECEIVING DATA")
-        try client.send("<speak><mark name=\"0:3\"/>One <mark name=\"4:7\"/>two &amp; <mark name=\"8:13\"/>three.<mark name=\"end\"/></speak>\r\n.\r\n")
+        try client.send("<speak><mark name=\"0:3\"/>One <mark name=\"4:7\"/>two caf&#233; <mark name=\"8:13\"/>three.<mark name=\"end\"/></speak>\r\n.\r\n")
         let events = try client.readUntil("702 END", timeout: 10)
         let marks = events.enumerated().compactMap { index, line in
             index + 1 < events.count && events[index + 1] == "700 INDEX MARK" ? String(line.dropFirst(4)) : nil
@@ -140,7 +144,51 @@ final class SpeechDispatcherModuleIntegrationTests: IntegrationTestCase {
         XCTAssertLessThan(begin, firstMark)
         XCTAssertEqual(events.last, "702 END")
         let inputs = try XCTUnwrap(upstream).requests().compactMap { ($0.log["body"] as? [String: Any])?["input"] as? String }
-        XCTAssertEqual(inputs, ["One", "two &", "three."], "one job per piece between marks, entities decoded")
+        XCTAssertEqual(inputs, ["One two café three."], "one upstream request for the whole message, entities decoded")
+    }
+}
+
+extension SpeechDispatcherModuleIntegrationTests {
+    private func inputs() throws -> [String] {
+        try XCTUnwrap(upstream).requests().compactMap { ($0.log["body"] as? [String: Any])?["input"] as? String }
+    }
+
+    func testPunctuationSpellingAndCapitalsThroughSpeechDispatcher() throws {
+        try startStack(upstreamArguments: ["--ms-per-char", "5"], device: "null")
+        XCTAssertEqual(try spdSay(["-w", "-o", "speakd", "-m", "all", "Hi, you."]).status, 0)
+        let said = try inputs()
+        XCTAssertTrue(said.last?.contains("comma") == true, "\(said) \(diagnostics)")
+        XCTAssertEqual(try spdSay(["-w", "-o", "speakd", "-m", "none", "-s", "Ab"]).status, 0)
+        XCTAssertEqual(try inputs().last, "A b", "spelled letter by letter")
+        let client = try SSIPClient(path: dispatcherSocket)
+        for command in ["SET SELF CLIENT_NAME \"root:test:main\"", "SET SELF OUTPUT_MODULE speakd", "SET SELF CAP_LET_RECOGN spell",
+                        "SET SELF NOTIFICATION ALL on"] {
+            XCTAssertTrue(try client.command(command).hasPrefix("2"), command)
+        }
+        XCTAssertTrue(try client.command("CHAR A").hasPrefix("2"))
+        _ = try client.readUntil("702 END", timeout: 10)
+        XCTAssertEqual(try inputs().last, "cap A")
+    }
+
+    func testKeyEchoPlaysFromTheWarmedPhraseCache() throws {
+        try startStack(upstreamArguments: ["--ms-per-char", "5"], warmCache: true, device: "null")
+        // The first message's settings (speech-dispatcher's defaults: voice type male1 …) are what gets warmed.
+        XCTAssertEqual(try spdSay(["-w", "-o", "speakd", "Ready."]).status, 0)
+        let log = directory.appendingPathComponent("speechd-logs/speakd.log")
+        let deadline = Date().addingTimeInterval(60)
+        while !((try? String(contentsOf: log, encoding: .utf8))?.contains("phrase cache warmed") ?? false) {
+            guard Date() < deadline else { return XCTFail("no warm within 60 s: \(diagnostics)") }
+            usleep(100_000)
+        }
+        let warmed = try inputs()
+        XCTAssertTrue(warmed.contains("q") && warmed.contains("escape"), "\(warmed)")
+        let client = try SSIPClient(path: dispatcherSocket)
+        for command in ["SET SELF CLIENT_NAME \"root:test:main\"", "SET SELF OUTPUT_MODULE speakd", "SET SELF NOTIFICATION ALL on"] {
+            XCTAssertTrue(try client.command(command).hasPrefix("2"), command)
+        }
+        XCTAssertTrue(try client.command("CHAR q").hasPrefix("2"))
+        _ = try client.readUntil("702 END", timeout: 10)
+        XCTAssertEqual(try inputs().count, warmed.count, "the CHAR played from the cache: no upstream request")
     }
 }
 

@@ -13,6 +13,12 @@ final class DaemonMessageTests: XCTestCase {
                        .reply(id: 5, ok: false, job: nil, cancelled: nil, error: "invalid_field: unknown field"))
         XCTAssertEqual(decode(#"{"event":"job","job":"7","state":"expired","time":1.5,"reason":"ttl passed","future":[1]}"#),
                        .job(id: "7", state: "expired", reason: "ttl passed"))
+        XCTAssertEqual(decode(#"{"event":"job","job":"7","state":"mark","mark":"0:5","time":1.5}"#),
+                       .job(id: "7", state: "mark", reason: nil, mark: "0:5"))
+        XCTAssertEqual(decode(#"{"event":"job","job":"7","state":"cancelled","reason":"ended at mark __spd_3","mark":"__spd_3"}"#),
+                       .job(id: "7", state: "cancelled", reason: "ended at mark __spd_3", mark: "__spd_3"))
+        XCTAssertEqual(decode(#"{"id":6,"ok":true,"mark":"__spd_3"}"#),
+                       .reply(id: 6, ok: true, job: nil, cancelled: nil, error: nil, mark: "__spd_3"))
         XCTAssertEqual(decode(#"{"event":"hello","protocol":1,"server":"speakd 0.1.0","time":1}"#), .other)
     }
 

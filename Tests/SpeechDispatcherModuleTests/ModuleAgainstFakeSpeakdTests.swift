@@ -53,8 +53,11 @@ final class ModuleAgainstFakeSpeakdTests: XCTestCase {
                                "700-0:5", "700 INDEX MARK", "700-6:11", "700 INDEX MARK", "700-__spd_0", "700 INDEX MARK",
                                "700-end", "700 INDEX MARK", "702 END"])
         let speaks = fake.requests.filter { $0.op == "speak" }
-        XCTAssertEqual(speaks.map { $0.object["input"] as? String }, ["Hello", "world.", ".Next line & more."])
+        XCTAssertEqual(speaks.map { $0.object["input"] as? String }, ["Hello world. .Next line & more."], "one job per message")
         let first = try XCTUnwrap(speaks.first?.object)
+        let marks = try XCTUnwrap(first["marks"] as? [[String: Any]])
+        XCTAssertEqual(marks.map { $0["name"] as? String }, ["0:5", "6:11", "__spd_0", "end"])
+        XCTAssertEqual(marks.map { $0["at"] as? Int }, [0, 6, 13, 31])
         XCTAssertEqual(first["voice"] as? String, "onyx")
         XCTAssertEqual(first["speed"] as? Double, 2.0)
         XCTAssertEqual(first["volume"] as? Double, 1.0)
@@ -75,7 +78,7 @@ final class ModuleAgainstFakeSpeakdTests: XCTestCase {
         let (lines, stopped) = module.read(until: "703 STOP", timeout: 2)
         XCTAssertEqual(lines, ["703 STOP"])
         let ops = fake.requests.map(\.op)
-        XCTAssertEqual(ops, ["speak", "speak", "cancel", "cancel"], "the module cancels its own jobs, never the daemon-wide stop")
+        XCTAssertEqual(ops, ["speak", "cancel"], "the module cancels its own job, never the daemon-wide stop")
         let latency = Double(stopped - stopSent) / 1e6
         print("measured: STOP on stdin → 703 STOP on stdout (fake cuts in \(fake.cutDelay * 1000) ms): \(String(format: "%.3f", latency)) ms")
         XCTAssertLessThan(latency, 100)
@@ -86,21 +89,59 @@ final class ModuleAgainstFakeSpeakdTests: XCTestCase {
         XCTAssertEqual(module.read(until: "702 END").lines, ["202 OK RECEIVING MESSAGE", "200 OK SPEAKING", "701 BEGIN", "702 END"])
     }
 
-    func testPauseFinishesThePieceReportsTheMarkAnd704() throws {
-        fake.pieceDuration = 0.3
+    func testPauseEndsTheJobAtTheNextSentenceMarkAnd704ThenResumeSpeaksTheRest() throws {
+        fake.pieceDuration = 0.6
         startModule()
-        module.send("SPEAK", "<speak>First.<mark name=\"__spd_0\"/> Second.<mark name=\"__spd_1\"/> Third.</speak>", ".")
+        module.send("SPEAK", "<speak><mark name=\"w0\"/>First. <mark name=\"w1\"/>More.<mark name=\"__spd_0\"/> Second.<mark name=\"__spd_1\"/> Third.</speak>", ".")
         module.read(until: "701 BEGIN")
-        module.send("PAUSE")
-        XCTAssertEqual(module.read(until: "704 PAUSE").lines, ["700-__spd_0", "700 INDEX MARK", "704 PAUSE"])
+        let paused = module.send("PAUSE")
+        let (lines, reported) = module.read(until: "704 PAUSE")
+        XCTAssertEqual(lines, ["700-w0", "700 INDEX MARK", "700-w1", "700 INDEX MARK", "700-__spd_0", "700 INDEX MARK", "704 PAUSE"])
         let requests = fake.requests
-        XCTAssertEqual(requests.map(\.op), ["speak", "speak", "speak", "cancel", "cancel"])
-        XCTAssertEqual(requests.suffix(2).map { $0.object["job"] as? String }, ["2", "3"])
+        XCTAssertEqual(requests.map(\.op), ["speak", "end_at_mark"])
+        XCTAssertEqual(requests[1].object["prefix"] as? String, "__spd_")
+        // "First. More." is 12 of the input's 33 characters: the job ends about 0.22 s in, not at its end (0.6 s).
+        XCTAssertLessThan(Double(reported - paused) / 1e9, 0.45)
         // speech-dispatcher resumes by sending the text after the reported mark as a new SPEAK.
         fake.pieceDuration = 0.02
         module.send("SPEAK", "<speak> Second.<mark name=\"__spd_1\"/> Third.</speak>", ".")
         XCTAssertEqual(module.read(until: "702 END").lines,
                        ["202 OK RECEIVING MESSAGE", "200 OK SPEAKING", "701 BEGIN", "700-__spd_1", "700 INDEX MARK", "702 END"])
+        XCTAssertEqual(fake.requests.filter { $0.op == "speak" }.last?.object["input"] as? String, "Second. Third.")
+    }
+
+    func testPunctuationSpellingAndCapitalsReachTheDaemonAsWords() throws {
+        fake.pieceDuration = 0.02
+        startModule()
+        let cases: [(settings: [String], body: String, said: String)] = [
+            (["punctuation_mode=some"], "<speak>Mail a@b.com, now.</speak>", "Mail a at b dot com, now."),
+            (["punctuation_mode=most"], "<speak>(x) - y; z</speak>", "left paren(x right paren) dash y semicolon; z"),
+            (["punctuation_mode=none", "spelling_mode=on", "cap_let_recogn=spell"], "<speak>Hi!</speak>", "cap H i exclamation mark"),
+            (["spelling_mode=off", "language=fr"], "<speak>E</speak>", "majuscule E"),
+        ]
+        for (settings, body, said) in cases {
+            module.send(["SET"] + settings + ["."])
+            module.read(until: "203 OK SETTINGS RECEIVED")
+            module.send("SPEAK", body, ".")
+            module.read(until: "702 END")
+            XCTAssertEqual(fake.requests.filter { $0.op == "speak" }.last?.object["input"] as? String, said, body)
+        }
+    }
+
+    func testKeyEchoPhrasesAreWarmedOnASecondConnection() throws {
+        startModule()
+        XCTAssertTrue(fake.cacheRequests.isEmpty, "nothing before the settings are known")
+        module.send("SET", "rate=0", "voice=male1", "language=en", ".")
+        module.read(until: "203 OK SETTINGS RECEIVED")
+        let deadline = Date().addingTimeInterval(5)
+        while fake.cacheRequests.isEmpty && Date() < deadline { usleep(10_000) }
+        let warm = try XCTUnwrap(fake.cacheRequests.first?.object)
+        XCTAssertEqual(warm["action"] as? String, "warm")
+        let phrases = try XCTUnwrap(warm["phrases"] as? [String])
+        XCTAssertTrue(phrases.contains("a") && phrases.contains("7") && phrases.contains("question mark") && phrases.contains("escape"))
+        // The module's own link is not held up by the warm: a CHAR is spoken at once.
+        module.send("CHAR", "x", ".")
+        XCTAssertEqual(module.read(until: "702 END").lines, ["202 OK RECEIVING MESSAGE", "200 OK SPEAKING", "701 BEGIN", "702 END"])
     }
 
     func testBeginComesWhenTheFirstSampleIsHeard() throws {

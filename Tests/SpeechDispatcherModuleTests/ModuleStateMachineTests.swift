@@ -16,6 +16,7 @@ final class ModuleStateMachineTests: XCTestCase {
             case .write(let lines): transcript += lines
             case let .request(id, op, fields): requests.append((id, op, fields))
             case .exit(let code): exitCode = code
+            case .warmCache: break
             case .log, .debugLog: break
             }
         }
@@ -23,7 +24,13 @@ final class ModuleStateMachineTests: XCTestCase {
 
     private func send(_ command: ModuleCommand) { run(machine.handle(command, daemon: connected)) }
     private func daemon(_ message: DaemonMessage) { run(machine.handle(message)) }
-    private func event(_ job: String, _ state: String) { daemon(.job(id: job, state: state, reason: nil)) }
+    private func event(_ job: String, _ state: String, mark: String? = nil) {
+        daemon(.job(id: job, state: state, reason: nil, mark: mark))
+    }
+    private func reached(_ job: String, _ mark: String) { event(job, "mark", mark: mark) }
+    private func marks(_ pairs: (String, Int)...) -> JSONValue {
+        .array(pairs.map { .object(["name": .string($0.0), "at": .number(Double($0.1))]) })
+    }
     /// Answers every unanswered speak request with jobs "1", "2", … in order.
     private func acceptSpeaks(from first: Int = 1) {
         var job = first
@@ -71,58 +78,76 @@ final class ModuleStateMachineTests: XCTestCase {
         XCTAssertEqual(exitCode, 0)
     }
 
-    func testSpeakWithMarksReportsBeginMarksInOrderAndEnd() {
+    func testOneJobPerMessageWithItsMarksReportedAsHeard() {
         send(.set([SettingLine("rate", "50"), SettingLine("volume", "-50"), SettingLine("voice", "female1")]))
         _ = takeTranscript()
         send(.speak("<speak><mark name=\"m0\"/>One.<mark name=\"__spd_0\"/> Two.<mark name=\"last\"/></speak>"))
-        // Both pieces are requested before the reply, and nothing but the reply is written yet.
+        // One job for the whole message, requested before the reply; nothing but the reply is written yet.
         XCTAssertEqual(takeTranscript(), ["200 OK SPEAKING"])
-        XCTAssertEqual(requests.map(\.op), ["speak", "speak"])
-        XCTAssertEqual(requests[0].fields, ["input": .string("One."), "speed": .number(2.0), "volume": .number(0.5),
-                                            "priority": .string("message"), "voice": .string("nova")])
-        XCTAssertEqual(requests[1].fields["input"], .string("Two."))
+        XCTAssertEqual(requests.map(\.op), ["speak"])
+        XCTAssertEqual(requests[0].fields, ["input": .string("One. Two."), "speed": .number(2.0), "volume": .number(0.5),
+                                            "priority": .string("message"), "voice": .string("nova"),
+                                            "marks": marks(("m0", 0), ("__spd_0", 5), ("last", 9))])
         acceptSpeaks()
         event("1", "queued")
-        event("2", "queued")
         XCTAssertEqual(takeTranscript(), [])
         event("1", "started")
-        XCTAssertEqual(takeTranscript(), ["701 BEGIN", "700-m0", "700 INDEX MARK"])
-        event("1", "finished")
-        event("2", "started")
+        XCTAssertEqual(takeTranscript(), ["701 BEGIN"])
+        reached("1", "m0")
+        XCTAssertEqual(takeTranscript(), ["700-m0", "700 INDEX MARK"])
+        reached("1", "__spd_0")
         XCTAssertEqual(takeTranscript(), ["700-__spd_0", "700 INDEX MARK"])
-        event("2", "finished")
+        reached("1", "last")
+        event("1", "finished")
         XCTAssertEqual(takeTranscript(), ["700-last", "700 INDEX MARK", "702 END"])
         XCTAssertFalse(machine.isSpeaking)
     }
 
+    func testOrcaStyleSentenceIsOneJobWithAMarkBeforeEveryWord() {
+        send(.speak("<speak><mark name=\"0:3\"/>The <mark name=\"4:9\"/>quick <mark name=\"10:15\"/>fox.</speak>"))
+        XCTAssertEqual(requests.count, 1)
+        XCTAssertEqual(requests[0].fields["input"], .string("The quick fox."))
+        XCTAssertEqual(requests[0].fields["marks"], marks(("0:3", 0), ("4:9", 4), ("10:15", 10)))
+    }
+
+    func testMarksTheDaemonSkippedAreReportedInOrderAndTheRestBeforeEnd() {
+        send(.speak("<speak><mark name=\"a\"/>One <mark name=\"b\"/>two <mark name=\"c\"/>three<mark name=\"d\"/></speak>"))
+        acceptSpeaks()
+        reached("1", "b")   // a mark before `started` (never sent by the daemon) still comes after BEGIN
+        XCTAssertEqual(takeTranscript(), ["200 OK SPEAKING", "701 BEGIN", "700-a", "700 INDEX MARK", "700-b", "700 INDEX MARK"])
+        event("1", "started")
+        reached("1", "a")   // already reported: nothing twice
+        XCTAssertEqual(takeTranscript(), [])
+        event("1", "finished")
+        XCTAssertEqual(takeTranscript(), ["700-c", "700 INDEX MARK", "700-d", "700 INDEX MARK", "702 END"])
+    }
+
     func testEventsBeforeTheSpeakReplyAreKept() {
-        send(.speak("<speak>Hello</speak>"))
+        send(.speak("<speak><mark name=\"x\"/>Hello</speak>"))
         _ = takeTranscript()
         event("9", "queued")
         event("9", "started")
+        reached("9", "x")
         XCTAssertEqual(takeTranscript(), [])
         daemon(.reply(id: requests[0].id, ok: true, job: "9", cancelled: nil, error: nil))
-        XCTAssertEqual(takeTranscript(), ["701 BEGIN"])
+        XCTAssertEqual(takeTranscript(), ["701 BEGIN", "700-x", "700 INDEX MARK"])
         event("9", "finished")
         XCTAssertEqual(takeTranscript(), ["702 END"])
     }
 
-    func testStopCancelsOwnJobsAndReports703AfterTheCut() {
+    func testStopCancelsTheJobAndReports703AfterTheCut() {
         send(.speak("<speak>One.<mark name=\"a\"/> Two.<mark name=\"b\"/> Three.</speak>"))
         acceptSpeaks()
         event("1", "started")
         _ = takeTranscript()
         requests = []
         send(.stop)
-        XCTAssertEqual(requests.map(\.op), ["cancel", "cancel", "cancel"], "own jobs only, never the daemon-wide stop")
-        XCTAssertEqual(requests.map(\.fields), [["job": .string("1")], ["job": .string("2")], ["job": .string("3")]])
+        XCTAssertEqual(requests.map(\.op), ["cancel"], "its own job only, never the daemon-wide stop")
+        XCTAssertEqual(requests[0].fields, ["job": .string("1")])
+        reached("1", "a")   // raced the cancel: no marks after STOP
         event("1", "cancelled")
-        event("2", "cancelled")
+        XCTAssertEqual(takeTranscript(), [], "703 only once the cancel is confirmed")
         daemon(.reply(id: requests[0].id, ok: true, job: nil, cancelled: 1, error: nil))
-        daemon(.reply(id: requests[1].id, ok: true, job: nil, cancelled: 1, error: nil))
-        XCTAssertEqual(takeTranscript(), [], "703 only once every cancel is confirmed")
-        event("3", "started")   // raced the cancel: no marks after STOP
-        daemon(.reply(id: requests[2].id, ok: true, job: nil, cancelled: 1, error: nil))
         XCTAssertEqual(takeTranscript(), ["703 STOP"])
         XCTAssertFalse(machine.isSpeaking)
     }
@@ -138,24 +163,39 @@ final class ModuleStateMachineTests: XCTestCase {
         XCTAssertEqual(takeTranscript(), ["701 BEGIN", "703 STOP"], "every end event follows a BEGIN")
     }
 
-    func testPauseStopsAtTheNextSpeechDispatcherMark() {
+    func testPauseEndsTheJobAtTheNextSpeechDispatcherMark() {
         send(.speak("<speak>One.<mark name=\"word\"/> Two.<mark name=\"__spd_1\"/> Three.<mark name=\"__spd_2\"/> Four.</speak>"))
         acceptSpeaks()
         event("1", "started")
         _ = takeTranscript()
         requests = []
         send(.pause)
-        XCTAssertEqual(requests.map(\.fields), [["job": .string("3")], ["job": .string("4")]], "the pieces after __spd_1")
-        event("1", "finished")
-        event("2", "started")
+        XCTAssertEqual(requests.map(\.op), ["end_at_mark"])
+        XCTAssertEqual(requests[0].fields, ["job": .string("1"), "prefix": .string("__spd_")])
+        daemon(.reply(id: requests[0].id, ok: true, job: nil, cancelled: nil, error: nil, mark: "__spd_1"))
+        reached("1", "word")
         XCTAssertEqual(takeTranscript(), ["700-word", "700 INDEX MARK"])
-        event("3", "cancelled")
-        event("4", "cancelled")
-        daemon(.reply(id: requests[0].id, ok: true, job: nil, cancelled: 1, error: nil))
-        daemon(.reply(id: requests[1].id, ok: true, job: nil, cancelled: 1, error: nil))
-        XCTAssertEqual(takeTranscript(), [], "the current piece plays to its end")
-        event("2", "finished")
+        reached("1", "__spd_1")
+        daemon(.job(id: "1", state: "cancelled", reason: "ended at mark __spd_1", mark: "__spd_1"))
         XCTAssertEqual(takeTranscript(), ["700-__spd_1", "700 INDEX MARK", "704 PAUSE"])
+        XCTAssertFalse(machine.isSpeaking)
+    }
+
+    func testPauseReportsTheMarkEvenIfItsMarkEventWasMissed() {
+        send(.speak("<speak>One.<mark name=\"__spd_0\"/> Two.</speak>"))
+        acceptSpeaks()
+        event("1", "started")
+        send(.pause)
+        daemon(.job(id: "1", state: "cancelled", reason: "ended at mark __spd_0", mark: "__spd_0"))
+        XCTAssertEqual(takeTranscript(), ["200 OK SPEAKING", "701 BEGIN", "700-__spd_0", "700 INDEX MARK", "704 PAUSE"])
+    }
+
+    func testPauseBeforeTheSpeakReplyIsSentWhenTheJobIsKnown() {
+        send(.speak("<speak>One.<mark name=\"__spd_0\"/> Two.</speak>"))
+        send(.pause)
+        XCTAssertEqual(requests.map(\.op), ["speak"])
+        acceptSpeaks()
+        XCTAssertEqual(requests.map(\.op), ["speak", "end_at_mark"])
     }
 
     func testPauseWithNoMarkAheadPlaysToTheEnd() {
@@ -163,16 +203,45 @@ final class ModuleStateMachineTests: XCTestCase {
         acceptSpeaks()
         event("1", "started")
         send(.pause)
+        XCTAssertEqual(requests.map(\.op), ["speak"], "no __spd_ mark: nothing to ask")
         event("1", "finished")
         XCTAssertEqual(takeTranscript(), ["200 OK SPEAKING", "701 BEGIN", "702 END"])
     }
 
-    func testFailedPiecesDoNotHangTheMessage() {
+    func testPauseWhenTheDaemonFindsNoMarkLeftPlaysToTheEnd() {
+        send(.speak("<speak>One.<mark name=\"__spd_0\"/> Two.</speak>"))
+        acceptSpeaks()
+        event("1", "started")
+        send(.pause)
+        daemon(.reply(id: requests[1].id, ok: true, job: nil, cancelled: nil, error: nil, mark: nil))
+        reached("1", "__spd_0")
+        event("1", "finished")
+        XCTAssertEqual(takeTranscript(), ["200 OK SPEAKING", "701 BEGIN", "700-__spd_0", "700 INDEX MARK", "702 END"])
+    }
+
+    func testStopWhilePausingReports703() {
+        send(.speak("<speak>One.<mark name=\"__spd_0\"/> Two.</speak>"))
+        acceptSpeaks()
+        event("1", "started")
+        send(.pause)
+        send(.stop)
+        XCTAssertEqual(requests.map(\.op), ["speak", "end_at_mark", "cancel"])
+        daemon(.reply(id: requests[1].id, ok: true, job: nil, cancelled: nil, error: nil, mark: "__spd_0"))
+        event("1", "cancelled")
+        daemon(.reply(id: requests[2].id, ok: true, job: nil, cancelled: 1, error: nil))
+        XCTAssertEqual(takeTranscript(), ["200 OK SPEAKING", "701 BEGIN", "703 STOP"])
+    }
+
+    func testFailedOrRefusedJobsEndWithAllMarks() {
         send(.speak("<speak>One.<mark name=\"a\"/> Two.</speak>"))
         daemon(.reply(id: requests[0].id, ok: false, job: nil, cancelled: nil, error: "upstream_unavailable: down"))
-        daemon(.reply(id: requests[1].id, ok: true, job: "2", cancelled: nil, error: nil))
-        event("2", "failed")
         XCTAssertEqual(takeTranscript(), ["200 OK SPEAKING", "701 BEGIN", "700-a", "700 INDEX MARK", "702 END"])
+        send(.speak("<speak>One.<mark name=\"b\"/> Two.<mark name=\"c\"/></speak>"))
+        daemon(.reply(id: requests[1].id, ok: true, job: "2", cancelled: nil, error: nil))
+        event("2", "started")
+        reached("2", "b")
+        event("2", "failed")
+        XCTAssertEqual(takeTranscript(), ["200 OK SPEAKING", "701 BEGIN", "700-b", "700 INDEX MARK", "700-c", "700 INDEX MARK", "702 END"])
     }
 
     func testEmptyMessageEndsAtOnceAfterTheReply() {
@@ -181,10 +250,21 @@ final class ModuleStateMachineTests: XCTestCase {
         XCTAssertEqual(takeTranscript(), ["200 OK SPEAKING", "701 BEGIN", "700-x", "700 INDEX MARK", "702 END"])
     }
 
+    func testOverlongMarkNamesAreNotSentButStillReportedInOrder() {
+        let long = String(repeating: "m", count: 300)
+        send(.speak("<speak>One <mark name=\"\(long)\"/>two <mark name=\"b\"/>three</speak>"))
+        XCTAssertEqual(requests[0].fields["marks"], marks(("b", 8)))
+        acceptSpeaks()
+        event("1", "started")
+        reached("1", "b")
+        XCTAssertEqual(takeTranscript(), ["200 OK SPEAKING", "701 BEGIN", "700-\(long)", "700 INDEX MARK", "700-b", "700 INDEX MARK"])
+    }
+
     func testCharAndKeySpeakTheirNames() {
         send(.char("?"))
         acceptSpeaks()
         XCTAssertEqual(requests[0].fields["input"], .string("question mark"))
+        XCTAssertNil(requests[0].fields["marks"])
         var fresh = ModuleStateMachine(configuration: ModuleConfiguration())
         let effects = fresh.handle(.key("shift_a"), daemon: connected)
         guard case .request(_, "speak", let fields) = effects.first else { return XCTFail("\(effects)") }
@@ -210,5 +290,37 @@ final class ModuleStateMachineTests: XCTestCase {
         event("1", "started")
         run(machine.connectionLost())
         XCTAssertEqual(takeTranscript(), ["200 OK SPEAKING", "701 BEGIN", "702 END"])
+    }
+
+    func testPunctuationSpellingAndCapitalsChangeTheInputAndTheMarkOffsets() {
+        send(.set([SettingLine("punctuation_mode", "all")]))
+        send(.speak("<speak><mark name=\"a\"/>Hi, you.<mark name=\"__spd_0\"/> Why?</speak>"))
+        XCTAssertEqual(requests[0].fields["input"], .string("Hi comma, you dot. Why question mark?"))
+        XCTAssertEqual(requests[0].fields["marks"], marks(("a", 0), ("__spd_0", 19)))
+        send(.set([SettingLine("punctuation_mode", "none"), SettingLine("spelling_mode", "on"), SettingLine("cap_let_recogn", "spell")]))
+        send(.speak("<speak>Ab-c</speak>"))
+        XCTAssertEqual(requests[1].fields["input"], .string("cap A b dash c"))
+        send(.set([SettingLine("spelling_mode", "off"), SettingLine("language", "de")]))
+        send(.speak("<speak>B</speak>"))
+        XCTAssertEqual(requests[2].fields["input"], .string("groß B"), "one character is said as CHAR says it")
+        send(.char("?"))
+        XCTAssertEqual(requests[3].fields["input"], .string("Fragezeichen"))
+        send(.speak("<speak>I <mark name=\"m\"/>see.</speak>"))
+        XCTAssertEqual(requests[4].fields["input"], .string("I see."), "a one-letter word is not a single character")
+    }
+
+    func testADaemonWithoutMarksGetsTheMessageWithoutThemAndTheMarksAtTheEnd() {
+        send(.speak("<speak>One <mark name=\"a\"/>two.</speak>"))
+        daemon(.reply(id: requests[0].id, ok: false, job: nil, cancelled: nil,
+                      error: "invalid_field: unknown field \"marks\" for this op"))
+        XCTAssertEqual(requests.map(\.op), ["speak", "speak"])
+        XCTAssertNil(requests[1].fields["marks"])
+        XCTAssertEqual(requests[1].fields["input"], .string("One two."))
+        daemon(.reply(id: requests[1].id, ok: true, job: "1", cancelled: nil, error: nil))
+        event("1", "started")
+        event("1", "finished")
+        XCTAssertEqual(takeTranscript(), ["200 OK SPEAKING", "701 BEGIN", "700-a", "700 INDEX MARK", "702 END"])
+        send(.speak("<speak>Three <mark name=\"b\"/>four.</speak>"))
+        XCTAssertNil(requests[2].fields["marks"], "remembered for the connection")
     }
 }

@@ -35,7 +35,7 @@ final class SSMLTests: XCTestCase {
 
     func testMarkWithClosingTagAndNamespaceAndEntityInName() {
         let plan = SpeechPlan(ssml: "<speak>A<ssml:mark name=\"x&amp;y\"></ssml:mark>B</speak>")
-        XCTAssertEqual(plan.pieces, [Piece(text: "A"), Piece(marks: ["x&y"], text: "B")])
+        XCTAssertEqual(plan.pieces, [Piece(text: "A"), Piece(marks: ["x&y"], text: "B", joinsPrevious: true)], "written together: one word")
     }
 
     func testBlockElementsSeparateWords() {
@@ -65,5 +65,30 @@ final class SSMLTests: XCTestCase {
     func testNothingToSay() {
         XCTAssertEqual(SpeechPlan(ssml: "<speak>  </speak>"), SpeechPlan(pieces: []))
         XCTAssertEqual(SpeechPlan(ssml: "<speak><mark name=\"only\"/></speak>"), SpeechPlan(pieces: [], trailingMarks: ["only"]))
+    }
+}
+
+/// One SPEAK as one job: the pieces joined, each mark at its offset in Unicode scalars.
+final class SpeechInputTests: XCTestCase {
+    func testMarksSitAtTheStartOfTheTextTheyPrecede() {
+        let input = SpeechInput(plan: SpeechPlan(ssml: "<speak><mark name=\"a\"/>Grüße <mark name=\"b\"/>👍🏽 now.<mark name=\"__spd_0\"/> Next.<mark name=\"end\"/></speak>"))
+        XCTAssertEqual(input.input, "Grüße 👍🏽 now. Next.")
+        // "👍🏽" is one character but two scalars: offsets count scalars.
+        XCTAssertEqual(input.marks, [.init("a", at: 0), .init("b", at: 6), .init("__spd_0", at: 14), .init("end", at: 19)])
+        XCTAssertEqual(input.input.unicodeScalars.count, 19)
+    }
+
+    func testAMarkInsideAWordDoesNotSplitIt() {
+        let input = SpeechInput(plan: SpeechPlan(ssml: "<speak>some<mark name=\"m\"/>thing <mark name=\"n\"/>else</speak>"))
+        XCTAssertEqual(input.input, "something else")
+        XCTAssertEqual(input.marks, [.init("m", at: 4), .init("n", at: 10)])
+    }
+
+    func testTextThatTransformsToNothingMovesItsMarksOn() {
+        let plan = SpeechPlan(ssml: "<speak>One <mark name=\"a\"/># <mark name=\"b\"/>two</speak>")
+        let input = SpeechInput(plan: plan) { $0 == "#" ? " " : $0 }
+        XCTAssertEqual(input.input, "One two")
+        XCTAssertEqual(input.marks, [.init("a", at: 4), .init("b", at: 4)])
+        XCTAssertEqual(SpeechInput(plan: SpeechPlan(ssml: "<speak><mark name=\"x\"/></speak>")), SpeechInput(input: "", marks: [.init("x", at: 0)]))
     }
 }

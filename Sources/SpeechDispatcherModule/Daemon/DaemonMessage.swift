@@ -10,10 +10,11 @@ import SpeakdProtocol
 ///
 /// Threading: a value type; Sendable.
 public enum DaemonMessage: Sendable, Equatable {
-    /// The answer to request `id` (the module's ids are integers).
-    case reply(id: Int?, ok: Bool, job: String?, cancelled: Int?, error: String?)
-    /// `{"event":"job","job":…,"state":…}`.
-    case job(id: String, state: String, reason: String?)
+    /// The answer to request `id` (the module's ids are integers). `mark`: the mark `end_at_mark` chose.
+    case reply(id: Int?, ok: Bool, job: String?, cancelled: Int?, error: String?, mark: String? = nil)
+    /// `{"event":"job","job":…,"state":…}`. `mark`: the mark reached (state `mark`), or the mark a job ended at
+    /// (`cancelled` after `end_at_mark`).
+    case job(id: String, state: String, reason: String?, mark: String? = nil)
     /// The greeting and anything else the module does not act on.
     case other
 
@@ -29,7 +30,7 @@ public enum DaemonMessage: Sendable, Equatable {
             guard event == "job", let job = object["job"]?.stringValue, let state = object["state"]?.stringValue else {
                 return .other
             }
-            return .job(id: job, state: state, reason: object["reason"]?.stringValue)
+            return .job(id: job, state: state, reason: object["reason"]?.stringValue, mark: object["mark"]?.stringValue)
         }
         let id = object["id"]?.numberValue.map { Int($0) }
         let error = object["error"]?.objectValue.map { error in
@@ -37,6 +38,7 @@ public enum DaemonMessage: Sendable, Equatable {
             return error["code"]?.stringValue.map { "\($0): \(message)" } ?? message
         }
         return .reply(id: id, ok: object["ok"]?.boolValue ?? false, job: object["job"]?.stringValue,
-                      cancelled: object["cancelled"]?.numberValue.map { Int($0) }, error: error)
+                      cancelled: object["cancelled"]?.numberValue.map { Int($0) }, error: error,
+                      mark: object["mark"]?.stringValue)
     }
 }

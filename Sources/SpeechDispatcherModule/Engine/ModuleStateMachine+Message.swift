@@ -1,12 +1,15 @@
 import SpeakdProtocol
 
-/// The life of one message: pieces requested as jobs, their events turned into BEGIN, marks and END, and STOP or
-/// PAUSE turned into cancels of the module's own jobs. Split from `ModuleStateMachine.swift`, which holds the state
-/// and dispatches commands.
+/// The life of one message: one speak job carrying the message's marks, its events turned into BEGIN, marks and
+/// END, STOP into a cancel of that job, PAUSE into `end_at_mark`. Split from `ModuleStateMachine.swift`, which holds
+/// the state and dispatches commands.
 ///
 /// Threading: part of `ModuleStateMachine` (a value type the runner calls under its lock).
 extension ModuleStateMachine {
-    mutating func startMessage(_ plan: SpeechPlan, daemon: Daemon) -> [Effect] {
+    /// The daemon's limit on a mark's name; longer names are not sent (they are reported with the next mark).
+    static let maximumMarkName = 256
+
+    mutating func startMessage(_ input: SpeechInput, daemon: Daemon) -> [Effect] {
         var effects = abandonMessage()
         guard case .connected = daemon else {
             if case .unreachable(let reason) = daemon { effects.append(.log("cannot speak: \(reason)")) }
@@ -14,11 +17,18 @@ extension ModuleStateMachine {
             return effects
         }
         serial += 1
-        earlyStates.removeAll()
-        message = MessageProgress(serial: serial, plan: plan)
-        // The jobs go out before the reply: the daemon starts synthesizing while speech-dispatcher reads it.
-        for (index, piece) in plan.pieces.enumerated() {
-            effects.append(request("speak", speakFields(for: piece.text), for: .speak(message: serial, piece: index)))
+        earlyEvents.removeAll()
+        let speaking = !input.input.isEmpty
+        message = MessageProgress(serial: serial, marks: input.markNames, speaking: speaking)
+        // The job goes out before the reply: the daemon starts synthesizing while speech-dispatcher reads it.
+        if speaking {
+            var fields = speakFields(for: input.input)
+            let marks = input.marks.filter { (1...Self.maximumMarkName).contains($0.name.unicodeScalars.count) }
+            if !marks.isEmpty && !daemonLacksMarks {
+                fields["marks"] = .array(marks.map { .object(["name": .string($0.name), "at": .number(Double($0.at))]) })
+            }
+            message!.speakRequest = fields
+            effects.append(request("speak", fields, for: .speak(message: serial)))
         }
         effects.append(.write([ModuleReplies.speaking]))
         effects += settle()   // a message with nothing to say ends at once
@@ -26,12 +36,15 @@ extension ModuleStateMachine {
     }
 
     func speakFields(for text: String) -> [String: JSONValue] {
-        var fields: [String: JSONValue] = [
-            "input": .string(text),
-            "speed": .number(SettingsMapping.speed(forRate: settings.rate)),
-            "volume": .number(SettingsMapping.gain(forVolume: settings.volume)),
-            "priority": .string(configuration.priority),
-        ]
+        var fields: [String: JSONValue] = ["input": .string(text), "priority": .string(configuration.priority)]
+        fields.merge(voiceFields) { $1 }
+        fields["volume"] = .number(SettingsMapping.gain(forVolume: settings.volume))
+        return fields
+    }
+
+    /// What selects the audio of a phrase (and so its phrase-cache key): voice, speed, model, upstream, instructions.
+    var voiceFields: [String: JSONValue] {
+        var fields: [String: JSONValue] = ["speed": .number(SettingsMapping.speed(forRate: settings.rate))]
         if let voice = resolvedVoice { fields["voice"] = .string(voice) }
         if let model = configuration.model { fields["model"] = .string(model) }
         if let upstream = configuration.upstream { fields["upstream"] = .string(upstream) }
@@ -53,62 +66,80 @@ extension ModuleStateMachine {
         return .request(id: id, op: op, fields: fields)
     }
 
-    mutating func speakAnswered(messageSerial: Int, piece index: Int, job: String?, error: String?) -> [Effect] {
+    mutating func speakAnswered(messageSerial: Int, job: String?, error: String?) -> [Effect] {
         guard message?.serial == messageSerial else {
-            // A job of a message that was abandoned before its reply came: make sure it does not play.
+            // The job of a message abandoned before its reply came: make sure it does not play.
             guard let job else { return [] }
             return [request("cancel", ["job": .string(job)], for: .unattended)]
         }
-        var effects: [Effect] = []
-        message!.pieces[index].speakPending = false
-        guard let job else {
-            message!.pieces[index].done = true
-            effects.append(.log("speakd refused a piece: \(error ?? "no job id in the reply")"))
-            return effects + settle()
+        if job == nil, let error, error.contains("\"marks\""), var fields = message!.speakRequest, fields["marks"] != nil {
+            // A speakd older than marks (still running after an upgrade): speak without them; the marks are then
+            // reported when the job ends, and PAUSE plays to the end.
+            daemonLacksMarks = true
+            fields["marks"] = nil
+            message!.speakRequest = fields
+            return [.log("speakd does not know marks (\(error)); marks are reported at the end of each message"),
+                    request("speak", fields, for: .speak(message: messageSerial))]
         }
-        message!.pieces[index].job = job
-        jobs[job] = (messageSerial, index)
-        if message!.pieces[index].cancelWanted { effects += cancel(piece: index) }
-        for state in earlyStates.removeValue(forKey: job) ?? [] {
-            effects += jobChanged(owner: (messageSerial, index), job: job, state: state, reason: nil)
+        message!.speakPending = false
+        message!.speakRequest = nil
+        guard let job else {
+            message!.done = true
+            return [.log("speakd refused the message: \(error ?? "no job id in the reply")")] + settle()
+        }
+        message!.job = job
+        jobs[job] = messageSerial
+        var effects: [Effect] = []
+        if message!.cancelWanted { effects += cancelJob() }
+        else if message!.pauseWanted { effects += endAtMark() }
+        for event in earlyEvents.removeValue(forKey: job) ?? [] {
+            effects += jobChanged(owner: messageSerial, job: job, event: event)
         }
         return effects + settle()
     }
 
-    mutating func jobChanged(owner: (message: Int, piece: Int), job: String, state: String, reason: String?) -> [Effect] {
-        guard message?.serial == owner.message else {
-            if DaemonMessage.finalStates.contains(state) { jobs.removeValue(forKey: job) }
+    mutating func jobChanged(owner: Int, job: String, event: JobEvent) -> [Effect] {
+        guard message?.serial == owner else {
+            if DaemonMessage.finalStates.contains(event.state) { jobs.removeValue(forKey: job) }
             return []
         }
-        let index = owner.piece
-        if state == "started" { return pieceStarted(index) }
-        guard DaemonMessage.finalStates.contains(state) else { return [] }
-        jobs.removeValue(forKey: job)
-        message!.pieces[index].done = true
-        var effects: [Effect] = []
-        if state == "failed" || state == "expired" {
-            effects.append(.log("job \(job) \(state): \(reason ?? "no reason given")"))
+        switch event.state {
+        case "started":
+            return beginIfNeeded()
+        case "mark":
+            guard let name = event.mark, message!.ending != .stopping else { return [] }
+            guard let index = message!.nextIndex(of: name) else { return [.log("job \(job) reached an unknown mark \(name)")] }
+            let lines = (message!.begun ? [] : beginLines()) + reportMarks(upTo: index + 1)
+            return [.write(lines)]
+        case _ where DaemonMessage.finalStates.contains(event.state):
+            jobs.removeValue(forKey: job)
+            message!.done = true
+            var effects: [Effect] = []
+            if event.state == "failed" || event.state == "expired" {
+                effects.append(.log("job \(job) \(event.state): \(event.reason ?? "no reason given")"))
+            }
+            if event.state == "cancelled", message!.ending == .pausing, let mark = event.mark {
+                message!.endedAtMark = mark
+            }
+            return effects + settle()
+        default:
+            return []   // queued, paused, resumed, states of newer daemons
         }
-        return effects + settle()
     }
 
-    mutating func pieceStarted(_ index: Int) -> [Effect] {
-        message!.pieces[index].started = true
-        guard message!.ending != .stopping else { return [] }
-        var lines: [String] = []
-        if !message!.begun {
-            message!.begun = true
-            lines.append(ModuleReplies.begin)
-        }
-        var limit = message!.markEnds[index]
-        if case .pausing(let mark) = message!.ending { limit = min(limit, mark) }
-        lines += reportMarks(upTo: limit)
-        return lines.isEmpty ? [] : [.write(lines)]
+    mutating func beginIfNeeded() -> [Effect] {
+        guard !message!.begun, message!.ending != .stopping else { return [] }
+        return [.write(beginLines())]
     }
 
-    /// Lines for the marks not reported yet, up to (not including) `limit` in `plan.allMarks`.
+    mutating func beginLines() -> [String] {
+        message!.begun = true
+        return [ModuleReplies.begin]
+    }
+
+    /// Lines for the marks not reported yet, up to (not including) index `limit`.
     mutating func reportMarks(upTo limit: Int) -> [String] {
-        let marks = message!.plan.allMarks
+        let marks = message!.marks
         guard message!.marksReported < limit else { return [] }
         let lines = marks[message!.marksReported..<limit].flatMap { ModuleReplies.indexMark($0) }
         message!.marksReported = limit
@@ -118,65 +149,83 @@ extension ModuleStateMachine {
     mutating func stop() -> [Effect] {
         guard message != nil, message!.ending != .stopping else { return [] }
         message!.ending = .stopping
-        var effects: [Effect] = []
-        for index in message!.pieces.indices { effects += cancel(piece: index) }
-        return effects + settle()
+        return cancelJob() + settle()
     }
 
+    /// speech-dispatcher resumes from its own `__spd_` sentence marks, so only those are places to stop: the daemon
+    /// cuts the job where the next one not yet heard lies.
     mutating func pause() -> [Effect] {
-        guard message != nil, message!.ending == .playing else { return [] }
-        let marks = message!.plan.allMarks
-        // speech-dispatcher resumes from its own `__spd_` sentence marks, so only those are places to stop.
-        guard let target = marks.indices.first(where: { $0 >= message!.marksReported && marks[$0].hasPrefix("__spd_") }) else {
+        guard message != nil, message!.ending == .playing, !message!.done else { return [] }
+        guard message!.marks[message!.marksReported...].contains(where: { $0.hasPrefix(Self.pausePrefix) }) else {
             return []   // no place to stop before the end: the message plays out and ends with END
         }
-        message!.ending = .pausing(atMark: target)
-        var effects: [Effect] = []
-        if let first = message!.piece(holdingMark: target) {
-            for index in first..<message!.pieces.count { effects += cancel(piece: index) }
-        }
-        return effects + settle()
+        message!.ending = .pausing
+        return endAtMark()
     }
 
-    mutating func cancel(piece index: Int) -> [Effect] {
-        let piece = message!.pieces[index]
-        guard !piece.done, !piece.cancelPending else { return [] }
-        guard let job = piece.job else {
-            message!.pieces[index].cancelWanted = true
+    static let pausePrefix = "__spd_"
+
+    mutating func endAtMark() -> [Effect] {
+        guard let job = message!.job else {
+            message!.pauseWanted = true
             return []
         }
-        message!.pieces[index].cancelPending = true
-        return [request("cancel", ["job": .string(job)], for: .cancel(message: message!.serial, piece: index))]
+        return [request("end_at_mark", ["job": .string(job), "prefix": .string(Self.pausePrefix)],
+                        for: .endAtMark(message: message!.serial))]
     }
 
-    /// Ends the message once every piece has ended and every request about it has been answered.
+    /// The answer to `end_at_mark`: no mark left (or the job already over) means the message plays out to END.
+    mutating func endAtMarkAnswered(messageSerial: Int, ok: Bool, mark: String?, error: String?) -> [Effect] {
+        guard message?.serial == messageSerial, message!.ending == .pausing else { return [] }
+        guard ok, mark != nil else {
+            message!.ending = .playing
+            return ok ? [] : [.log("end_at_mark refused: \(error ?? "no reason given"); playing to the end")]
+        }
+        return []
+    }
+
+    mutating func cancelJob() -> [Effect] {
+        guard !message!.done, !message!.cancelPending else { return [] }
+        guard let job = message!.job else {
+            message!.cancelWanted = true
+            return []
+        }
+        message!.cancelPending = true
+        return [request("cancel", ["job": .string(job)], for: .cancel(message: message!.serial))]
+    }
+
+    /// Ends the message once its job has ended and every request that holds 703 has been answered.
     mutating func settle() -> [Effect] {
         guard let progress = message, progress.isSettled else { return [] }
         var lines = progress.begun ? [] : [ModuleReplies.begin]
         switch progress.ending {
         case .stopping:
             lines.append(ModuleReplies.stopped)
-        case .pausing(let mark):
-            lines += reportMarks(upTo: mark + 1)
+        case .pausing where progress.endedAtMark.flatMap({ message!.nextIndex(of: $0) ?? lastReported($0) }) != nil:
+            let mark = progress.endedAtMark!
+            if let index = message!.nextIndex(of: mark) { lines += reportMarks(upTo: index + 1) }
             lines.append(ModuleReplies.paused)
-        case .playing:
-            lines += reportMarks(upTo: progress.plan.allMarks.count)
+        case .pausing, .playing:
+            lines += reportMarks(upTo: progress.marks.count)
             lines.append(ModuleReplies.end)
         }
         message = nil
         return [.write(lines)]
     }
 
+    /// The mark's index if it is the last one reported (the job's `mark` event came before its final event).
+    func lastReported(_ name: String) -> Int? {
+        let index = message!.marksReported - 1
+        return index >= 0 && message!.marks[index] == name ? index : nil
+    }
+
     /// Drops the current message without events (QUIT, or a SPEAK while one is still going, which the server does
-    /// not do): its jobs are cancelled so they do not play on.
+    /// not do): its job is cancelled so it does not play on.
     mutating func abandonMessage() -> [Effect] {
         guard let progress = message else { return [] }
         message = nil
-        var effects: [Effect] = []
-        for piece in progress.pieces where !piece.done {
-            if let job = piece.job { effects.append(request("cancel", ["job": .string(job)], for: .unattended)) }
-        }
-        // Pieces still waiting for their speak reply are cancelled when it comes (their serial no longer matches).
-        return effects
+        guard !progress.done, let job = progress.job else { return [] }
+        // A job still waiting for its speak reply is cancelled when the reply comes (its serial no longer matches).
+        return [request("cancel", ["job": .string(job)], for: .unattended)]
     }
 }

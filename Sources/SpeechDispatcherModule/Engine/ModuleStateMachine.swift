@@ -4,13 +4,14 @@ import SpeakdProtocol
 /// speech-dispatcher and requests for speakd come out, in the order they must happen. The runner executes the
 /// effects under one lock, so what the machine decides is what the wire sees.
 ///
-/// A SPEAK is split at its marks into pieces, all sent at once as speak jobs (the daemon plays consecutive jobs
-/// without a gap). `701 BEGIN` goes out when the first piece's job reports `started` (its first sample reached the
-/// device), each piece's marks when it starts, trailing marks and `702 END` when the last piece has ended.
-/// STOP cancels the module's own jobs (never the daemon-wide `stop`, which would silence other clients) and
-/// reports `703 STOP` when the last cancel is confirmed, which the daemon sends after the audio is cut. PAUSE
-/// cancels the pieces from the next `__spd_` mark on, lets the current one finish, reports that mark and
-/// `704 PAUSE`; speech-dispatcher then re-sends the rest of the text from that mark when the client resumes.
+/// A SPEAK becomes one speak job: its text between marks (after punctuation, spelling and capitals are written out
+/// as words, `Verbalizer`) joined into one input, its marks sent with their offsets. `701 BEGIN` goes out when the
+/// job reports `started` (its first sample reached the device), each `700` mark when the job reports the heard audio
+/// reached it, trailing marks and `702 END` when it has finished. STOP cancels the module's own job (never the
+/// daemon-wide `stop`, which would silence other clients) and reports `703 STOP` when the cancel is confirmed,
+/// which the daemon sends after the audio is cut. PAUSE asks the daemon to end the job at the next `__spd_` mark
+/// (`end_at_mark`), reports that mark and `704 PAUSE`; speech-dispatcher then re-sends the rest of the text from
+/// that mark when the client resumes.
 ///
 /// Threading: a value type; the runner owns one and calls it under its lock.
 public struct ModuleStateMachine: Sendable {
@@ -23,6 +24,9 @@ public struct ModuleStateMachine: Sendable {
         /// Redirect the log to this file (nil: back to stderr); the runner answers `DEBUG` itself, as only it
         /// knows whether the file could be opened.
         case debugLog(path: String?)
+        /// A `cache` `warm` request for the phrase cache, sent on a connection of its own: the daemon answers a
+        /// connection's requests in order, and a warm takes as long as its phrases' synthesis.
+        case warmCache(fields: [String: JSONValue])
         case exit(Int32)
     }
 
@@ -33,8 +37,9 @@ public struct ModuleStateMachine: Sendable {
     }
 
     enum PendingRequest: Sendable {
-        case speak(message: Int, piece: Int)
-        case cancel(message: Int, piece: Int)
+        case speak(message: Int)
+        case cancel(message: Int)
+        case endAtMark(message: Int)
         /// A cancel for a job of an abandoned message: nothing waits for it.
         case unattended
     }
@@ -46,10 +51,22 @@ public struct ModuleStateMachine: Sendable {
     var pending: [Int: PendingRequest] = [:]
     var message: MessageProgress?
     var serial = 0
-    /// Job id → (message serial, piece index), for events.
-    var jobs: [String: (message: Int, piece: Int)] = [:]
-    /// States of jobs whose speak reply has not arrived yet (the daemon may send `queued` before the reply).
-    var earlyStates: [String: [String]] = [:]
+    /// Job id → message serial, for events.
+    var jobs: [String: Int] = [:]
+    /// Events of jobs whose speak reply has not arrived yet (the daemon may send `queued` before the reply).
+    var earlyEvents: [String: [JobEvent]] = [:]
+    /// Warm key echo's phrases at the first SET after INIT (the settings speech-dispatcher will speak with).
+    var warmOnNextSet = false
+    /// The connected speakd refused `marks` (a daemon older than them); reset on reconnection.
+    var daemonLacksMarks = false
+    /// The voice settings the phrase cache was asked to warm for (`voiceFields` as JSON text).
+    var warmed: Set<String> = []
+
+    struct JobEvent: Sendable {
+        var state: String
+        var reason: String?
+        var mark: String?
+    }
 
     public init(configuration: ModuleConfiguration) {
         self.configuration = configuration
@@ -65,6 +82,9 @@ public struct ModuleStateMachine: Sendable {
         case .initialize:
             switch daemon {
             case .connected(let path):
+                // The settings are not known yet: speech-dispatcher sends them (voice type, rate …) before each
+                // message, so the first SET decides what to warm.
+                warmOnNextSet = configuration.warmPhraseCache
                 return [.write(["299-sd_speakd: speaking through speakd at \(path)", ModuleReplies.initialized])]
             case .unreachable(let reason):
                 return [.write(ModuleReplies.multiline(code: 399, ["sd_speakd cannot reach speakd: \(reason)"],
@@ -87,16 +107,27 @@ public struct ModuleStateMachine: Sendable {
             guard !voices.isEmpty else { return [.write([ModuleReplies.cannotListVoices])] }
             return [.write(voices.map { "200-\($0.name)\t\($0.language)\t\($0.variant)" } + [ModuleReplies.voiceListSent])]
         case .set(let lines):
-            return [.write([settings.apply(lines) ? ModuleReplies.settingsReceived : ModuleReplies.invalidSetting])]
+            guard settings.apply(lines) else { return [.write([ModuleReplies.invalidSetting])] }
+            defer { warmOnNextSet = false }
+            return [.write([ModuleReplies.settingsReceived])] + (warmOnNextSet ? warmIfNew() : [])
         case .speak(let ssml):
-            return startMessage(SpeechPlan(ssml: ssml), daemon: daemon)
+            let plan = SpeechPlan(ssml: ssml)
+            let verbalizer = self.verbalizer
+            if plan.pieces.count == 1, plan.pieces[0].text.count == 1, let character = plan.pieces[0].text.first {
+                // One character is said as CHAR says it (its name, its capital), not read as a word.
+                return startMessage(SpeechInput(plan: plan) { _ in verbalizer.character(character) }, daemon: daemon)
+            }
+            return startMessage(SpeechInput(plan: plan, transform: verbalizer.text), daemon: daemon)
         case .char(let character):
-            return startMessage(SpeechPlan(text: SpokenNames.character(character)), daemon: daemon)
+            return startMessage(SpeechInput(plan: SpeechPlan(text: SpokenNames.character(character, verbalizer))), daemon: daemon)
+                + (Self.isConnected(daemon) ? warmIfNew() : [])
         case .key(let key):
-            return startMessage(SpeechPlan(text: SpokenNames.key(key)), daemon: daemon)
+            return startMessage(SpeechInput(plan: SpeechPlan(text: SpokenNames.key(key, verbalizer))), daemon: daemon)
+                + (Self.isConnected(daemon) ? warmIfNew() : [])
         case .soundIcon(let icon):
             // speakd has no sound icons; the icon's name tells the user what happened.
-            return startMessage(SpeechPlan(text: String(icon.map { $0 == "_" || $0 == "-" ? " " : $0 })), daemon: daemon)
+            return startMessage(SpeechInput(plan: SpeechPlan(text: String(icon.map { $0 == "_" || $0 == "-" ? " " : $0 }))),
+                                daemon: daemon)
         case .stop:
             return stop()
         case .pause:
@@ -125,25 +156,28 @@ public struct ModuleStateMachine: Sendable {
         switch daemonMessage {
         case .other:
             return []
-        case let .reply(id, ok, job, _, error):
+        case let .reply(id, ok, job, _, error, mark):
             guard let id, let request = pending.removeValue(forKey: id) else { return [] }
             switch request {
             case .unattended:
                 return []
-            case let .speak(messageSerial, index):
-                return speakAnswered(messageSerial: messageSerial, piece: index, job: ok ? job : nil, error: error)
-            case let .cancel(messageSerial, index):
+            case .speak(let messageSerial):
+                return speakAnswered(messageSerial: messageSerial, job: ok ? job : nil, error: error)
+            case .endAtMark(let messageSerial):
+                return endAtMarkAnswered(messageSerial: messageSerial, ok: ok, mark: mark, error: error)
+            case .cancel(let messageSerial):
                 guard message?.serial == messageSerial else { return [] }
-                message!.pieces[index].cancelPending = false
-                message!.pieces[index].done = true
+                message!.cancelPending = false
+                message!.done = true
                 return settle()
             }
-        case let .job(job, state, reason):
+        case let .job(job, state, reason, mark):
+            let event = JobEvent(state: state, reason: reason, mark: mark)
             guard let owner = jobs[job] else {
-                earlyStates[job, default: []].append(state)
+                earlyEvents[job, default: []].append(event)
                 return []
             }
-            return jobChanged(owner: owner, job: job, state: state, reason: reason)
+            return jobChanged(owner: owner, job: job, event: event)
         }
     }
 
@@ -151,11 +185,39 @@ public struct ModuleStateMachine: Sendable {
     public mutating func connectionLost() -> [Effect] {
         pending.removeAll()
         jobs.removeAll()
-        earlyStates.removeAll()
+        earlyEvents.removeAll()
+        daemonLacksMarks = false
         guard message != nil else { return [.log("lost the connection to speakd")] }
-        for index in message!.pieces.indices {
-            message!.pieces[index] = MessageProgress.Piece(speakPending: false, done: true)
-        }
+        message!.speakPending = false
+        message!.cancelPending = false
+        message!.done = true
         return [.log("lost the connection to speakd; ending the message")] + settle()
     }
+}
+
+extension ModuleStateMachine {
+    /// Warming a daemon that cannot be reached would only mark the settings as warm.
+    static func isConnected(_ daemon: Daemon) -> Bool {
+        if case .connected = daemon { true } else { false }
+    }
+
+    /// How the current settings turn text into words.
+    var verbalizer: Verbalizer { Verbalizer(settings: settings, capitalIcon: configuration.capitalIcon) }
+
+    /// A phrase-cache warm for CHAR and KEY under the current voice settings, the first time they are used
+    /// (at most `maximumWarmings` per session, so a rate slider dragged end to end does not synthesize hundreds
+    /// of alphabets).
+    mutating func warmIfNew() -> [Effect] {
+        guard configuration.warmPhraseCache, warmed.count < Self.maximumWarmings else { return [] }
+        let verbalizer = self.verbalizer
+        var fields = voiceFields
+        let key = fields.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: ";")
+            + ";\(verbalizer.table.language);\(verbalizer.capitals)"
+        guard warmed.insert(key).inserted else { return [] }
+        fields["action"] = .string("warm")
+        fields["phrases"] = .array(SpokenNames.commonPhrases(verbalizer).map { .string($0) })
+        return [.warmCache(fields: fields)]
+    }
+
+    static let maximumWarmings = 8
 }

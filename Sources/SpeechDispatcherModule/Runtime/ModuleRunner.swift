@@ -25,6 +25,7 @@ public final class ModuleRunner: Sendable {
     private let socketPath: String
     private let output: LineWriter
     private let input: Int32
+    private let warmer: CacheWarmer
 
     /// - Parameters:
     ///   - socketPath: speakd's socket.
@@ -34,6 +35,10 @@ public final class ModuleRunner: Sendable {
         self.socketPath = socketPath
         self.output = LineWriter(fd: output)
         self.input = input
+        warmer = CacheWarmer(socketPath: socketPath, log: { text in
+            let line = "sd_speakd: \(text)\n"
+            _ = line.withCString { write(2, $0, strlen($0)) }
+        })
     }
 
     /// Serves until QUIT or the end of input; returns the exit status.
@@ -123,6 +128,8 @@ public final class ModuleRunner: Sendable {
                 log(text)
             case .debugLog(let path):
                 output.write([redirectLog(to: path)])
+            case .warmCache(let fields):
+                warmer.submit(fields)
             case .exit(let code):
                 state.exitCode = code
                 // Requests already written stay queued at speakd; the reader thread's end is not a lost daemon.

@@ -1,6 +1,6 @@
 /// What one SPEAK becomes: pieces of text, each preceded by the marks that lie before it, and the marks after the
-/// last text. Each piece is sent as its own speak job (the daemon joins consecutive jobs without a gap), so a
-/// piece's `started` event is the moment playback reaches its marks.
+/// last text. The pieces are joined into one speak job (`SpeechInput`), the marks placed at their offsets in it, so
+/// the daemon synthesizes whole sentences and reports each mark when playback reaches it.
 ///
 /// Threading: a value type; Sendable.
 public struct SpeechPlan: Sendable, Equatable {
@@ -8,10 +8,13 @@ public struct SpeechPlan: Sendable, Equatable {
         /// Marks reached when this piece starts playing, in document order.
         public var marks: [String]
         public var text: String
+        /// No white space separated this piece from the previous text (a mark inside a word): joined without a space.
+        public var joinsPrevious: Bool
 
-        public init(marks: [String] = [], text: String) {
+        public init(marks: [String] = [], text: String, joinsPrevious: Bool = false) {
             self.marks = marks
             self.text = text
+            self.joinsPrevious = joinsPrevious
         }
     }
 
@@ -39,14 +42,20 @@ public struct SpeechPlan: Sendable, Equatable {
     init(items: [SSMLReader.Item]) {
         var pieces: [Piece] = []
         var marks: [String] = []
+        var spaceBefore = true   // white space since the last piece's last character
         for item in items {
             switch item {
             case .mark(let name):
                 marks.append(name)
             case .text(let raw):
                 let text = raw.trimmingWhitespace
-                guard !text.isEmpty else { continue }
-                pieces.append(Piece(marks: marks, text: text))
+                guard !text.isEmpty else {
+                    spaceBefore = spaceBefore || !raw.isEmpty
+                    continue
+                }
+                let leads = raw.unicodeScalars.first.map { $0.properties.isWhitespace } ?? false
+                pieces.append(Piece(marks: marks, text: text, joinsPrevious: !pieces.isEmpty && !spaceBefore && !leads))
+                spaceBefore = raw.unicodeScalars.last.map { $0.properties.isWhitespace } ?? false
                 marks = []
             }
         }

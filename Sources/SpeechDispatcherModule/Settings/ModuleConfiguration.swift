@@ -13,6 +13,8 @@ import Glibc
 /// SpeakdPriority "message"
 /// SpeakdVoice "alloy" "en" "none"              # LIST VOICES entries: name, language, variant (replace the default eleven)
 /// AddVoice "en" "female1" "nova"               # symbolic voice (male1 … child_female) → voice, per language
+/// SpeakdWarmCache "on"                         # warm speakd's phrase cache with key-echo phrases (default on)
+/// SpeakdCapitalIcon "cap"                      # what cap_let_recogn=icon says before a capital (default: the language's word)
 /// ```
 ///
 /// Threading: a value type; Sendable.
@@ -50,6 +52,11 @@ public struct ModuleConfiguration: Sendable, Equatable {
     public var voices = ModuleConfiguration.openAIVoices
     /// Symbolic voice → voice name, by language ("" for any language).
     public var voiceTypes: [String: [String: String]] = ["": ModuleConfiguration.openAIVoiceTypes]
+    /// Warm speakd's phrase cache with what CHAR and KEY say (letters, digits, symbol and key names) for each voice
+    /// setting key echo is used with, so key echo never waits for an upstream.
+    public var warmPhraseCache = true
+    /// Said before a capital letter with `cap_let_recogn` `icon` (speakd plays no sound icons).
+    public var capitalIcon: String?
 
     public init() {}
 
@@ -74,6 +81,15 @@ public struct ModuleConfiguration: Sendable, Equatable {
             case "speakdupstream": upstream = first()
             case "speakdmodel": model = first()
             case "speakdinstructions": instructions = first()
+            case "speakdwarmcache":
+                if let value = first() {
+                    switch value.lowercased() {
+                    case "on", "yes", "true", "1": warmPhraseCache = true
+                    case "off", "no", "false", "0": warmPhraseCache = false
+                    default: warnings.append("line \(number + 1): SpeakdWarmCache takes on or off, not \"\(value)\"")
+                    }
+                }
+            case "speakdcapitalicon": capitalIcon = first()
             case "speakdpriority":
                 if let value = first() {
                     if ["important", "message", "text", "notification", "progress"].contains(value) { priority = value }
