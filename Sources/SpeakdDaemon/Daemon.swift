@@ -163,7 +163,8 @@ public enum Daemon {
                     http: http, model: upstream.model, voice: upstream.voice, cache: engines.cache,
                     speed: UpstreamSpeed(configured: configuration.speedRange), logger: logger,
                     performance: UpstreamPerformance(name: upstream.name,
-                                                     path: UpstreamPerformance.defaultPath(upstream: upstream.name))))
+                                                     path: UpstreamPerformance.defaultPath(upstream: upstream.name),
+                                                     concurrentRequests: configuration.concurrentRequests)))
             }
             engines.defaultUpstream = options.defaultUpstream ?? upstreams[0].name
         }

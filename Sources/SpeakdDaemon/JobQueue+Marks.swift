@@ -16,6 +16,7 @@ extension JobQueue {
         segmenter.openingMinCharacters = choice.openingMin
         segmenter.openingMaxCharacters = min(choice.openingMax, segmenter.maxCharacters)
         segmenter.growth = choice.growth
+        if let maximum = choice.maximum { segmenter.maxCharacters = min(maximum, segmenter.maxCharacters) }
         return segmenter
     }
 

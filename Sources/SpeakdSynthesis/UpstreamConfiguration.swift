@@ -35,6 +35,9 @@ public struct UpstreamConfiguration: Sendable, Equatable {
     /// The speeds the server accepts (`speed_range`); nil: learned from its refusals and its audio's length
     /// (`UpstreamSpeed`). `1.0...1.0` for a server that ignores speed. The rest is time-stretched locally.
     public var speedRange: ClosedRange<Double>?
+    /// How many requests the server serves at once without slowing each (`concurrent_requests`); nil: unknown, so
+    /// the first request of a job runs alone (a CPU-bound server would slow it) and at most 2–3 run later.
+    public var concurrentRequests: Int?
 
     public static let openAIBaseURL = "https://api.openai.com/v1"
     public static let defaultConnectTimeout: Int64 = 5

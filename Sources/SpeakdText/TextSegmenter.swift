@@ -39,7 +39,13 @@ public struct TextSegmenter: Sendable {
             pending = pending.dropFirst()
             let (opening, rest) = splitOpening(first)
             append(opening, to: &result)
-            if !rest.isEmpty { pending = [rest] + pending }
+            if openingMinCharacters > 0, !rest.isEmpty, rest.reduce(0, { $0 + $1.unicodeScalars.count }) <= maxCharacters {
+                // Sized for a slow upstream: the rest of the sentence is asked for alone, so it arrives before the
+                // opening has played out (packed with the next sentences, its first byte would come too late).
+                append(rest, to: &result)
+            } else if !rest.isEmpty {
+                pending = [rest] + pending
+            }
         }
         var current: [Character] = []
         var currentLength = 0

@@ -105,25 +105,4 @@ final class MarkTests: IntegrationTestCase {
         XCTAssertEqual(final.time - started, firstSeconds, accuracy: 0.4,
                        "ended \(final.time - started) s after it started; the first sentence lasts \(firstSeconds) s")
     }
-
-    /// Sentences from an upstream that takes 0.6 s to answer each request and then streams at 1.25× real time: the
-    /// next request goes out while the one before still streams (asked only once a body is complete, it would come
-    /// 0.6 s too late), so the job lasts its audio plus one first byte, with no underrun.
-    func testTheNextSentenceIsRequestedWhileTheOneBeforePlays() throws {
-        let daemon = try startDaemon(mock: ["--ms-per-char", "40", "--header-delay", "0.6", "--chunks", "4800",
-                                            "--chunk-delay", "0.08"])
-        let text = "Here is the first sentence, long enough to play. Here comes the second one right after it. "
-            + "And the third sentence follows the second. A fourth one makes the paragraph long enough to be split."
-        let client = try daemon.connect()
-        let before = try XCTUnwrap(try client.request("status").status).underruns
-        let job = try client.speak(text, ["cache": .bool(false)])
-        let seen = try events(of: job, on: client)
-        let final = try XCTUnwrap(seen.last)
-        XCTAssertEqual(final.state, .finished, final.reason ?? "")
-        let started = try XCTUnwrap(seen.first { $0.state == .started }).time
-        let audio = try XCTUnwrap(final.duration)
-        XCTAssertGreaterThanOrEqual(try XCTUnwrap(upstream).requests().count, 2, "the text was one request: nothing to prefetch")
-        XCTAssertLessThan(final.time - started, audio + 0.35, "joins waited for the upstream: \(final.time - started) s for \(audio) s of audio")
-        XCTAssertEqual(try XCTUnwrap(try client.request("status").status).underruns - before, 0)
-    }
 }

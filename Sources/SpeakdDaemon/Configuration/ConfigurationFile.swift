@@ -71,6 +71,8 @@ public struct ConfigurationFile: Sendable, Equatable {
         public var idleTimeoutSeconds: Int?
         public var caFile: String?
         public var keepWarmSeconds: Int?
+        /// `concurrent_requests = N`: the server serves N requests at once without slowing each.
+        public var concurrentRequests: Int?
         /// `speed_range = [lo, hi]`: the speeds the server accepts ([1.0, 1.0]: it ignores speed).
         public var speedRange: ClosedRange<Double>?
         public var extraBody: [String: JSONValue] = [:]
@@ -189,6 +191,7 @@ public struct ConfigurationFile: Sendable, Equatable {
                 }
                 upstream.keepWarmSeconds = try section.integer("keep_warm", in: 0...3600)
                 upstream.speedRange = try section.speedRange("speed_range")
+                upstream.concurrentRequests = try section.integer("concurrent_requests", in: 1...8)
                 if let extras = try section.table("extra_body") {
                     upstream.extraBody = try extras.jsonObject()
                 }

@@ -88,6 +88,11 @@ extension ResolvedSettings {
             line("idle_timeout", "\(configuration.idleTimeoutSeconds)", source: sources[prefix + ".idle_timeout"] ?? "default")
             if let caFile = configuration.caFile { line("ca_file", quoted(caFile), source: sources[prefix + ".ca_file"]) }
             line("keep_warm", "\(configuration.keepWarmSeconds)", source: sources[prefix + ".keep_warm"] ?? "default (off)")
+            if let count = configuration.concurrentRequests {
+                line("concurrent_requests", "\(count)", source: sources[prefix + ".concurrent_requests"] ?? "file")
+            } else {
+                lines.append("# concurrent_requests: unknown (the first request runs alone; then up to 2, or 3 for a slow server)")
+            }
             if let range = configuration.speedRange {
                 line("speed_range", "[\(range.lowerBound), \(range.upperBound)]", source: sources[prefix + ".speed_range"] ?? "file")
             } else {

@@ -315,6 +315,9 @@ public enum SettingsResolver {
         if let range = section.speedRange {
             configuration.speedRange = range; sources[prefix + ".speed_range"] = "file"
         }
+        if let count = section.concurrentRequests {
+            configuration.concurrentRequests = count; sources[prefix + ".concurrent_requests"] = "file"
+        }
         configuration.extraBody = section.extraBody
         return NamedUpstream(name: section.name, configuration: configuration, model: section.model, voice: section.voice)
     }

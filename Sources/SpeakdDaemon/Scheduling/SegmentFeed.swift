@@ -36,6 +36,7 @@ final class SegmentFeed: Sendable {
             var firstAt: Double?
             var lastAt = began
             var frames = 0
+            var firstFrames = 0
             var rate = 24_000
             do {
                 try await engine.synthesize(request) { chunk in
@@ -46,7 +47,10 @@ final class SegmentFeed: Sendable {
                         defer { state.firstChunkArrived = true }
                         return !state.firstChunkArrived
                     }
-                    if firstAt == nil { firstAt = now }
+                    if firstAt == nil {
+                        firstAt = now
+                        firstFrames = chunk.samples.count / max(chunk.format.channels, 1)
+                    }
                     lastAt = now
                     frames += chunk.samples.count / max(chunk.format.channels, 1)
                     rate = chunk.format.sampleRate
@@ -56,11 +60,13 @@ final class SegmentFeed: Sendable {
                 progress.withLock { $0.done = true }
                 continuation.finish()
                 // A phrase-cache hit answers within milliseconds: only the upstream's own answers teach the model.
+                // The delivery rate counts the audio after the first chunk over the time after it.
                 if let performance, let firstAt, firstAt - began > 0.02, frames > 0 {
                     let speed = request.speed ?? 1
                     performance.record(.init(characters: request.input.unicodeScalars.count, firstByte: firstAt - began,
                                              audioSeconds: Double(frames) / Double(rate) * speed,
-                                             streamSeconds: max(lastAt - firstAt, 0.001)))
+                                             streamSeconds: max(lastAt - firstAt, 0.001),
+                                             laterAudioSeconds: Double(frames - firstFrames) / Double(rate) * speed))
                 }
             } catch {
                 progress.withLock { $0.done = true }

@@ -7,11 +7,13 @@ import SpeakdText
 /// Plays a job's segments in order while requesting the next ones ahead, so each arrives before the one before it
 /// has played out.
 ///
-/// Policy: the first segment is requested alone until its first audio arrives (a concurrent request would slow the
-/// first sound); after that the next ones are requested as soon as a slot is free, with at most `maximumInFlight`
-/// requests running (3 when the upstream is slow to start or delivers slower than real time, else 2) and at most
-/// `maximumAheadSeconds` of audio waiting in the feeds. Before a segment starts playing, if the upstream delivers slower than real time, it waits
-/// until enough of it is buffered to play through: the pause falls between sentences, never inside one.
+/// Policy: each segment is requested once the one before it has delivered its first audio (on a CPU-bound server a
+/// second request waiting for its first byte would slow the one needed next, the first sound above all), while
+/// earlier ones may still be streaming: at most `maximumInFlight` requests run (3 when the upstream is slow to start
+/// or delivers slower than real time, else 2) and at most `maximumAheadSeconds` of audio waits in the feeds. An
+/// upstream configured with `concurrent_requests = N` gets up to N requests at once from the start. Before a segment
+/// starts playing, if the upstream delivers slower than real time, it waits until enough of it is buffered to play
+/// through: the pause falls between sentences, never inside one.
 /// When a segment's audio is complete, its marks are placed (`MarkTiming`) and handed to `onMarks` as ring positions.
 ///
 /// Threading: `run` executes on the writer task, off the queue's actor; the feeds' tasks run beside it. The
@@ -24,6 +26,7 @@ struct SegmentPipeline: Sendable {
     let onMarks: @Sendable ([(index: Int, position: UInt64)]) async -> Void
 
     static let maximumAheadSeconds = 60.0
+    static let pacingMarginSeconds = 0.2
 
     private final class Controller: Sendable {
         struct State {
@@ -50,7 +53,7 @@ struct SegmentPipeline: Sendable {
                              instructions: spec.instructions, speed: spec.speed)
         }
 
-        var maximumInFlight: Int { spec.performance?.isSlow == true ? 3 : 2 }
+        var maximumInFlight: Int { spec.performance?.maximumInFlight ?? 2 }
 
         /// The feed of segment `index`, started now if it was not yet.
         func feed(_ index: Int) -> SegmentFeed {
@@ -79,8 +82,10 @@ struct SegmentPipeline: Sendable {
                 guard index < state.feeds.count else { return nil }
                 let running = state.feeds.compactMap { $0 }.filter { !$0.state.done }.count
                 guard running < maximumInFlight else { return nil }
-                // The first request runs alone until its first audio: a concurrent one would slow the first sound.
-                if index == 1, let first = state.feeds[0], !first.state.firstChunkArrived, !first.state.done { return nil }
+                // Unless the server is known to serve requests side by side, one request at a time waits for its first
+                // audio: on a CPU-bound server a second one would slow the one needed next (the first sound above all).
+                if index > 0, spec.performance?.servesConcurrently != true, let previous = state.feeds[index - 1],
+                   !previous.state.firstChunkArrived, !previous.state.done { return nil }
                 let waiting = state.feeds[min(state.consumed, index)..<index].compactMap { $0?.state.bufferedSeconds }.reduce(0, +)
                 guard waiting < SegmentPipeline.maximumAheadSeconds else { return nil }
                 let feed = SegmentFeed(index: index)
@@ -132,6 +137,7 @@ struct SegmentPipeline: Sendable {
         do {
             while index < spec.segments.count {
                 let feed = controller.feed(index)
+                controller.considerNext()
                 var delivered = false
                 var segmentStart: UInt64?
                 var collected: [Int16] = []
@@ -193,7 +199,8 @@ struct SegmentPipeline: Sendable {
         guard model.observations > 0, model.arrivalRate < 1 else { return }
         let speed = spec.speed ?? 1
         let duration = Double(spec.segments[index].unicodeScalars.count) * model.audioPerCharacter / speed
-        let needed = duration * (1 - model.arrivalRate)
+        // Audio arrives in chunks, not evenly: a margin of one typical chunk interval keeps the first one from running dry.
+        let needed = duration * (1 - model.arrivalRate) + Self.pacingMarginSeconds
         while !Task.isCancelled {
             let progress = feed.state
             if progress.done { return }

@@ -24,6 +24,8 @@ final class UpstreamPerformance: Sendable {
         var audioSeconds: Double
         /// Seconds from the first audio to the last.
         var streamSeconds: Double
+        /// Seconds of audio (at speed 1) that came after the first chunk: what arrived during `streamSeconds`.
+        var laterAudioSeconds: Double?
     }
 
     /// The fitted model; defaults are a fast cloud upstream's (OpenAI: first byte 0.2–0.5 s, nearly flat).
@@ -45,13 +47,18 @@ final class UpstreamPerformance: Sendable {
     }
 
     let name: String
+    /// Requests the server serves at once without slowing each (configured); nil when unknown.
+    let concurrentRequests: Int?
     private let path: String?
     private let state: Mutex<State>
+    /// Longest segment asked of a slow upstream.
+    static let slowSegmentCharacters = 200
     /// Requests kept for the fit.
     static let window = 32
 
-    init(name: String, path: String?) {
+    init(name: String, path: String?, concurrentRequests: Int? = nil) {
         self.name = name
+        self.concurrentRequests = concurrentRequests
         self.path = path
         var loaded = State()
         if let path, let data = FileManager.default.contents(atPath: path),
@@ -93,7 +100,12 @@ final class UpstreamPerformance: Sendable {
         }
         model.firstByteBase = max(meanY - model.firstBytePerCharacter * meanX, 0)
         model.audioPerCharacter = recent.map(\.audioSeconds).reduce(0, +) / xs.reduce(0, +)
-        let rates = recent.map { $0.audioSeconds / max($0.streamSeconds, 0.001) }.sorted()
+        // A body that came in one piece says nothing of the rate: it counts as fast.
+        let rates = recent.map { observation -> Double in
+            let later = observation.laterAudioSeconds ?? observation.audioSeconds
+            guard later >= 0.02, observation.streamSeconds >= 0.01 else { return 100 }
+            return later / observation.streamSeconds
+        }.sorted()
         model.arrivalRate = min(max(rates[rates.count / 2], 0.05), 100)
         model.observations = recent.count
         return model
@@ -102,17 +114,32 @@ final class UpstreamPerformance: Sendable {
     /// The segmenter for a text: a first segment long enough that the next request's first byte comes before it
     /// has played out (when the upstream is slow to start), and shorter later segments for upstreams whose first
     /// byte grows with the input.
-    func segmenter(firstSentenceCharacters: Int) -> (openingMin: Int, openingMax: Int, growth: [Int]) {
+    func segmenter(firstSentenceCharacters: Int) -> (openingMin: Int, openingMax: Int, growth: [Int], maximum: Int?) {
         let model = self.model
         let a = model.firstByteBase, b = model.firstBytePerCharacter, d = model.audioPerCharacter
-        // Gapless join when opening n plays at least as long as the rest's first byte takes: n·d ≥ a + b·(L − n).
-        let needed = Int(((a + b * Double(firstSentenceCharacters)) / max(d + b, 0.001)).rounded(.up))
+        let length = Double(firstSentenceCharacters)
+        // Gapless join when the rest of the sentence (L − n characters) arrives before opening n has played out.
+        // Asked after the opening's first byte: n·d ≥ a + b·(L − n). Asked at once beside it (a server that serves
+        // requests concurrently): a + b·n + n·d ≥ a + b·(L − n).
+        let needed = servesConcurrently
+            ? Int((b * length / max(2 * b + d, 0.001)).rounded(.up))
+            : Int(((a + b * length) / max(d + b, 0.001)).rounded(.up))
         let gain = b * Double(max(firstSentenceCharacters - needed, 0))
-        let growth = isSlow ? [200] : [400, 1_200]
-        guard gain > 0.25 else { return (0, 160, growth) }
+        // A slow upstream gets sentence-sized requests throughout, so several run ahead and none keeps the listener
+        // waiting long; a fast one gets growing segments (fewer requests).
+        let growth = isSlow ? [Self.slowSegmentCharacters] : [400, 1_200]
+        let maximum = isSlow ? Self.slowSegmentCharacters : nil
+        guard gain > 0.25 else { return (0, 160, growth, maximum) }
         let minimum = min(max(needed, 16), 160)
-        return (minimum, min(max(minimum * 8 / 5, 48), 240), growth)
+        return (minimum, min(max(minimum * 8 / 5, 48), 240), growth, maximum)
     }
+
+    /// The server serves at least two requests at once without slowing each (configured): the first two segments of
+    /// a job are asked for together.
+    var servesConcurrently: Bool { (concurrentRequests ?? 1) >= 2 }
+
+    /// Requests a job may have running at once.
+    var maximumInFlight: Int { concurrentRequests.map { max($0, 1) } ?? (isSlow ? 3 : 2) }
 
     /// Slow to start (its first byte grows by more than 5 ms a character) or slower than real time: such an upstream
     /// gets short segments and three requests in flight.
