@@ -139,6 +139,7 @@ struct Status: ParsableCommand {
             underruns: \(status.underruns)
             uptime:    \(formatSeconds(status.uptimeSeconds))
             """)
+        for note in status.pacing ?? [] { print("pacing:    \(note)") }
     }
 
     private func playing(_ status: StatusInfo) -> String {

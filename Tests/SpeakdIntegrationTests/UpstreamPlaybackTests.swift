@@ -63,8 +63,9 @@ final class UpstreamPlaybackTests: IntegrationTestCase {
         XCTAssertEqual(inputs.joined(separator: " "), text)
         let expected = requests.reduce(Data()) { $0 + $1.pcm }
         XCTAssertEqual(try Data(contentsOf: URL(fileURLWithPath: capture)), expected)
-        // One warm connection served every request.
-        XCTAssertEqual(Set(requests.compactMap { $0.log["connection"] as? Int }).count, 1)
+        // Warm connections served every request: one per request running at once (the next segment is asked for
+        // while the one before still streams), not one per request.
+        XCTAssertLessThanOrEqual(Set(requests.compactMap { $0.log["connection"] as? Int }).count, 3)
     }
 
     func testPlaybackThroughPulseContainsEverySampleInOrder() throws {

@@ -52,7 +52,8 @@ final class EspeakWordTimingTests: XCTestCase {
             let p95 = errors[min(errors.count - 1, errors.count * 95 / 100)]
             print("estimated marks vs espeak-ng word onsets at speed \(speed), \(errors.count) words: median \(Int(median)) ms, p95 \(Int(p95)) ms, max \(Int(errors.last!)) ms")
             XCTAssertLessThan(median, 120 / speed)
-            XCTAssertLessThan(p95, 350 / speed)
+            // Beyond 2x espeak-ng's audio is time-stretched, and its word onsets scaled with it.
+            XCTAssertLessThan(p95, 400 / speed)
         }
     }
 }
