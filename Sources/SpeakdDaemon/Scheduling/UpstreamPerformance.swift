@@ -1,3 +1,4 @@
+import SpeakdProtocol
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -131,7 +132,34 @@ final class UpstreamPerformance: Sendable {
         let maximum = isSlow ? Self.slowSegmentCharacters : nil
         guard gain > 0.25 else { return (0, 160, growth, maximum) }
         let minimum = min(max(needed, 16), 160)
-        return (minimum, min(max(minimum * 8 / 5, 48), 240), growth, maximum)
+        // Asked one after another, each next request must come before what is ahead of it has played: grow the
+        // segments as the audio ahead grows (a slower-than-real-time upstream keeps short ones, see above).
+        let planned = !servesConcurrently && model.arrivalRate >= 1
+            ? Self.sequentialGrowth(opening: minimum, sentence: firstSentenceCharacters, model: model) : growth
+        return (minimum, min(max(minimum * 8 / 5, 48), 240), planned, planned == growth ? maximum : nil)
+    }
+
+    /// Segment sizes after the opening for requests asked one after another, each when the one before starts to
+    /// arrive: the opening (n₁) is heard from its first byte T₁ = a + b·n₁ until P₁ = T₁ + d·n₁, the rest of the
+    /// sentence (n₂) arrives at T₂ = T₁ + a + b·n₂, and each next segment is as long as 80 % of what lets its first
+    /// byte come before the audio ahead of it runs out: nₖ = 0.8·(Pₖ₋₁ − Tₖ₋₁ − a) / b, at least 40 characters.
+    static func sequentialGrowth(opening: Int, sentence: Int, model: Model) -> [Int] {
+        let a = model.firstByteBase, b = max(model.firstBytePerCharacter, 0.0001), d = model.audioPerCharacter
+        let rest = max(sentence - opening, 1)
+        var arrives = a + b * Double(opening)
+        var playedOut = arrives + d * Double(opening)
+        arrives += a + b * Double(rest)
+        playedOut = max(playedOut, arrives) + d * Double(rest)
+        var sizes = [rest]
+        while sizes.count < 12 {
+            let size = Int(0.8 * (playedOut - arrives - a) / b)
+            let bounded = min(max(size, 40), SpeechLimits.upstreamInputMaxCharacters)
+            sizes.append(bounded)
+            if bounded == SpeechLimits.upstreamInputMaxCharacters { break }
+            arrives += a + b * Double(bounded)
+            playedOut = max(playedOut, arrives) + d * Double(bounded)
+        }
+        return sizes
     }
 
     /// The server serves at least two requests at once without slowing each (configured): the first two segments of
