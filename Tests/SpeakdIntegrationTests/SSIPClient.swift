@@ -6,6 +6,8 @@ import Foundation
 final class SSIPClient {
     private let handle: FileHandle
     private var buffer = Data()
+    /// Event lines (`7xx`) read while a command waited for its reply, kept for the next `readUntil`.
+    private var events: [(time: Date, line: String)] = []
 
     init(path: String) throws {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
@@ -23,11 +25,17 @@ final class SSIPClient {
 
     func send(_ text: String) throws { try handle.write(contentsOf: Data(text.utf8)) }
 
-    /// Sends one command and returns the final line of its reply.
+    /// Sends one command and returns the final line of its reply (events arriving meanwhile are kept).
     func command(_ line: String) throws -> String {
         try send(line + "\r\n")
+        var inEvent = false
         while true {
             let reply = try readLine(timeout: 5)
+            if inEvent || reply.hasPrefix("7") {
+                events.append((Date(), reply))
+                inEvent = !(reply.count >= 4 && reply[reply.index(reply.startIndex, offsetBy: 3)] == " ")
+                continue
+            }
             if reply.count >= 4, reply[reply.index(reply.startIndex, offsetBy: 3)] == " " { return reply }
         }
     }
@@ -40,6 +48,10 @@ final class SSIPClient {
     /// and reads as soon as data comes).
     func readUntilTimed(_ last: String, timeout: TimeInterval) throws -> [(time: Date, line: String)] {
         var lines: [(time: Date, line: String)] = []
+        while !events.isEmpty {
+            lines.append(events.removeFirst())
+            if lines.last?.line == last { return lines }
+        }
         let deadline = Date().addingTimeInterval(timeout)
         while true {
             let line: String

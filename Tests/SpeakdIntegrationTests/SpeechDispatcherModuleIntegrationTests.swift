@@ -252,34 +252,62 @@ extension SpeechDispatcherModuleIntegrationTests {
         XCTAssertEqual(events.last?.line, "702 END")
     }
 
+    /// Orca's SSML for `text`: a `<mark name="START:END"/>` before every word, and the mark names in order.
+    private func wordMarked(_ text: String) -> (ssml: String, marks: [String]) {
+        var ssml = "<speak>", marks: [String] = [], at = 0
+        for word in text.split(separator: " ") {
+            marks.append("\(at):\(at + word.count)")
+            ssml += "<mark name=\"\(marks.last!)\"/>\(word) "
+            at += word.count + 1
+        }
+        return (ssml.trimmingCharacters(in: .whitespaces) + "</speak>", marks)
+    }
+
     /// PAUSE in the first sentence: the module ends the job at speech-dispatcher's next `__spd_` mark (so the
     /// first sentence is heard whole and no more), `704 PAUSE`; RESUME makes speech-dispatcher send the text from
     /// that mark, which plays to `702 END`. Heard: the first sentence, then the rest, nothing twice or missing.
     func testPauseStopsAtTheNextSentenceMarkAndResumeContinuesFromIt() throws {
+        try pauseThenResume(ssml: false)
+    }
+
+    /// The same as Orca speaks (SSML, a mark before every word): the marks before `704 PAUSED` are the first
+    /// sentence's words, those after RESUME the rest's, each word once.
+    func testPauseAndResumeWithAMarkBeforeEveryWord() throws {
+        try pauseThenResume(ssml: true)
+    }
+
+    private func pauseThenResume(ssml: Bool) throws {
         try startStack(upstreamArguments: ["--ms-per-char", "40", "--header-delay", "0.3"])
         let recorder = try SinkRecorder(in: directory)
         let first = "The first sentence is spoken in full before the pause."
         let rest = "The second sentence follows after the resume. And the third one ends it."
-        let client = try connectClient()
+        let marked = wordMarked("\(first) \(rest)")
+        let client = try connectClient(ssml ? ["SET SELF SSML_MODE on"] : [])
         XCTAssertEqual(try client.command("SPEAK"), "230 OK RECEIVING DATA")
         let start = recorder.samples.count
-        try client.send("\(first) \(rest)\r\n.\r\n")
-        _ = try client.readUntil("701 BEGIN", timeout: 10)
+        try client.send("\(ssml ? marked.ssml : "\(first) \(rest)")\r\n.\r\n")
+        var events = try client.readUntilTimed("701 BEGIN", timeout: 10)
         usleep(400_000)
         XCTAssertTrue(try client.command("PAUSE SELF").hasPrefix("2"))
-        _ = try client.readUntil("704 PAUSED", timeout: 10)   // the client's event for the module's 704 PAUSE
+        events += try client.readUntilTimed("704 PAUSED", timeout: 10)   // the client's event for the module's 704 PAUSE
+        let marksBeforePause = SSIPClient.marks(in: events).map(\.name)
         usleep(500_000)
         let paused = recorder.samples.count
         XCTAssertEqual(try inputs().first, "\(first) \(rest)", diagnostics)
         let requestsBefore = try inputs().count
 
         XCTAssertTrue(try client.command("RESUME SELF").hasPrefix("2"))
-        _ = try client.readUntil("702 END", timeout: 20)
+        let marksAfterResume = SSIPClient.marks(in: try client.readUntilTimed("702 END", timeout: 20)).map(\.name)
         usleep(300_000)
         let recorded = recorder.stop()
         let resumed = Array(try inputs().dropFirst(requestsBefore))
         XCTAssertEqual(resumed.first?.trimmingCharacters(in: .whitespaces), rest,
                        "speech-dispatcher re-sent the text from the mark the module paused at: \(resumed) \(diagnostics)")
+        if ssml {
+            let firstWords = first.split(separator: " ").count
+            XCTAssertEqual(marksBeforePause, Array(marked.marks.prefix(firstWords)), "the first sentence's words, then PAUSE")
+            XCTAssertEqual(marksAfterResume, Array(marked.marks.dropFirst(firstWords)), "the rest's words after RESUME")
+        }
         // The mock makes 40 ms of sound per character, so what was heard tells where each part began and ended.
         let beforePause = audibleSeconds(recorded[start..<paused])
         let afterResume = audibleSeconds(recorded[paused...])
