@@ -192,61 +192,126 @@ extension SpeechDispatcherModuleIntegrationTests {
     }
 }
 
-/// A plain SSIP client (the line protocol of speech-dispatcher's clients: CRLF lines, `NNN-` continuation).
-private final class SSIPClient {
-    private let handle: FileHandle
-    private var buffer = Data()
-
-    init(path: String) throws {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
-            for (index, byte) in path.utf8.enumerated() { buffer[index] = byte }
+/// Issue 14's end-to-end proof: Orca's way of speaking and PAUSE/RESUME, through the real speech-dispatcher.
+extension SpeechDispatcherModuleIntegrationTests {
+    private func connectClient(_ extra: [String] = []) throws -> SSIPClient {
+        let client = try SSIPClient(path: dispatcherSocket)
+        for command in ["SET SELF CLIENT_NAME \"root:test:main\"", "SET SELF OUTPUT_MODULE speakd", "SET SELF NOTIFICATION ALL on"] + extra {
+            XCTAssertTrue(try client.command(command).hasPrefix("2"), command)
         }
-        let result = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
-        }
-        guard result == 0 else { throw HarnessError("cannot connect to speech-dispatcher at \(path)") }
-        handle = FileHandle(fileDescriptor: fd, closeOnDealloc: true)
+        return client
     }
 
-    func send(_ text: String) throws { try handle.write(contentsOf: Data(text.utf8)) }
-
-    /// Sends one command and returns the final line of its reply.
-    func command(_ line: String) throws -> String {
-        try send(line + "\r\n")
-        while true {
-            let reply = try readLine(timeout: 5)
-            if reply.count >= 4, reply[reply.index(reply.startIndex, offsetBy: 3)] == " " { return reply }
+    /// Seconds of sound in `samples` (10 ms windows with a sample above the noise floor).
+    private func audibleSeconds(_ samples: ArraySlice<Int16>) -> Double {
+        var windows = 0
+        for start in stride(from: samples.startIndex, to: samples.endIndex, by: 240)
+        where samples[start..<min(start + 240, samples.endIndex)].contains(where: { abs(Int($0)) > 300 }) {
+            windows += 1
         }
+        return Double(windows) * 0.010
     }
 
-    func readUntil(_ last: String, timeout: TimeInterval) throws -> [String] {
-        var lines: [String] = []
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
-            let line = try readLine(timeout: deadline.timeIntervalSinceNow)
-            lines.append(line)
-            if line == last { return lines }
+    /// Orca: SSML, a mark before every word, priority message, on an upstream 0.3 s from its first byte. One request
+    /// for the sentence, every mark in order and timed by what is heard (spread over the speech, not bunched at its
+    /// end), the last before `702 END`.
+    func testOrcaStyleSentenceIsOneRequestWithMarksTimedAsHeard() throws {
+        try startStack(upstreamArguments: ["--ms-per-char", "40", "--header-delay", "0.3"])   // the sink paces what is heard
+        recorder = try SinkRecorder(in: directory)   // a null sink without a client on its monitor drifts late
+        let words = "The quick brown fox jumps over the lazy dog while the five boxing wizards jump quickly past the mill."
+            .split(separator: " ").map(String.init)
+        var offset = 0
+        var ssml = "<speak>"
+        for word in words {
+            ssml += "<mark name=\"\(offset):\(offset + word.count)\"/>\(word) "
+            offset += word.count + 1
         }
+        var expected: [String] = []
+        var at = 0
+        for word in words {
+            expected.append("\(at):\(at + word.count)")
+            at += word.count + 1
+        }
+        let client = try connectClient(["SET SELF SSML_MODE on", "SET SELF PRIORITY message"])
+        XCTAssertEqual(try client.command("SPEAK"), "230 OK RECEIVING DATA")
+        try client.send(ssml.trimmingCharacters(in: .whitespaces) + "</speak>\r\n.\r\n")
+        let events = try client.readUntilTimed("702 END", timeout: 30)
+        let marks = SSIPClient.marks(in: events)
+        XCTAssertEqual(marks.map(\.name), expected, "\(events.map(\.line)) \(diagnostics)")
+        XCTAssertEqual(try inputs(), [words.joined(separator: " ")], "one upstream request for the sentence")
+        guard marks.count == expected.count else { return }
+        let intervals = zip(marks, marks.dropFirst()).map { $1.time.timeIntervalSince($0.time) }
+        XCTAssertTrue(intervals.allSatisfy { $0 > 0.02 }, "each mark after the one before: \(intervals)")
+        // The first word starts the audio and the last begins 0.04 s × (characters before it) later.
+        let heard = try XCTUnwrap(marks.last).time.timeIntervalSince(try XCTUnwrap(marks.first).time)
+        let spoken = Double(at - words[words.count - 1].count - 1) * 0.040
+        XCTAssertEqual(heard, spoken, accuracy: 0.5, "marks span \(heard) s of a \(spoken) s stretch of speech")
+        let begin = try XCTUnwrap(events.firstIndex { $0.line == "701 BEGIN" })
+        let lastMark = try XCTUnwrap(events.lastIndex { $0.line == "700 INDEX MARK" })
+        XCTAssertLessThan(begin, lastMark)
+        XCTAssertEqual(events.last?.line, "702 END")
     }
 
-    private func readLine(timeout: TimeInterval) throws -> String {
-        let deadline = Date().addingTimeInterval(timeout)
-        while true {
-            if let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
-                var line = buffer[buffer.startIndex..<newline]
-                if line.last == UInt8(ascii: "\r") { line = line.dropLast() }
-                buffer.removeSubrange(buffer.startIndex...newline)
-                return String(decoding: line, as: UTF8.self)
-            }
-            guard Date() < deadline else { throw HarnessError("SSIP: timed out; have \(String(decoding: buffer, as: UTF8.self))") }
-            var poller = pollfd(fd: handle.fileDescriptor, events: Int16(POLLIN), revents: 0)
-            guard poll(&poller, 1, 50) > 0 else { continue }
-            let data = handle.availableData
-            guard !data.isEmpty else { throw HarnessError("SSIP: speech-dispatcher closed the connection") }
-            buffer += data
+    /// Orca's SSML for `text`: a `<mark name="START:END"/>` before every word, and the mark names in order.
+    private func wordMarked(_ text: String) -> (ssml: String, marks: [String]) {
+        var ssml = "<speak>", marks: [String] = [], at = 0
+        for word in text.split(separator: " ") {
+            marks.append("\(at):\(at + word.count)")
+            ssml += "<mark name=\"\(marks.last!)\"/>\(word) "
+            at += word.count + 1
         }
+        return (ssml.trimmingCharacters(in: .whitespaces) + "</speak>", marks)
+    }
+
+    /// PAUSE in the first sentence: the module ends the job at speech-dispatcher's next `__spd_` mark (so the
+    /// first sentence is heard whole and no more), `704 PAUSE`; RESUME makes speech-dispatcher send the text from
+    /// that mark, which plays to `702 END`. Heard: the first sentence, then the rest, nothing twice or missing.
+    func testPauseStopsAtTheNextSentenceMarkAndResumeContinuesFromIt() throws {
+        try pauseThenResume(ssml: false)
+    }
+
+    /// The same as Orca speaks (SSML, a mark before every word): the marks before `704 PAUSED` are the first
+    /// sentence's words, those after RESUME the rest's, each word once.
+    func testPauseAndResumeWithAMarkBeforeEveryWord() throws {
+        try pauseThenResume(ssml: true)
+    }
+
+    private func pauseThenResume(ssml: Bool) throws {
+        try startStack(upstreamArguments: ["--ms-per-char", "40", "--header-delay", "0.3"])
+        let recorder = try SinkRecorder(in: directory)
+        let first = "The first sentence is spoken in full before the pause."
+        let rest = "The second sentence follows after the resume. And the third one ends it."
+        let marked = wordMarked("\(first) \(rest)")
+        let client = try connectClient(ssml ? ["SET SELF SSML_MODE on"] : [])
+        XCTAssertEqual(try client.command("SPEAK"), "230 OK RECEIVING DATA")
+        let start = recorder.samples.count
+        try client.send("\(ssml ? marked.ssml : "\(first) \(rest)")\r\n.\r\n")
+        var events = try client.readUntilTimed("701 BEGIN", timeout: 10)
+        usleep(400_000)
+        XCTAssertTrue(try client.command("PAUSE SELF").hasPrefix("2"))
+        events += try client.readUntilTimed("704 PAUSED", timeout: 10)   // the client's event for the module's 704 PAUSE
+        let marksBeforePause = SSIPClient.marks(in: events).map(\.name)
+        usleep(500_000)
+        let paused = recorder.samples.count
+        XCTAssertEqual(try inputs().first, "\(first) \(rest)", diagnostics)
+        let requestsBefore = try inputs().count
+
+        XCTAssertTrue(try client.command("RESUME SELF").hasPrefix("2"))
+        let marksAfterResume = SSIPClient.marks(in: try client.readUntilTimed("702 END", timeout: 20)).map(\.name)
+        usleep(300_000)
+        let recorded = recorder.stop()
+        let resumed = Array(try inputs().dropFirst(requestsBefore))
+        XCTAssertEqual(resumed.first?.trimmingCharacters(in: .whitespaces), rest,
+                       "speech-dispatcher re-sent the text from the mark the module paused at: \(resumed) \(diagnostics)")
+        if ssml {
+            let firstWords = first.split(separator: " ").count
+            XCTAssertEqual(marksBeforePause, Array(marked.marks.prefix(firstWords)), "the first sentence's words, then PAUSE")
+            XCTAssertEqual(marksAfterResume, Array(marked.marks.dropFirst(firstWords)), "the rest's words after RESUME")
+        }
+        // The mock makes 40 ms of sound per character, so what was heard tells where each part began and ended.
+        let beforePause = audibleSeconds(recorded[start..<paused])
+        let afterResume = audibleSeconds(recorded[paused...])
+        XCTAssertEqual(beforePause, Double(first.count) * 0.040, accuracy: 0.3, "heard before PAUSE (the first sentence)")
+        XCTAssertEqual(afterResume, Double(rest.count) * 0.040, accuracy: 0.3, "heard after RESUME (the rest)")
     }
 }
