@@ -11,7 +11,9 @@ extension JobQueue {
     static func segmenter(for input: String, performance: UpstreamPerformance?) -> TextSegmenter {
         var segmenter = TextSegmenter()
         guard let performance else { return segmenter }
-        let firstSentence = segmenter.sentences(Array(input)).first.map { String($0).unicodeScalars.count } ?? 0
+        // Only the first sentence's length matters, and a longer one is split anyway: no need to scan all the input.
+        let head = Array(input.prefix(segmenter.maxCharacters + 1))
+        let firstSentence = segmenter.sentences(head).first.map { String($0).unicodeScalars.count } ?? 0
         let choice = performance.segmenter(firstSentenceCharacters: firstSentence)
         segmenter.openingMinCharacters = choice.openingMin
         segmenter.openingMaxCharacters = min(choice.openingMax, segmenter.maxCharacters)
@@ -49,12 +51,17 @@ extension JobQueue {
 
     /// Sends `mark` events for marks `marksReported..<limit` (whatever their positions: the audio before is heard).
     func reportMarks(_ job: Job, through limit: Int) {
-        let marks = job.parameters.marks
         guard limit > job.marksReported else { return }
         if !job.startedSent {
             job.startedSent = true
             emit(job, .started)
         }
+        emitMarks(job, through: limit)
+    }
+
+    /// `mark` events for marks `marksReported..<limit`, each once, in order.
+    private func emitMarks(_ job: Job, through limit: Int) {
+        let marks = job.parameters.marks
         while job.marksReported < min(limit, marks.count) {
             emit(job, .mark, mark: marks[job.marksReported].name)
             job.marksReported += 1
@@ -82,11 +89,11 @@ extension JobQueue {
         job.endMark = index
         switch job.phase {
         case .pending:
-            // Nothing synthesized yet; if the mark is at the very start nothing would be heard at all.
-            if marks[index].offset == 0 || marks[index].offset <= (job.parameters.input.unicodeScalars.prefix { $0.properties.isWhitespace }.count) {
+            // Nothing synthesized yet; if the mark is at the very start nothing would be heard at all. The marks
+            // before it are at the start too (marks are in text order): all are reported, none heard.
+            if marks[index].offset <= (job.parameters.input.unicodeScalars.prefix { $0.properties.isWhitespace }.count) {
                 pending.removeAll { $0 === job }
-                job.marksReported = index
-                reportMarksUnheard(job, through: index + 1)
+                emitMarks(job, through: index + 1)
                 finalize(job, .cancelled, reason: "ended at mark \(marks[index].name)", mark: marks[index].name)
             }
         case .writing, .written:
@@ -99,13 +106,6 @@ extension JobQueue {
         return .willEnd(at: marks[index].name)
     }
 
-    /// Marks reported for a job that ends before it was heard (a mark at its very start).
-    private func reportMarksUnheard(_ job: Job, through limit: Int) {
-        while job.marksReported < min(limit, job.parameters.marks.count) {
-            emit(job, .mark, mark: job.parameters.marks[job.marksReported].name)
-            job.marksReported += 1
-        }
-    }
 
     /// Discards the job's audio from `position` (the audio thread fades out before it), and ends the job with its
     /// end mark once that position is heard.

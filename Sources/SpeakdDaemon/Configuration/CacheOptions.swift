@@ -16,11 +16,6 @@ public struct CacheOptions: Sendable, Equatable {
     /// systemd's `CacheDirectory=` (it sets `$CACHE_DIRECTORY`), else `$XDG_CACHE_HOME/speakd`, else
     /// `~/.cache/speakd`.
     public static func defaultDirectory(environment: [String: String]) -> String? {
-        if let systemd = environment["CACHE_DIRECTORY"]?.split(separator: ":").first, !systemd.isEmpty {
-            return String(systemd)
-        }
-        if let xdg = environment["XDG_CACHE_HOME"], xdg.hasPrefix("/") { return xdg + "/speakd" }
-        if let home = environment["HOME"], home.hasPrefix("/") { return home + "/.cache/speakd" }
-        return nil
+        ServiceDirectory.resolve(ServiceDirectory.cache, environment: environment)
     }
 }

@@ -198,16 +198,8 @@ final class UpstreamPerformance: Sendable {
     /// `$SPEAKD_STATE_DIR`, else `$STATE_DIRECTORY` (systemd), else `$XDG_STATE_HOME/speakd`, else `~/.local/state/speakd`.
     static func defaultPath(upstream: String) -> String? {
         let environment = ProcessInfo.processInfo.environment
-        let directory: String
-        if let state = environment["SPEAKD_STATE_DIR"], !state.isEmpty {
-            directory = state
-        } else if let state = environment["STATE_DIRECTORY"]?.split(separator: ":").first {
-            directory = String(state)
-        } else if let state = environment["XDG_STATE_HOME"], !state.isEmpty {
-            directory = state + "/speakd"
-        } else if let home = environment["HOME"], !home.isEmpty {
-            directory = home + "/.local/state/speakd"
-        } else {
+        let override = environment["SPEAKD_STATE_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        guard let directory = override ?? ServiceDirectory.resolve(ServiceDirectory.state, environment: environment) else {
             return nil
         }
         let safe = String(upstream.unicodeScalars.map { $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" ? Character($0) : "_" })
