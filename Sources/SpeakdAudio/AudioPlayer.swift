@@ -85,6 +85,7 @@ public final class AudioPlayer: Sendable {
                                 controls: controlRing.makeConsumer(), wake: wake, notify: notify, maxChunk: 4_800,
                                 fadeMilliseconds: fadeMilliseconds)
         let audioThread = try Self.spawn(name: "speakd-audio") { audio.run() }
+        realtimePriorityError = Self.raiseToRealtime(audioThread)
         let monitorThread = try Self.spawn(name: "speakd-audio-ev") { [self] in monitorLoop() }
         threads.withLock { $0 = [audioThread, monitorThread] }
     }
@@ -332,6 +333,22 @@ public final class AudioPlayer: Sendable {
     }
 
     // MARK: threads
+
+    /// SCHED_FIFO priority asked for the audio thread. Sound servers run their I/O threads real-time (PulseAudio at
+    /// 5, JACK at 10): at normal priority a busy machine (a neural TTS server on the same cores) can delay the
+    /// thread's wake-up past a 40 ms buffer. The thread sleeps in poll between periods, so it cannot starve others.
+    public static let realtimePriority: Int32 = 10
+
+    /// nil when the audio thread runs at `realtimePriority`; else why not (usually EPERM: no CAP_SYS_NICE and an
+    /// RLIMIT_RTPRIO below it — the system unit grants `LimitRTPRIO=10`). Playback works either way.
+    public let realtimePriorityError: Int32?
+
+    private static func raiseToRealtime(_ thread: pthread_t) -> Int32? {
+        var parameters = sched_param()
+        parameters.sched_priority = realtimePriority
+        let rc = pthread_setschedparam(thread, Int32(SCHED_FIFO), &parameters)
+        return rc == 0 ? nil : rc
+    }
 
     private final class ThreadBody {
         let body: () -> Void

@@ -36,6 +36,11 @@ public enum Daemon {
                                 bufferMicroseconds: options.bufferMicroseconds)
         let player = try AudioPlayer(output: output)
         defer { player.shutdown() }
+        if let error = player.realtimePriorityError {
+            logger.notice("audio thread at normal priority (real-time priority \(AudioPlayer.realtimePriority) refused: \(String(cString: strerror(error)))); a busy machine may cause underruns. Grant it with LimitRTPRIO=\(AudioPlayer.realtimePriority) (systemd) or CAP_SYS_NICE")
+        } else {
+            logger.info("audio thread at real-time priority \(AudioPlayer.realtimePriority) (SCHED_FIFO)")
+        }
         probeDevice(options, player: player, logger: logger)
         let events = EventHub()
         let archiver = Archiver(options: options.archive, events: events, logger: logger)

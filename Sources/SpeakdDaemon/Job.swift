@@ -69,6 +69,8 @@ final class Job {
     var stream: PlaybackStream?
     /// The `started` event has been sent: its first sample reached the device.
     var startedSent = false
+    /// The player's underrun count when the job started playing, to tell whether the device ran dry during it.
+    var underrunsAtStart: Int?
     /// Who speaks it: its engine, or the fallback after the engine failed.
     var engineName: String
     /// Why the fallback engine took over, if it did.

@@ -16,6 +16,7 @@ extension JobQueue {
         switch outcome {
         case .reached:
             job.startedSent = true
+            job.underrunsAtStart = player.underruns
             if deviceFailing {
                 deviceFailing = false
                 logger.notice("the audio device works again", metadata: ["job": "\(id)", "device": "\(player.deviceName)"])
@@ -43,6 +44,12 @@ extension JobQueue {
                 emit(job, .started)
             }
             reportMarks(job, through: job.markPositions.count)
+            if let before = job.underrunsAtStart, player.underruns > before {
+                // The device ran dry inside this job: a gap was heard. Logged so a report can say which job and why.
+                logger.notice("the device ran dry during the job (a gap was heard)", metadata: [
+                    "job": "\(id)", "underruns": "\(player.underruns - before)", "engine": "\(job.engineName)",
+                    "pacing": "\(job.spec.performance?.model.arrivalRate.description ?? "none")"])
+            }
             if let failure {
                 finalize(job, .failed, reason: failure.message, error: protocolError(for: failure))
             } else {

@@ -77,6 +77,14 @@ class IntegrationTestCase: XCTestCase {
     }
 
     override func tearDownWithError() throws {
+        // A failed test shows what the daemon said (its notices and warnings): a timing failure on a CI machine is
+        // otherwise hard to explain afterwards.
+        if let daemon, (testRun?.totalFailureCount ?? 0) > 0 {
+            let lines = daemon.stop().log.split(separator: "\n").filter { !$0.contains(": debug: ") }
+            var text = Array(("speakd-test: the daemon's log (without debug lines), last 40:\n"
+                              + lines.suffix(40).joined(separator: "\n") + "\n").utf8)
+            _ = text.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        }
         daemon = nil
         upstream = nil
         recorder = nil

@@ -13,6 +13,7 @@ final class LongTextTests: IntegrationTestCase {
         let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL, "--api-key-file", keyFile.path,
                                                    "--device", device], in: directory)
         self.upstream = upstream
+        self.daemon = daemon
         // A client on the monitor keeps the null sink's latency low (see JobControlTests).
         if device == "default" { recorder = try SinkRecorder(in: directory) }
         return (daemon, upstream)
