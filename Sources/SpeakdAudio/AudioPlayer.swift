@@ -104,6 +104,12 @@ public final class AudioPlayer: Sendable {
                               errorGeneration: state.deviceErrors.load(ordering: .acquiring))
     }
 
+    /// Declares that the producer holds the next samples back on purpose (true) or no longer (false): while held, the
+    /// device running dry is a pause between sentences, not counted as an underrun.
+    public func holdBack(_ holding: Bool) {
+        state.holdingBack.store(holding, ordering: .releasing)
+    }
+
     /// Declares that no more samples follow for now: the audio thread may let the device run dry and stop.
     public func endStream() {
         state.streaming.store(false, ordering: .releasing)

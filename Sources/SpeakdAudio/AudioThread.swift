@@ -404,7 +404,7 @@ final class AudioThread: @unchecked Sendable {
             output.dropAndPrepare()
             deviceHasFrames = false
             state.playedPosition.store(state.devicePosition.load(ordering: .relaxed), ordering: .releasing)
-            if state.streaming.load(ordering: .acquiring), !starving {
+            if state.streaming.load(ordering: .acquiring), !state.holdingBack.load(ordering: .acquiring), !starving {
                 starving = true
                 state.underruns.add(1, ordering: .relaxed)
             }

@@ -34,6 +34,9 @@ final class PlayerState: Sendable {
     /// True between `beginStream` and `endStream`: an empty ring then means the upstream is late (an underrun),
     /// not the end.
     let streaming = Atomic<Bool>(false)
+    /// True while the producer holds the next audio back on purpose (a sentence buffering until it can play through):
+    /// the device running dry then is a chosen pause between sentences, not an underrun.
+    let holdingBack = Atomic<Bool>(false)
     /// Bumped by every `beginStream`; a device that failed to open is retried once per stream, not once per chunk.
     let streamGeneration = Atomic<UInt64>(0)
     let shutdown = Atomic<Bool>(false)

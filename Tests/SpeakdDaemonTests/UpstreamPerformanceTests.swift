@@ -19,10 +19,18 @@ final class UpstreamPerformanceTests: XCTestCase {
         XCTAssertEqual(model.arrivalRate, 1.5, accuracy: 0.01)
     }
 
-    func testABodyInOnePieceCountsAsFast() {
-        let model = UpstreamPerformance.fit([.init(characters: 40, firstByte: 1, audioSeconds: 2.4, streamSeconds: 0.001,
+    func testABodyInOnePieceWasProducedAtAudioOverFirstByte() {
+        let fast = UpstreamPerformance.fit([.init(characters: 40, firstByte: 1, audioSeconds: 2.4, streamSeconds: 0.001,
+                                                  laterAudioSeconds: 0)])
+        XCTAssertEqual(fast.arrivalRate, 2.4, accuracy: 0.01)
+        // A sentence a CPU-bound server took 3 s to make for 2.5 s of speech: slower than real time.
+        let slow = UpstreamPerformance.fit([.init(characters: 40, firstByte: 3, audioSeconds: 2.5, streamSeconds: 0,
+                                                  laterAudioSeconds: 0)])
+        XCTAssertLessThan(slow.arrivalRate, 1)
+        // A short phrase's ratio is the server's latency, not its pace: no evidence, counted as fast.
+        let short = UpstreamPerformance.fit([.init(characters: 3, firstByte: 0.5, audioSeconds: 0.4, streamSeconds: 0,
                                                    laterAudioSeconds: 0)])
-        XCTAssertGreaterThan(model.arrivalRate, 1)
+        XCTAssertGreaterThan(short.arrivalRate, 1)
     }
 
     func testSequentialSegmentsGrowSoEachArrivesBeforeTheAudioAheadRunsOut() {

@@ -201,12 +201,14 @@ struct SegmentPipeline: Sendable {
         let duration = Double(spec.segments[index].unicodeScalars.count) * model.audioPerCharacter / speed
         // Audio arrives in chunks, not evenly: a margin of one typical chunk interval keeps the first one from running dry.
         let needed = duration * (1 - model.arrivalRate) + Self.pacingMarginSeconds
+        defer { player.holdBack(false) }
         while !Task.isCancelled {
             let progress = feed.state
             if progress.done { return }
             let format = player.currentFormat
             let ahead = format.seconds(frames: Int(player.writePosition &- player.playedPosition) / max(format.channels, 1))
             if progress.bufferedSeconds + model.arrivalRate * ahead >= needed { return }
+            player.holdBack(true)
             try? await Task.sleep(for: .milliseconds(20))
         }
     }

@@ -101,13 +101,16 @@ final class UpstreamPerformance: Sendable {
         }
         model.firstByteBase = max(meanY - model.firstBytePerCharacter * meanX, 0)
         model.audioPerCharacter = recent.map(\.audioSeconds).reduce(0, +) / xs.reduce(0, +)
-        // A body that came in one piece says nothing of the rate: it counts as fast.
-        let rates = recent.map { observation -> Double in
+        // A body that came in one piece (a server that answers per sentence, or only when done) was produced at
+        // audio ÷ first byte; under a second of audio that ratio is the server's fixed latency, not its pace, and
+        // says nothing. With no measurable rate at all the upstream counts as fast.
+        let rates = recent.compactMap { observation -> Double? in
             let later = observation.laterAudioSeconds ?? observation.audioSeconds
-            guard later >= 0.02, observation.streamSeconds >= 0.01 else { return 100 }
-            return later / observation.streamSeconds
+            if later >= 0.02, observation.streamSeconds >= 0.01 { return later / observation.streamSeconds }
+            guard observation.audioSeconds >= 1, observation.firstByte > 0 else { return nil }
+            return observation.audioSeconds / observation.firstByte
         }.sorted()
-        model.arrivalRate = min(max(rates[rates.count / 2], 0.05), 100)
+        model.arrivalRate = rates.isEmpty ? 100 : min(max(rates[rates.count / 2], 0.05), 100)
         model.observations = recent.count
         return model
     }
