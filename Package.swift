@@ -25,6 +25,7 @@ let package = Package(
         .systemLibrary(name: "CAlsa", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
         .systemLibrary(name: "CSonic", providers: [.apt(["libsonic-dev"])]),   // Debian ships no sonic.pc
+        .systemLibrary(name: "CEbur128", pkgConfig: "libebur128", providers: [.apt(["libebur128-dev"])]),
         // C shims for what Swift cannot import: variadic callbacks and macros.
         .target(name: "CSpeakdShim", dependencies: ["CAlsa"]),
         // The archive encoders' C libraries. Only SpeakdEncoding links them, never the audio path.
@@ -50,7 +51,7 @@ let package = Package(
         // Post-processing between synthesis and the ring: the filter interface and its filters (time-stretching over
         // libsonic). No NIO: it runs wherever the audio is produced. PCMFormat comes from SpeakdAudio until a core
         // module holds it.
-        .target(name: "SpeakdProcessing", dependencies: ["SpeakdAudio", "CSonic"]),
+        .target(name: "SpeakdProcessing", dependencies: ["SpeakdAudio", "CSonic", "CEbur128"]),
         // OpenAI-compatible streaming client, embedded espeak-ng engine.
         .target(name: "SpeakdSynthesis", dependencies: [
             "SpeakdProtocol", "SpeakdText", "SpeakdAudio", "SpeakdDecoding", "SpeakdProcessing", "CEspeakNG",
