@@ -46,7 +46,8 @@ public enum Daemon {
         let archiver = Archiver(options: options.archive, events: events, logger: logger)
         archiver.removeStalePartials()
         let queue = JobQueue(player: player, events: events, logger: logger, archiver: archiver,
-                             maximumJobs: options.maxQueuedJobs)
+                             maximumJobs: options.maxQueuedJobs,
+                             loudness: options.loudness.map { LearnedLoudness(target: $0, path: LearnedLoudness.defaultPath()) })
         let handler = RequestHandler(queue: queue, engines: engines, events: events, player: player,
                                      defaults: JobDefaults(voice: options.voice, model: options.model,
                                                            embeddedVoice: options.embeddedVoice,

@@ -30,6 +30,9 @@ struct JobSpec: Sendable {
     var marks: [SpeakMark] = []
     /// What speakd knows of the upstream's speed (nil for the embedded engine): prefetch and pacing follow it.
     var performance: UpstreamPerformance?
+    /// Loudness normalisation: the target and what each voice measured before; nil when the job plays its level as
+    /// synthesized.
+    var loudness: LearnedLoudness?
 }
 
 /// Where a job is on its way to the listener.

@@ -43,8 +43,13 @@ public actor JobQueue {
     /// Unfinished jobs accepted at most; beyond, `submit` refuses.
     let maximumJobs: Int
 
-    init(player: AudioPlayer, events: EventHub, logger: Logger, archiver: Archiver? = nil, maximumJobs: Int = 10_000) {
+    /// Loudness normalisation for jobs that do not turn it off; nil when the configuration turns it off.
+    let loudness: LearnedLoudness?
+
+    init(player: AudioPlayer, events: EventHub, logger: Logger, archiver: Archiver? = nil, maximumJobs: Int = 10_000,
+         loudness: LearnedLoudness? = nil) {
         self.maximumJobs = maximumJobs
+        self.loudness = loudness
         self.player = player
         self.events = events
         self.logger = logger
@@ -70,6 +75,7 @@ public actor JobQueue {
         spec.segmentStarts = TextSegmenter.starts(of: segments, in: parameters.input)
         spec.marks = parameters.marks
         spec.performance = performance
+        spec.loudness = parameters.normalize == false ? nil : loudness
         let job = Job(id: id, sequence: nextJobNumber, parameters: parameters, spec: spec, owner: owner,
                       queuedAt: monotonicSeconds())
         unfinished[id] = job

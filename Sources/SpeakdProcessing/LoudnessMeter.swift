@@ -31,6 +31,15 @@ public final class LoudnessMeter {
     /// Seconds of audio measured so far.
     public private(set) var seconds = 0.0
 
+    /// Adds `samples` scaled by `gain` (linear), as floating point: what a gain would make of them, unclipped.
+    public func add(_ samples: [Int16], gain: Double) {
+        let frames = samples.count / max(format.channels, 1)
+        guard frames > 0 else { return }
+        let scaled = samples.map { Float(Double($0) * gain / 32_768) }
+        scaled.withUnsafeBufferPointer { _ = ebur128_add_frames_float(state, $0.baseAddress, frames) }
+        seconds += Double(frames) / Double(format.sampleRate)
+    }
+
     public func add(_ samples: [Int16]) {
         let frames = samples.count / max(format.channels, 1)
         guard frames > 0 else { return }

@@ -20,7 +20,7 @@ public final class PeakLimiter: AudioFilter {
     /// The ceiling in dBTP.
     public let ceiling: Double
     public static let lookaheadSeconds = 0.002
-    public static let releaseSeconds = 0.08
+    public static let releaseSeconds = 0.02
 
     private var format: PCMFormat?
     private var lookahead = 1
@@ -41,6 +41,9 @@ public final class PeakLimiter: AudioFilter {
     /// No frame output since the start or the last flush.
     private var fresh = true
 
+    /// Linear gain applied to the input before limiting (in floating point: raised samples never clip on the way in).
+    public var inputGain: Float = 1
+
     public init(ceiling: Double = -1.0) {
         self.ceiling = ceiling
     }
@@ -52,7 +55,8 @@ public final class PeakLimiter: AudioFilter {
             open(format)
         }
         frames.reserveCapacity(frames.count + samples.count)
-        for sample in samples { frames.append(Float(sample)) }
+        let gain = inputGain
+        for sample in samples { frames.append(Float(sample) * gain) }
         return out + drain(final: false)
     }
 
@@ -94,18 +98,32 @@ public final class PeakLimiter: AudioFilter {
         // required.count.
         let known = final ? total : max(total - Self.taps - 1, context)
         var index = context + required.count
+        // Between samples a speech signal overshoots its neighbours by at most a few dB (a sine at a quarter of the
+        // rate: 3 dB): only frames near a sample above half the ceiling are interpolated, which keeps the cost
+        // small on speech (most samples lie far below).
+        let worthInterpolating = ceilingLinear / 2
         while index < known {
-            required.append(min(1, ceilingLinear / max(peak(around: index, channels: channels, total: total), 1)))
+            var loud = false
+            for frame in max(index - 1, 0)...min(index + 1, total - 1) where !loud {
+                for channel in 0..<channels where abs(frames[frame * channels + channel]) > worthInterpolating { loud = true }
+            }
+            required.append(loud ? min(1, ceilingLinear / max(peak(around: index, channels: channels, total: total), 1)) : 1)
             index += 1
         }
         // A frame is output once the `lookahead` frames after it have requirements (or at the end).
         let ready = final ? required.count : max(required.count - lookahead, 0)
         guard ready > 0 else { return [] }
         var out = [Int16](repeating: 0, count: ready * channels)
+        // The nearest frame at or after `position` whose requirement is below 1 (most are exactly 1).
+        var nextLimited = 0
         for position in 0..<ready {
             // Hold: the lowest requirement from here to `lookahead` ahead; release: recover slowly towards it.
+            if nextLimited < position { nextLimited = position }
+            while nextLimited < required.count, required[nextLimited] >= 1 { nextLimited += 1 }
             var lowest: Float = 1
-            for ahead in position..<min(position + lookahead, required.count) { lowest = min(lowest, required[ahead]) }
+            if nextLimited < position + lookahead {
+                for ahead in nextLimited..<min(position + lookahead, required.count) { lowest = min(lowest, required[ahead]) }
+            }
             if fresh {
                 // Nothing was output before this frame: start at its gain (no ramp from 1 over a loud start).
                 fresh = false

@@ -48,12 +48,16 @@ public struct SpeakParameters: Sendable, Equatable {
     public var cache: Bool
     /// Places in `input` to report (`mark` events) when playback reaches them, in order.
     public var marks: [SpeakMark]
+    /// Bring the speech to the daemon's loudness target (`normalize` in the configuration); nil follows the
+    /// configuration, false plays the level as synthesized (`volume` still applies).
+    public var normalize: Bool?
 
     public init(input: String, voice: String? = nil, model: String? = nil, instructions: String? = nil, speed: Double? = nil,
                 upstream: String? = nil, priority: JobPriority = .message, volume: Double? = nil, ttl: Double? = nil,
                 interrupt: Bool = false, archive: Bool? = nil, save: SaveFormat? = nil, play: Bool = true,
-                cache: Bool = true, marks: [SpeakMark] = []) {
+                cache: Bool = true, marks: [SpeakMark] = [], normalize: Bool? = nil) {
         self.cache = cache
+        self.normalize = normalize
         self.marks = marks
         self.archive = archive
         self.save = save

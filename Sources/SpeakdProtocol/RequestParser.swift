@@ -127,12 +127,14 @@ public enum RequestParser {
         let play = try fields.bool("play") ?? true
         let cache = try fields.bool("cache") ?? true
         let marks = try speakMarks(&fields, input: input)
+        let normalize = try fields.bool("normalize")
         if !play && save == nil && archive != true {
             throw ProtocolError(.invalidField, "play is false but the job is neither saved nor archived: there would be nothing to do", field: "play")
         }
         return SpeakParameters(input: input, voice: voice, model: model, instructions: instructions, speed: speed,
                                upstream: upstream, priority: priority, volume: volume, ttl: ttl, interrupt: interrupt,
-                               archive: archive, save: save, play: play, cache: cache, marks: marks)
+                               archive: archive, save: save, play: play, cache: cache, marks: marks,
+                               normalize: normalize)
     }
 
     /// `marks`: `[{"name":"w1","at":0}, …]`, offsets in Unicode scalars of `input`, non-decreasing.

@@ -28,6 +28,8 @@ struct SpeakInvocation: Equatable {
     var archive: Bool?
     /// `--no-cache`: ask the upstream even when the phrase is cached, and store nothing.
     var cache = true
+    /// `--no-normalize`: play the synthesized level (no loudness normalisation; `--volume` still applies).
+    var normalize = true
 
     /// Sends the text (or standard input) to speakd; with `wait`, returns once heard and exits 1 if it was not.
     func run() {
@@ -54,6 +56,7 @@ struct SpeakInvocation: Equatable {
         if let archive { fields["archive"] = .bool(archive) }
         if !play { fields["play"] = .bool(false) }
         if !cache { fields["cache"] = .bool(false) }
+        if !normalize { fields["normalize"] = .bool(false) }
         return fields
     }
 

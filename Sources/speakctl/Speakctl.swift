@@ -66,6 +66,9 @@ struct Say: ParsableCommand {
     @Option(help: "Gain from 0.0 to 2.0 (1.0 is the synthesized level).")
     var volume: Double?
 
+    @Flag(name: .customLong("no-normalize"), help: "Play the synthesized level: no loudness normalisation (--volume still applies).")
+    var noNormalize = false
+
     @Option(help: "Drop the announcement if it has not started within SECONDS.")
     var ttl: Double?
 
@@ -108,7 +111,7 @@ struct Say: ParsableCommand {
         SpeakInvocation(text: text, voice: voice, model: model, speed: speed, instructions: instructions,
                         upstream: upstream, priority: priority, interrupt: interrupt, volume: volume, ttl: ttl,
                         wait: wait, follow: follow, verbose: verbose, socket: connection.socket, save: save,
-                        format: format, play: !noPlay, archive: archive, cache: !noCache).run()
+                        format: format, play: !noPlay, archive: archive, cache: !noCache, normalize: !noNormalize).run()
     }
 }
 

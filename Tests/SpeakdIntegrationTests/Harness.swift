@@ -103,6 +103,11 @@ final class Child {
         if executable.hasSuffix("/speakd"), environment["SPEAKD_CACHE_DIR"] == nil {
             environment["SPEAKD_CACHE_DIR"] = try Harness.temporaryDirectory().appendingPathComponent("cache").path
         }
+        if executable.hasSuffix("/speakd"), environment["SPEAKD_NORMALIZE"] == nil {
+            // Most suites check that what the upstream sent is what is heard, sample for sample; loudness
+            // normalisation (on by default) is tested where it is the subject (LoudnessTests).
+            environment["SPEAKD_NORMALIZE"] = "false"
+        }
         if executable.hasSuffix("/speakd"), environment["SPEAKD_STATE_DIR"] == nil {
             // What speakd learns of an upstream's speed stays with this daemon, never carried into the next test.
             environment["SPEAKD_STATE_DIR"] = try Harness.temporaryDirectory().appendingPathComponent("state").path

@@ -81,6 +81,7 @@ Labels and containers (what self-hosted servers send; see encode_body):
                          synthesised PCM; the request log's .pcm still holds that PCM (s16le, interleaved).
 --channels N             Channels of the synthesised audio (default 1): each channel gets the same signal.
 --tone HZ                Synthesise a sine of HZ (amplitude 8000) instead of noise (for pitch checks).
+--amplitude PEAK         The --tone sine's peak (default 8000; a 1 kHz sine at PEAK measures 20·log10(PEAK/32768) − 3 LUFS).
 --word-gap MS            Make word boundaries known: each word of the input (split at white space) its own burst
                          of noise (--ms-per-char per character), with MS of digital silence between words.
 --rate-header NAME       Also state the rate in response header NAME (e.g. X-Sample-Rate).
@@ -211,7 +212,7 @@ def synth_audio(text: str, opts, speed: float = 1.0) -> bytes:
                         for word in text.split())
     elif opts.tone:
         frames = max(opts.rate // 10, round(opts.rate * ms_per_char * len(text) / 1000.0))
-        mono = [round(8000 * math.sin(2 * math.pi * opts.tone * i / opts.rate)) for i in range(frames)]
+        mono = [round(opts.amplitude * math.sin(2 * math.pi * opts.tone * i / opts.rate)) for i in range(frames)]
         data = struct.pack("<%dh" % frames, *mono)
     else:
         data = synth(text, opts.rate, ms_per_char)
@@ -899,6 +900,7 @@ def parse_args(argv=None):
     p.add_argument("--format", choices=("pcm", "l16", "wav", "mp3", "opus", "flac"), default="pcm")
     p.add_argument("--channels", type=int, default=1)
     p.add_argument("--tone", type=float, metavar="HZ")
+    p.add_argument("--amplitude", type=float, default=8000, metavar="PEAK")
     p.add_argument("--word-gap", type=non_negative(float), metavar="MS")
     p.add_argument("--rate-header", metavar="NAME")
     p.add_argument("--channels-header", metavar="NAME")

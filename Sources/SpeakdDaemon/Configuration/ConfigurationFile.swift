@@ -26,6 +26,10 @@ public struct ConfigurationFile: Sendable, Equatable {
     public var maxTextCharacters: Int?
     public var maxUnreadBytes: Int?
     public var bufferMilliseconds: Int?
+    /// `[audio] normalize`, `loudness_target` (LUFS), `true_peak` (dBTP).
+    public var normalize: Bool?
+    public var loudnessTarget: Int?
+    public var truePeak: Int?
     public var embeddedVoice: String?
     public var fallback: String?
     /// In file order.
@@ -114,6 +118,9 @@ public struct ConfigurationFile: Sendable, Equatable {
             device = try audio.string("device")
             periodMilliseconds = try audio.integer("period_ms", in: 1...500)
             bufferMilliseconds = try audio.integer("buffer_ms", in: 2...2000)
+            normalize = try audio.bool("normalize")
+            loudnessTarget = try audio.integer("loudness_target", in: -40...(-5))
+            truePeak = try audio.integer("true_peak", in: -9...0)
             try audio.rejectUnknown()
         }
         if var table = try reader.table("archive") {

@@ -57,6 +57,8 @@ public struct DaemonOptions: Sendable, Equatable {
     public var device = "default"
     public var periodMicroseconds: UInt32 = 10_000
     public var bufferMicroseconds: UInt32 = 40_000
+    /// Loudness normalisation (`[audio] normalize`, `loudness_target`, `true_peak`); nil when off.
+    public var loudness: LoudnessTarget? = LoudnessTarget()
     /// The daemon-side archive; off unless a directory is configured.
     public var archive = ArchiveOptions()
     /// The phrase cache; on by default.

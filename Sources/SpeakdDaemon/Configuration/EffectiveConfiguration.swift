@@ -34,6 +34,11 @@ extension ResolvedSettings {
         line("device", quoted(options.device))
         line("period_ms", "\(options.periodMicroseconds / 1000)")
         line("buffer_ms", "\(options.bufferMicroseconds / 1000)")
+        line("normalize", options.loudness == nil ? "false" : "true", source: sources["normalize"])
+        if let loudness = options.loudness {
+            line("loudness_target", "\(Int(loudness.integrated))", source: "file or default")
+            line("true_peak", "\(Int(loudness.truePeak))", source: "file or default")
+        }
         lines.append("")
         lines.append("[embedded]")
         line("voice", quoted(options.embeddedVoice), source: sources["embedded_voice"])

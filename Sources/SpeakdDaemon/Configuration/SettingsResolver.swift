@@ -142,6 +142,17 @@ public enum SettingsResolver {
         }
         options.periodMicroseconds = UInt32(period * 1000)
         options.bufferMicroseconds = UInt32(buffer * 1000)
+        // SPEAKD_NORMALIZE=false|true (the environment over the file): e.g. a test harness checking sample-exact
+        // transport, or a unit started where the level must stay as synthesized.
+        let normalize = environment["SPEAKD_NORMALIZE"].flatMap { ["true": true, "false": false][$0] } ?? file?.normalize
+        sources["normalize"] = environment["SPEAKD_NORMALIZE"] != nil ? "environment SPEAKD_NORMALIZE" : file?.normalize != nil ? "file" : "default"
+        if normalize == false {
+            options.loudness = nil
+        } else {
+            let defaults = LoudnessTarget()
+            options.loudness = LoudnessTarget(integrated: file?.loudnessTarget.map(Double.init) ?? defaults.integrated,
+                                              truePeak: file?.truePeak.map(Double.init) ?? defaults.truePeak)
+        }
         let logLevel = pick("log_level", flag: flags.logLevel, fileValue: file?.logLevel, default: "info")
 
         // Upstreams: the file's sections, then the implicit `openai` one from the SDK's variables.

@@ -123,6 +123,12 @@ struct SegmentPipeline: Sendable {
 
         var engineIsFallback: Bool { state.withLock { $0.fellBack } }
 
+        /// Who speaks now, for the learned loudness: the upstream's name (or the engine's) and the voice.
+        var currentVoice: String {
+            state.withLock { LearnedLoudness.key(source: $0.fellBack ? $0.engine.engineName : spec.performance?.name ?? $0.engine.engineName,
+                                                 voice: $0.voice) }
+        }
+
         func cancelAll() {
             let feeds = state.withLock { $0.feeds.compactMap { $0 } }
             for feed in feeds { feed.cancel() }
@@ -134,6 +140,8 @@ struct SegmentPipeline: Sendable {
         defer { controller.cancelAll() }
         var format = PCMFormat.openAISpeech
         var index = 0
+        var loudness = LoudnessStage(spec: spec)
+        defer { loudness.record() }
         do {
             while index < spec.segments.count {
                 let feed = controller.feed(index)
@@ -150,7 +158,8 @@ struct SegmentPipeline: Sendable {
                         if segmentStart == nil { segmentStart = player.writePosition }
                         delivered = true
                         format = chunk.format
-                        try await player.write(chunk.samples, format: chunk.format, gain: spec.gain)
+                        let samples = loudness.process(chunk.samples, format: chunk.format, voice: controller.currentVoice)
+                        try await player.write(samples, format: chunk.format, gain: spec.gain)
                         for tap in taps { tap.feed(chunk.samples, format: chunk.format) }
                         feed.taken(seconds: chunk.format.seconds(frames: chunk.samples.count / max(chunk.format.channels, 1)))
                         if !markIndices.isEmpty {
@@ -165,6 +174,8 @@ struct SegmentPipeline: Sendable {
                     _ = controller.fallBack(from: index, to: fallback)
                     continue
                 }
+                let tail = loudness.endSegment()
+                if !tail.isEmpty { try await player.write(tail, format: format, gain: spec.gain) }
                 try Task.checkCancellation()
                 if !markIndices.isEmpty {
                     await onMarks(place(markIndices, segment: index, start: segmentStart ?? player.writePosition,

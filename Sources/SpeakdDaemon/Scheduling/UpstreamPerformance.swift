@@ -188,14 +188,8 @@ final class UpstreamPerformance: Sendable {
     }
 
     private func save(_ snapshot: State) {
-        guard let path else { return }
-        let encoder = JSONEncoder()
-        guard let data = try? encoder.encode(snapshot) else { return }
-        let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
-        try? FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        let temporary = path + ".tmp"
-        guard FileManager.default.createFile(atPath: temporary, contents: data) else { return }
-        _ = rename(temporary, path)
+        guard let path, let data = try? JSONEncoder().encode(snapshot) else { return }
+        StateFile.replace(path, with: data)
     }
 
     /// `$SPEAKD_STATE_DIR`, else `$STATE_DIRECTORY` (systemd), else `$XDG_STATE_HOME/speakd`, else `~/.local/state/speakd`.

@@ -1,0 +1,127 @@
+import SpeakdAudio
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Brings a job's speech to a loudness target (LUFS) under a true-peak ceiling, so that every voice — upstream or
+/// the fallback — is heard at the same level.
+///
+/// Speech streams: its integrated loudness is unknown when it starts. The gain starts from what this voice measured
+/// before (`startingLoudness`, learned by the caller) and is decided again from what this job has measured so far
+/// only where a change cannot be heard: in a pause of `pauseSeconds` (as between sentences) or at the end of a
+/// segment. Never inside a sentence, so there is no pumping.
+/// The `PeakLimiter` after the gain keeps raised peaks under the ceiling. The meter reads the input before the gain.
+///
+/// Units: interleaved s16, whole frames; loudness in LUFS, gains and ceiling in dB.
+///
+/// Threading: not Sendable; one task at a time (the job's writer), see `AudioFilter`.
+public final class LoudnessNormalizer: AudioFilter {
+    public let target: Double
+    /// What a voice is assumed to measure before anything is known of it (speech engines land between -24 and -18).
+    public static let assumedLoudness = -20.0
+    /// The gain never goes beyond ±`maximumGain` dB: a whisper stays a whisper rather than raising noise by 40 dB.
+    public static let maximumGain = 20.0
+
+    /// The limiter takes at most this much loudness away before the gain makes up for it (more would mean raising a
+    /// voice into constant limiting).
+    public static let maximumMakeUp = 3.0
+
+    public private(set) var gain: Double
+    private let limiter: PeakLimiter
+    private var meter: LoudnessMeter?
+
+    /// - Parameters:
+    ///   - startingLoudness: what this voice measured before (LUFS, before any gain), nil if unknown.
+    ///   - startingLimiterLoss: how much loudness the limiter took from this voice before (dB).
+    public init(target: Double, ceiling: Double, startingLoudness: Double?, startingLimiterLoss: Double = 0) {
+        self.target = target
+        limiter = PeakLimiter(ceiling: ceiling)
+        gain = Self.gain(toReach: target, from: startingLoudness ?? Self.assumedLoudness, limiterLoss: startingLimiterLoss)
+    }
+
+    /// The job's integrated loudness so far, before the gain (nil until 400 ms of sound).
+    public var measuredLoudness: Double? { meter?.integratedLoudness }
+    /// Seconds of audio measured in this job.
+    public var measuredSeconds: Double { meter?.seconds ?? 0 }
+    /// Loudness the limiter took away in this job so far, in LU: its input (after the gain) measured against its
+    /// output, both gated as BS.1770 gates them (an energy ratio would under-count: limiting hits the loud, weighted
+    /// parts).
+    public var limiterLoss: Double {
+        guard let before = limiterInput?.integratedLoudness, let after = limiterOutput?.integratedLoudness else { return 0 }
+        return max(before - after, 0)
+    }
+    public var outputLoudness: Double? { limiterOutput?.integratedLoudness }
+    private var limiterInput: LoudnessMeter?
+    private var limiterOutput: LoudnessMeter?
+
+    /// A pause this long (all samples under `quietLevel`) lets the gain change unheard: between sentences, most
+    /// engines pause 200 ms or more.
+    public static let pauseSeconds = 0.12
+    static let quietLevel: Int16 = 64
+    /// Frames of the current run of quiet samples, and whether the gain was already revised in it.
+    private var quietFrames = 0
+    private var revisedInThisPause = false
+
+    public func process(_ samples: [Int16], format: PCMFormat) -> [Int16] {
+        if meter?.format != format {
+            meter = LoudnessMeter(format: format)
+            limiterInput = LoudnessMeter(format: format)
+            limiterOutput = LoudnessMeter(format: format)
+        }
+        // Split where a pause has lasted long enough: what follows it is processed at the revised gain.
+        let channels = max(format.channels, 1)
+        let pause = Int(Self.pauseSeconds * Double(format.sampleRate))
+        var output: [Int16] = []
+        var start = 0
+        var frame = 0
+        while frame < samples.count / channels {
+            var quiet = true
+            for channel in 0..<channels where abs(Int(samples[frame * channels + channel])) > Int(Self.quietLevel) { quiet = false }
+            if quiet {
+                quietFrames += 1
+                if quietFrames >= pause, !revisedInThisPause {
+                    revisedInThisPause = true
+                    let end = (frame + 1) * channels
+                    output += run(Array(samples[start..<end]), format: format)
+                    start = end
+                    revise()
+                }
+            } else {
+                quietFrames = 0
+                revisedInThisPause = false
+            }
+            frame += 1
+        }
+        if start < samples.count { output += run(Array(samples[start...]), format: format) }
+        return output
+    }
+
+    private func run(_ samples: [Int16], format: PCMFormat) -> [Int16] {
+        meter?.add(samples)
+        let factor = pow(10, gain / 20)
+        limiterInput?.add(samples, gain: factor)
+        limiter.inputGain = Float(factor)
+        let output = limiter.process(samples, format: format)
+        limiterOutput?.add(output)
+        return output
+    }
+
+    /// The gain for what follows, from what this job has measured (nothing before 400 ms of sound).
+    private func revise() {
+        if let measured = measuredLoudness { gain = Self.gain(toReach: target, from: measured, limiterLoss: limiterLoss) }
+    }
+
+    /// A sentence ended: what the limiter holds comes out, and the gain for the next sentence follows what this job
+    /// has measured.
+    public func endSegment() -> [Int16] {
+        let tail = limiter.flush()
+        revise()
+        return tail
+    }
+
+    public func flush() -> [Int16] { limiter.flush() }
+
+    static func gain(toReach target: Double, from loudness: Double, limiterLoss: Double) -> Double {
+        min(max(target - loudness + min(max(limiterLoss, 0), maximumMakeUp), -maximumGain), maximumGain)
+    }
+}
