@@ -1,5 +1,6 @@
 import CAlsa
 import CSpeakdShim
+import SpeakdCore
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -1,3 +1,4 @@
+import SpeakdCore
 /// A sound sink the audio thread writes to: ALSA now, others later.
 ///
 /// Modelled on MPD's output interface: every method is called **on the audio thread only** (never concurrently),

@@ -1,4 +1,5 @@
 import CSpeakdShim
+import SpeakdCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -1,3 +1,4 @@
+import SpeakdCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc

@@ -4,6 +4,7 @@ import Dispatch
 import Logging
 import SpeakdAudio
 import SpeakdCache
+import SpeakdCore
 import SpeakdProtocol
 import SpeakdSynthesis
 #if canImport(Glibc)
