@@ -110,7 +110,9 @@ let package = Package(
         .target(name: "SpeakdTestSupport", path: "Tests/SpeakdTestSupport"),
         .testTarget(name: "SpeakdEncodingTests", dependencies: ["SpeakdEncoding", "SpeakdSinks", "SpeakdCore", "speakd-encode",
                                                                "SpeakdTestSupport"]),
-        .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio", "SpeakdCore"]),
+        // Counts allocations on the audio thread in-process (defines malloc for the test executable).
+        .target(name: "CAllocationProbe", path: "Tests/CAllocationProbe"),
+        .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio", "SpeakdCore", "CAllocationProbe"]),
         .testTarget(name: "SpeakdDecodingTests", dependencies: ["SpeakdDecoding", "SpeakdCore", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdCacheTests", dependencies: ["SpeakdCache", "SpeakdSynthesis", "SpeakdEncoding", "SpeakdCore", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),

@@ -1,4 +1,5 @@
 import SpeakdCore
+import SpeakdProcessing
 import Synchronization
 import SpeakdAudio
 import SpeakdProtocol
@@ -133,6 +134,8 @@ struct SegmentPipeline: Sendable {
     func run() async -> JobQueue.SynthesisResult {
         let controller = Controller(spec: spec)
         defer { controller.cancelAll() }
+        // Post-processing between the engine and the ring (gain; the device's format when one is fixed).
+        let chain = ProcessingChain.playback(gain: spec.gain, deviceFormat: player.deviceFormat)
         var format = PCMFormat.openAISpeech
         var index = 0
         do {
@@ -151,13 +154,18 @@ struct SegmentPipeline: Sendable {
                         if segmentStart == nil { segmentStart = player.writePosition }
                         delivered = true
                         format = chunk.format
-                        try await player.write(chunk.samples, format: chunk.format, gain: spec.gain)
+                        let played = try chain.process(chunk)
+                        try await player.write(played.samples, format: played.format)
                         for tap in taps { tap.feed(chunk.samples, format: chunk.format) }
                         feed.taken(seconds: chunk.format.seconds(frames: chunk.samples.count / max(chunk.format.channels, 1)))
                         if !markIndices.isEmpty {
-                            collected += chunk.samples
-                            wordStarts += chunk.wordStarts
+                            collected += played.samples
+                            wordStarts += played.wordStarts
                         }
+                    }
+                    if let tail = try chain.flush() {
+                        try await player.write(tail.samples, format: tail.format)
+                        if !markIndices.isEmpty { collected += tail.samples }
                     }
                 } catch let error as SynthesisError where !delivered && !controller.engineIsFallback && spec.fallback != nil
                     && spec.engine.engineName != spec.fallback?.engine.engineName {
@@ -169,7 +177,7 @@ struct SegmentPipeline: Sendable {
                 try Task.checkCancellation()
                 if !markIndices.isEmpty {
                     await onMarks(place(markIndices, segment: index, start: segmentStart ?? player.writePosition,
-                                        samples: collected, wordStarts: wordStarts, format: format))
+                                        samples: collected, wordStarts: wordStarts, format: chain.outputFormat(for: format)))
                 }
                 controller.consumed(index)
                 index += 1
