@@ -26,6 +26,9 @@ public struct ConfigurationFile: Sendable, Equatable {
     public var maxTextCharacters: Int?
     public var maxUnreadBytes: Int?
     public var bufferMilliseconds: Int?
+    /// `[audio] sample_rate` / `channels`: a fixed device format (both or neither).
+    public var deviceSampleRate: Int?
+    public var deviceChannels: Int?
     public var embeddedVoice: String?
     public var fallback: String?
     /// In file order.
@@ -114,6 +117,8 @@ public struct ConfigurationFile: Sendable, Equatable {
             device = try audio.string("device")
             periodMilliseconds = try audio.integer("period_ms", in: 1...500)
             bufferMilliseconds = try audio.integer("buffer_ms", in: 2...2000)
+            deviceSampleRate = try audio.integer("sample_rate", in: 8_000...192_000)
+            deviceChannels = try audio.integer("channels", in: 1...2)
             try audio.rejectUnknown()
         }
         if var table = try reader.table("archive") {

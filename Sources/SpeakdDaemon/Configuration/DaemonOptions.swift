@@ -1,3 +1,4 @@
+import SpeakdCore
 import SpeakdProtocol
 import SpeakdSynthesis
 
@@ -57,6 +58,8 @@ public struct DaemonOptions: Sendable, Equatable {
     public var device = "default"
     public var periodMicroseconds: UInt32 = 10_000
     public var bufferMicroseconds: UInt32 = 40_000
+    /// Open the device at this format whatever the source's (`[audio] sample_rate` and `channels`); nil: as it comes.
+    public var deviceFormat: PCMFormat?
     /// The daemon-side archive; off unless a directory is configured.
     public var archive = ArchiveOptions()
     /// The phrase cache; on by default.

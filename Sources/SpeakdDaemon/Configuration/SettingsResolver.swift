@@ -1,3 +1,4 @@
+import SpeakdCore
 import SpeakdEncoding
 import SpeakdProtocol
 import SpeakdSynthesis
@@ -142,6 +143,12 @@ public enum SettingsResolver {
         }
         options.periodMicroseconds = UInt32(period * 1000)
         options.bufferMicroseconds = UInt32(buffer * 1000)
+        if file?.deviceSampleRate != nil || file?.deviceChannels != nil {
+            guard let rate = file?.deviceSampleRate, let channels = file?.deviceChannels else {
+                throw StartupError("[audio] sample_rate and channels fix the device's format together: set both or neither")
+            }
+            options.deviceFormat = PCMFormat(sampleRate: rate, channels: channels)
+        }
         let logLevel = pick("log_level", flag: flags.logLevel, fileValue: file?.logLevel, default: "info")
 
         // Upstreams: the file's sections, then the implicit `openai` one from the SDK's variables.
