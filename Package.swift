@@ -1,6 +1,7 @@
 // swift-tools-version:6.0
 // speakd: a text-to-speech playback daemon. The target graph mirrors the pipeline:
-// SpeakdProtocol (wire) ← SpeakdClient (speakctl) ; SpeakdSynthesis → SpeakdAudio → ALSA, all driven by SpeakdDaemon.
+// SpeakdProtocol (wire) ← SpeakdClient (speakctl) ; SpeakdSynthesis → SpeakdProcessing → SpeakdAudio → ALSA, all driven
+// by SpeakdDaemon; SpeakdCore (formats, chunks) under every stage.
 import PackageDescription
 
 let package = Package(
@@ -25,6 +26,7 @@ let package = Package(
         .systemLibrary(name: "CAlsa", pkgConfig: "alsa", providers: [.apt(["libasound2-dev"])]),
         .systemLibrary(name: "CEspeakNG", pkgConfig: "espeak-ng", providers: [.apt(["libespeak-ng-dev"])]),
         .systemLibrary(name: "CSonic", providers: [.apt(["libsonic-dev"])]),   // Debian ships no sonic.pc
+        .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "CEbur128", pkgConfig: "libebur128", providers: [.apt(["libebur128-dev"])]),
         // C shims for what Swift cannot import: variadic callbacks and macros.
         .target(name: "CSpeakdShim", dependencies: ["CAlsa"]),
@@ -42,19 +44,22 @@ let package = Package(
         .target(name: "SpeakdProtocol"),
         // A blocking Unix-socket client with no NIO, used by speakctl (runs once per announcement).
         .target(name: "SpeakdClient", dependencies: ["SpeakdProtocol"]),
-        // PCM format, the lock-free ring, the audio thread and ALSA output.
-        .target(name: "SpeakdAudio", dependencies: ["CAlsa", "CSpeakdShim"]),
+        // What every stage shares (PCM format, audio chunks, word positions): pure Swift, no C, no NIO, so a module
+        // that needs a format does not link the output's libraries.
+        .target(name: "SpeakdCore"),
+        // The lock-free ring, the audio thread and the outputs (ALSA, null, test).
+        .target(name: "SpeakdAudio", dependencies: ["SpeakdCore", "CAlsa", "CSpeakdShim"]),
         // Sentence segmentation, shared by the daemon (upstream requests) and speakctl (--follow); pure Swift.
         .target(name: "SpeakdText", dependencies: ["SpeakdProtocol"]),
         // Upstream answers to s16: raw PCM in any byte order, WAV, MP3, Ogg Opus, FLAC, streaming; no NIO.
-        .target(name: "SpeakdDecoding", dependencies: ["SpeakdAudio", "CMPG123", "COgg", "COpus", "CFLAC"]),
-        // Post-processing between synthesis and the ring: the filter interface and its filters (time-stretching over
-        // libsonic). No NIO: it runs wherever the audio is produced. PCMFormat comes from SpeakdAudio until a core
-        // module holds it.
-        .target(name: "SpeakdProcessing", dependencies: ["SpeakdAudio", "CSonic", "CEbur128"]),
+        .target(name: "SpeakdDecoding", dependencies: ["SpeakdCore", "CMPG123", "COgg", "COpus", "CFLAC"]),
+        // Post-processing between synthesis and the ring: the filter interface, the chain and its filters (gain,
+        // time-stretching over libsonic, resampling over libsoxr, channel mapping, loudness over libebur128). No NIO:
+        // it runs wherever the audio is produced, never on the audio thread.
+        .target(name: "SpeakdProcessing", dependencies: ["SpeakdCore", "CSonic", "CSoxr", "CEbur128"]),
         // OpenAI-compatible streaming client, embedded espeak-ng engine.
         .target(name: "SpeakdSynthesis", dependencies: [
-            "SpeakdProtocol", "SpeakdText", "SpeakdAudio", "SpeakdDecoding", "SpeakdProcessing", "CEspeakNG",
+            "SpeakdProtocol", "SpeakdText", "SpeakdCore", "SpeakdDecoding", "SpeakdProcessing", "CEspeakNG",
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -66,15 +71,16 @@ let package = Package(
         // Where encoded bytes go (sinks, atomic files) and format names: pure Swift, so speakctl's --save links it
         // without the encoders' C libraries or ALSA (each shared library costs process start-up time).
         .target(name: "SpeakdSinks"),
-        .target(name: "SpeakdEncoding", dependencies: ["SpeakdSinks", "SpeakdAudio", "CLame", "COpus", "CFLAC", "CSpeakdEncoderShim"]),
+        .target(name: "SpeakdEncoding", dependencies: ["SpeakdSinks", "SpeakdCore", "CLame", "COpus", "CFLAC", "CSpeakdEncoderShim"]),
         // The phrase cache: synthesized segments stored as FLAC, content-addressed, LRU-bounded; beside the pipeline.
         .target(name: "SpeakdCache", dependencies: [
-            "SpeakdSynthesis", "SpeakdEncoding", "SpeakdAudio",
+            "SpeakdSynthesis", "SpeakdEncoding", "SpeakdCore",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The daemon: socket server, job runner, configuration.
         .target(name: "SpeakdDaemon", dependencies: [
-            "SpeakdProtocol", "SpeakdText", "SpeakdSynthesis", "SpeakdAudio", "SpeakdEncoding", "SpeakdCache",
+            "SpeakdProtocol", "SpeakdText", "SpeakdSynthesis", "SpeakdCore", "SpeakdAudio", "SpeakdProcessing", "SpeakdEncoding",
+            "SpeakdCache",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -97,22 +103,24 @@ let package = Package(
 
         // A thin CLI over SpeakdEncoding: raw s16le in, an archive file out (also what scripts/bench-encode times).
         .executableTarget(name: "speakd-encode", dependencies: [
-            "SpeakdEncoding", "SpeakdAudio",
+            "SpeakdEncoding", "SpeakdCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
         // Test helpers shared by the suites (child processes without Foundation's Process); no XCTest inside.
         .target(name: "SpeakdTestSupport", path: "Tests/SpeakdTestSupport"),
-        .testTarget(name: "SpeakdEncodingTests", dependencies: ["SpeakdEncoding", "SpeakdSinks", "SpeakdAudio", "speakd-encode",
+        .testTarget(name: "SpeakdEncodingTests", dependencies: ["SpeakdEncoding", "SpeakdSinks", "SpeakdCore", "speakd-encode",
                                                                "SpeakdTestSupport"]),
-        .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio"]),
-        .testTarget(name: "SpeakdDecodingTests", dependencies: ["SpeakdDecoding", "SpeakdAudio", "SpeakdTestSupport"]),
-        .testTarget(name: "SpeakdCacheTests", dependencies: ["SpeakdCache", "SpeakdSynthesis", "SpeakdEncoding", "SpeakdTestSupport"]),
+        // Counts allocations on the audio thread in-process (defines malloc for the test executable).
+        .target(name: "CAllocationProbe", path: "Tests/CAllocationProbe"),
+        .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio", "SpeakdCore", "CAllocationProbe"]),
+        .testTarget(name: "SpeakdDecodingTests", dependencies: ["SpeakdDecoding", "SpeakdCore", "SpeakdTestSupport"]),
+        .testTarget(name: "SpeakdCacheTests", dependencies: ["SpeakdCache", "SpeakdSynthesis", "SpeakdEncoding", "SpeakdCore", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),
-        .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis", "SpeakdText", "SpeakdProcessing"]),
-        .testTarget(name: "SpeakdProcessingTests", dependencies: ["SpeakdProcessing", "SpeakdAudio"]),
+        .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis", "SpeakdText", "SpeakdProcessing", "SpeakdCore"]),
+        .testTarget(name: "SpeakdProcessingTests", dependencies: ["SpeakdProcessing", "SpeakdCore"]),
         .testTarget(name: "SpeakdTextTests", dependencies: ["SpeakdText"]),
-        .testTarget(name: "SpeakdDaemonTests", dependencies: ["SpeakdDaemon", "SpeakdProtocol"]),
+        .testTarget(name: "SpeakdDaemonTests", dependencies: ["SpeakdDaemon", "SpeakdProtocol", "SpeakdCore"]),
         .testTarget(name: "SpeakctlTests", dependencies: ["speakctl"]),
         .testTarget(name: "SpeechDispatcherModuleTests", dependencies: ["SpeechDispatcherModule", "SpeakdProtocol"]),
         .testTarget(name: "SpeakdIntegrationTests", dependencies: ["SpeakdProtocol", "SpeakdClient", "speakd", "speakctl", "sd_speakd",

@@ -1,5 +1,6 @@
 import CAlsa
 import CSpeakdShim
+import SpeakdCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,6 +18,7 @@ public final class ALSAOutput: AudioOutput {
     private var format: PCMFormat?
     public private(set) var periodFrames = 0
     public private(set) var bufferFrames = 0
+    public var maximumBufferMicroseconds: Int { Int(bufferMicroseconds) }
     /// Set by a failure mid-stream: `close` then drops alsa-lib's cached configuration (see `forgetConfiguration`).
     private var reloadConfiguration = false
 
@@ -64,6 +66,8 @@ public final class ALSAOutput: AudioOutput {
         }
         pcm = nil
         format = nil
+        periodFrames = 0
+        bufferFrames = 0
         if reloadConfiguration {
             reloadConfiguration = false
             Self.forgetConfiguration()
@@ -87,11 +91,11 @@ public final class ALSAOutput: AudioOutput {
         return 0
     }
 
-    public func write(_ frames: UnsafeBufferPointer<Int16>) throws(AudioOutputError) -> Int {
+    public func write(_ samples: UnsafeBufferPointer<Int16>, frames: Int) throws(AudioOutputError) -> Int {
         guard let pcm, let format else { throw AudioOutputError(kind: .write, code: -EBADFD, device: deviceName) }
-        let count = snd_pcm_uframes_t(frames.count / format.channels)
-        let written = snd_pcm_writei(pcm, frames.baseAddress, count)
-        if written >= 0 { return Int(written) * format.channels }
+        let count = snd_pcm_uframes_t(max(min(frames, samples.count / max(format.channels, 1)), 0))
+        let written = snd_pcm_writei(pcm, samples.baseAddress, count)
+        if written >= 0 { return Int(written) }
         if written == -Int(EAGAIN) { return 0 }
         try recover(from: Int32(written))
         return 0

@@ -1,26 +1,42 @@
-/// A sound sink the audio thread writes to: ALSA now, others later.
+import SpeakdCore
+/// A sound sink the audio thread writes to: `ALSAOutput`, `NullOutput` (plumbing), `TestOutput` (simulated time, for
+/// tests); a network output (Snapcast) fits the same shape.
+///
+/// Units: frames (one sample per channel) everywhere; buffers are interleaved s16 in the open format.
 ///
 /// Modelled on MPD's output interface: every method is called **on the audio thread only** (never concurrently),
 /// and says what it throws. `write` and `delay` are called in the steady state and must not allocate, lock (beyond
 /// what the sound library does internally) or log; `open` and `close` run between streams and may allocate.
-/// Implementations are therefore not thread-safe, and need not be.
+/// Implementations are therefore not thread-safe, and need not be (`maximumBufferMicroseconds` excepted).
 public protocol AudioOutput: AnyObject {
     /// The name shown to users ("default", "hw:0", "file:FILE=…").
     var deviceName: String { get }
 
-    /// Opens (or reopens) the device for `format`. Throws when the device is missing, busy or cannot take the format.
+    /// The longest device buffer this output asks for, in microseconds, whatever the format; 0 if it holds nothing.
+    /// Read once, on any thread, when a player is created: the ring's rewind reserve is sized from it.
+    var maximumBufferMicroseconds: Int { get }
+
+    /// Opens (or reopens) the device for `format`. Throws `.open` when the device is missing or busy, `.configure`
+    /// when it cannot take the format or the period and buffer sizes.
     func open(format: PCMFormat) throws(AudioOutputError)
 
     /// Releases the device. Safe to call when closed.
     func close()
 
-    /// Frames the device can take now without blocking. Throws on an xrun or a lost device.
+    /// Frames per period as granted at the last `open` (the device's wake-up granularity); 0 when closed.
+    var periodFrames: Int { get }
+
+    /// Frames the device's buffer holds as granted at the last `open`; 0 when closed.
+    var bufferFrames: Int { get }
+
+    /// Frames the device can take now without blocking. Throws `.underrun` after an xrun (already recovered), other
+    /// kinds when the device is lost.
     func availableFrames() throws(AudioOutputError) -> Int
 
-    /// Writes up to `frames.count` frames without blocking; returns how many were taken (0 if the device is full).
-    /// Throws `.underrun` after an xrun (already recovered: the next write restarts the stream) and other errors
-    /// when the device is gone.
-    func write(_ frames: UnsafeBufferPointer<Int16>) throws(AudioOutputError) -> Int
+    /// Writes up to `frames` frames from `samples` (interleaved in the open format, at least `frames` × channels
+    /// samples) without blocking; returns how many frames were taken (0 if the device is full). Throws `.underrun`
+    /// after an xrun (already recovered: the next write restarts the stream) and `.write` when the device is gone.
+    func write(_ samples: UnsafeBufferPointer<Int16>, frames: Int) throws(AudioOutputError) -> Int
 
     /// Frames written but not yet heard (0 when stopped).
     func delayFrames() -> Int

@@ -1,4 +1,5 @@
 import CSpeakdShim
+import SpeakdCore
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -47,18 +48,25 @@ public final class AudioPlayer: Sendable {
     public let deviceName: String
     /// Samples the ring holds (a few seconds); memory stays bounded whatever the text length.
     public let ringCapacity: Int
+    /// Consumed samples kept for stepping back over a dropped device buffer (exact pause, fades from the sample
+    /// heard last): the largest buffer the output asks for, at the most demanding format it may be opened at.
+    public let rewindReserve: Int
+    /// The format the device is opened at whatever the source's, when one is configured; nil: the source's format
+    /// as it comes. The player does not convert: the writer's `ProcessingChain` (SpeakdProcessing) resamples and
+    /// remaps to it before `write`.
+    public let deviceFormat: PCMFormat?
     let state = PlayerState()
-    private let ring: SPSCRingBuffer<Int16>
+    let ring: SPSCRingBuffer<Int16>
     private let producer: PThreadMutex<SPSCRingBuffer<Int16>.Producer>
     /// The control side's end of the control ring; a mutex because any task may send (the audio thread reads
     /// without one).
     private let controls: PThreadMutex<SPSCRingBuffer<UInt64>.Producer>
-    private let wake: EventFD
-    private let notify: EventFD
-    private let waiters = PThreadMutex<[Waiter]>([])
-    private let threads = PThreadMutex<[pthread_t]>([])
+    let wake: EventFD
+    let notify: EventFD
+    let waiters = PThreadMutex<[Waiter]>([])
+    let threads = PThreadMutex<[pthread_t]>([])
 
-    private struct Waiter {
+    struct Waiter {
         enum Target { case device(UInt64), played(UInt64), control(UInt64) }
         var target: Target
         var errorGeneration: UInt64
@@ -70,11 +78,13 @@ public final class AudioPlayer: Sendable {
     /// - Parameters:
     ///   - ringSeconds: audio buffered ahead of the device, at 48 kHz (twice that at 24 kHz).
     ///   - fadeMilliseconds: length of the fade-out on stop, cancel and pause, and of the fade-in on resume.
-    public init(output: any AudioOutput, ringSeconds: Double = 5.0, fadeMilliseconds: Int = 2) throws(AudioOutputError) {
+    ///   - deviceFormat: a fixed device format (see `deviceFormat`); nil to open the device at each source's format.
+    public init(output: any AudioOutput, ringSeconds: Double = 5.0, fadeMilliseconds: Int = 2,
+                deviceFormat: PCMFormat? = nil) throws(AudioOutputError) {
         deviceName = output.deviceName
-        // The reserve covers the largest device buffer (0.25 s at 48 kHz stereo), so a pause can always go back to
-        // the last sample heard.
-        ring = SPSCRingBuffer(minimumCapacity: Int(ringSeconds * 48_000), rewindReserve: 24_000, zero: 0)
+        self.deviceFormat = deviceFormat
+        rewindReserve = Self.rewindReserve(bufferMicroseconds: output.maximumBufferMicroseconds, deviceFormat: deviceFormat)
+        ring = SPSCRingBuffer(minimumCapacity: Int(ringSeconds * 48_000), rewindReserve: rewindReserve, zero: 0)
         ringCapacity = ring.writableCapacity
         producer = PThreadMutex(ring.makeProducer())
         let controlRing = SPSCRingBuffer<UInt64>(minimumCapacity: 4_096 * PlayerControl.wordCount, zero: 0)
@@ -88,6 +98,16 @@ public final class AudioPlayer: Sendable {
         realtimePriorityError = Self.raiseToRealtime(audioThread)
         let monitorThread = try Self.spawn(name: "speakd-audio-ev") { [self] in monitorLoop() }
         threads.withLock { $0 = [audioThread, monitorThread] }
+    }
+
+    /// Samples to keep behind the read position so that a pause or a cut can always go back to the last sample heard:
+    /// the device's whole buffer at `deviceFormat`, or, with none, at the most demanding source format (the highest
+    /// plausible rate, stereo), with half again for a device that grants more than it was asked (buffer sizes are
+    /// rounded to whole periods), plus a fade. 40 ms: 24,000 samples; the 2 s maximum: 1.15 M (2.3 MB).
+    static func rewindReserve(bufferMicroseconds: Int, deviceFormat: PCMFormat?) -> Int {
+        let format = deviceFormat ?? PCMFormat(sampleRate: PCMFormat.plausibleRates.upperBound, channels: 2)
+        let frames = (max(bufferMicroseconds, 0) * format.sampleRate + 999_999) / 1_000_000
+        return frames * max(format.channels, 1) * 3 / 2 + 960
     }
 
     // MARK: producer side
@@ -117,11 +137,10 @@ public final class AudioPlayer: Sendable {
     }
 
     /// Copies `samples` into the ring, waiting (asynchronously) while it is full. Samples in a new format wait until
-    /// the previous audio has been played, then the device is reopened at the new rate. `gain` (linear, 0…2)
-    /// scales the samples on the way in, saturating instead of wrapping.
+    /// the previous audio has been played, then the device is reopened at the new rate. Gain and format conversion
+    /// happen before, in the writer's `ProcessingChain`.
     /// Throws `CancellationError` when the calling task is cancelled; what was written stays written.
-    public func write(_ samples: [Int16], format: PCMFormat, gain: Double = 1.0) async throws {
-        let samples = gain == 1.0 ? samples : Self.scaled(samples, by: gain)
+    public func write(_ samples: [Int16], format: PCMFormat) async throws {
         if format.packed != state.requestedFormat.load(ordering: .relaxed) {
             while ring.readPosition != ring.writePosition {
                 try await Task.sleep(for: .milliseconds(5))
@@ -152,15 +171,6 @@ public final class AudioPlayer: Sendable {
 
     /// Same as `closeOpenDiscard`.
     public func reopen() { closeOpenDiscard() }
-
-    /// Saturating linear gain: loud input at a gain above 1 clips to full scale instead of wrapping around.
-    static func scaled(_ samples: [Int16], by gain: Double) -> [Int16] {
-        let gain = max(0, min(gain, 8))
-        return samples.map { sample in
-            let value = (Double(sample) * gain).rounded()
-            return Int16(max(Double(Int16.min), min(Double(Int16.max), value)))
-        }
-    }
 
     // MARK: control side
 
@@ -284,97 +294,7 @@ public final class AudioPlayer: Sendable {
         resolveWaiters(final: true)
     }
 
-    // MARK: waiting
-
-    private func wait(for target: Waiter.Target, since stream: PlaybackStream?) async -> PlaybackOutcome {
-        await withCheckedContinuation { continuation in
-            let waiter = Waiter(target: target,
-                                errorGeneration: stream?.errorGeneration ?? .max,
-                                continuation: continuation)
-            waiters.withLock { $0.append(waiter) }
-            resolveWaiters(final: state.shutdown.load(ordering: .acquiring))
-        }
-    }
-
-    private func monitorLoop() {
-        while !state.shutdown.load(ordering: .acquiring) {
-            notify.clear()
-            resolveWaiters(final: false)
-        }
-    }
-
-    private func resolveWaiters(final: Bool) {
-        let device = state.devicePosition.load(ordering: .acquiring)
-        let played = state.playedPosition.load(ordering: .acquiring)
-        let control = state.controlCompleted.load(ordering: .acquiring)
-        let errors = state.deviceErrors.load(ordering: .acquiring)
-        var ready: [(CheckedContinuation<PlaybackOutcome, Never>, PlaybackOutcome)] = []
-        waiters.withLock { waiters in
-            var watchDevice = UInt64.max
-            var watchPlayed = UInt64.max
-            waiters.removeAll { waiter in
-                let reached: Bool
-                switch waiter.target {
-                case .device(let position):
-                    reached = device >= position
-                    if !reached { watchDevice = min(watchDevice, position) }
-                case .played(let position):
-                    reached = played >= position
-                    if !reached { watchPlayed = min(watchPlayed, position) }
-                case .control(let generation):
-                    reached = control >= generation
-                }
-                var outcome = PlaybackOutcome.reached
-                if errors > waiter.errorGeneration {
-                    outcome = .deviceFailed(lastDeviceError ?? AudioOutputError(kind: .write, code: -5, device: deviceName))
-                }
-                guard reached || outcome != .reached || final else { return false }
-                ready.append((waiter.continuation, final && !reached && outcome == .reached ? .cut : outcome))
-                return true
-            }
-            state.watchDevicePosition.store(watchDevice, ordering: .relaxed)
-            state.watchPlayedPosition.store(watchPlayed, ordering: .relaxed)
-        }
-        for (continuation, outcome) in ready { continuation.resume(returning: outcome) }
-    }
-
-    // MARK: threads
-
-    /// SCHED_FIFO priority asked for the audio thread. Sound servers run their I/O threads real-time (PulseAudio at
-    /// 5, JACK at 10): at normal priority a busy machine (a neural TTS server on the same cores) can delay the
-    /// thread's wake-up past a 40 ms buffer. The thread sleeps in poll between periods, so it cannot starve others.
-    public static let realtimePriority: Int32 = 10
-
     /// nil when the audio thread runs at `realtimePriority`; else why not (usually EPERM: no CAP_SYS_NICE and an
     /// RLIMIT_RTPRIO below it — the system unit grants `LimitRTPRIO=10`). Playback works either way.
     public let realtimePriorityError: Int32?
-
-    private static func raiseToRealtime(_ thread: pthread_t) -> Int32? {
-        var parameters = sched_param()
-        parameters.sched_priority = realtimePriority
-        let rc = pthread_setschedparam(thread, Int32(SCHED_FIFO), &parameters)
-        return rc == 0 ? nil : rc
-    }
-
-    private final class ThreadBody {
-        let body: () -> Void
-        let name: String
-        init(name: String, body: @escaping () -> Void) { self.name = name; self.body = body }
-    }
-
-    private static func spawn(name: String, _ body: @escaping @Sendable () -> Void) throws(AudioOutputError) -> pthread_t {
-        let context = Unmanaged.passRetained(ThreadBody(name: name, body: body)).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { (raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? in
-            let body = Unmanaged<ThreadBody>.fromOpaque(raw!).takeRetainedValue()
-            _ = speakd_set_thread_name(body.name)
-            body.body()
-            return nil
-        }, context)
-        guard rc == 0 else {
-            Unmanaged<ThreadBody>.fromOpaque(context).release()
-            throw AudioOutputError(kind: .open, code: -Int32(rc), device: "thread \(name)")
-        }
-        return thread
-    }
 }

@@ -1,3 +1,4 @@
+import SpeakdCore
 import Synchronization
 
 /// The words the control side and the audio thread exchange: atomics only, no locks. Positions are ring positions

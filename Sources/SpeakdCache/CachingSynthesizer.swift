@@ -1,4 +1,4 @@
-import SpeakdAudio
+import SpeakdCore
 import SpeakdEncoding
 import SpeakdSynthesis
 

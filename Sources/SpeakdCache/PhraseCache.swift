@@ -1,6 +1,6 @@
 import Dispatch
 import Logging
-import SpeakdAudio
+import SpeakdCore
 import SpeakdEncoding
 import SpeakdSynthesis
 import Synchronization

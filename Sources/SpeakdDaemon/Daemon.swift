@@ -4,6 +4,7 @@ import Dispatch
 import Logging
 import SpeakdAudio
 import SpeakdCache
+import SpeakdCore
 import SpeakdProtocol
 import SpeakdSynthesis
 #if canImport(Glibc)
@@ -34,7 +35,7 @@ public enum Daemon {
 
         let output = ALSAOutput(deviceName: options.device, periodMicroseconds: options.periodMicroseconds,
                                 bufferMicroseconds: options.bufferMicroseconds)
-        let player = try AudioPlayer(output: output)
+        let player = try AudioPlayer(output: output, deviceFormat: options.deviceFormat)
         defer { player.shutdown() }
         if let error = player.realtimePriorityError {
             logger.notice("audio thread at normal priority (real-time priority \(AudioPlayer.realtimePriority) refused: \(String(cString: strerror(error)))); a busy machine may cause underruns. Grant it with LimitRTPRIO=\(AudioPlayer.realtimePriority) (systemd) or CAP_SYS_NICE")

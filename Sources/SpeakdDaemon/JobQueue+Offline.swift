@@ -1,5 +1,6 @@
 import Logging
 import SpeakdAudio
+import SpeakdCore
 import SpeakdProtocol
 import SpeakdSynthesis
 

@@ -1,4 +1,4 @@
-import SpeakdAudio
+import SpeakdCore
 
 /// What a response says about its audio: the container its Content-Type names, and any sample rate or channel count
 /// stated in a Content-Type parameter or in a response header of the server's own.

@@ -1,4 +1,4 @@
-import SpeakdAudio
+import SpeakdCore
 
 /// Why an upstream's body could not be decoded, in words for people ("the upstream's WAV header is corrupt …").
 /// The caller adds who sent it (the server's base URL).

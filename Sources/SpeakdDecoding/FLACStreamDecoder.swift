@@ -1,5 +1,5 @@
 import CFLAC
-import SpeakdAudio
+import SpeakdCore
 
 /// FLAC through libFLAC's stream decoder, frame by frame as bytes arrive.
 ///

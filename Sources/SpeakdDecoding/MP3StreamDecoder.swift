@@ -1,5 +1,5 @@
 import CMPG123
-import SpeakdAudio
+import SpeakdCore
 
 /// MP3 through libmpg123's feed decoder (`mpg123_open_feed` + `mpg123_decode`): bytes are fed as they arrive and
 /// every frame decoded is returned at once, as s16 at the stream's own rate and channel count (an ID3v2 tag in

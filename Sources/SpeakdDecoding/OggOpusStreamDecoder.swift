@@ -1,6 +1,6 @@
 import COgg
 import COpus
-import SpeakdAudio
+import SpeakdCore
 #if canImport(Glibc)
 import Glibc
 #endif

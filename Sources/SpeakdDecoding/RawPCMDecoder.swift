@@ -1,4 +1,4 @@
-import SpeakdAudio
+import SpeakdCore
 
 /// Raw 16-bit PCM in either byte order (`audio/L16` is big-endian by RFC 2586; everything else little-endian).
 ///

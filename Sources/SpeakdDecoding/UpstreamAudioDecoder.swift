@@ -1,4 +1,4 @@
-import SpeakdAudio
+import SpeakdCore
 
 /// Decodes whatever audio an OpenAI-compatible server answers, chosen from its Content-Type, its other headers and
 /// its first bytes: raw PCM in either byte order, WAV, MP3, Ogg Opus or FLAC, to interleaved s16 at the source's

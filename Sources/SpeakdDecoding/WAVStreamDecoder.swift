@@ -1,4 +1,4 @@
-import SpeakdAudio
+import SpeakdCore
 
 /// WAV (RIFF/WAVE, 16-bit PCM) as it streams: the header's `fmt ` chunk gives rate and channels, other chunks are
 /// skipped, and the `data` chunk is raw little-endian PCM.

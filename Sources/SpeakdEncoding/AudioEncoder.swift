@@ -1,4 +1,4 @@
-import SpeakdAudio
+import SpeakdCore
 
 /// One archive being encoded: open it (each format's initializer, or `ArchiveFormat.makeEncoder`), feed it s16le
 /// PCM with `encode`, end it with `finish`.

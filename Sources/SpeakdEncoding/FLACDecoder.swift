@@ -1,5 +1,5 @@
 import CFLAC
-import SpeakdAudio
+import SpeakdCore
 
 /// A whole FLAC stream decoded in memory, checked end to end.
 ///

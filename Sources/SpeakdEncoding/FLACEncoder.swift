@@ -1,5 +1,5 @@
 import CFLAC
-import SpeakdAudio
+import SpeakdCore
 
 /// FLAC through libFLAC's stream encoder: lossless, 16-bit at the input's own rate and channel count, compression
 /// level settable, tags in a Vorbis comment block.

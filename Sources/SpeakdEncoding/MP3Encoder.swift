@@ -1,5 +1,5 @@
 import CLame
-import SpeakdAudio
+import SpeakdCore
 import Synchronization
 
 /// MP3 through libmp3lame: VBR quality or CBR bit rate, an ID3v2.4 tag in front, and the Xing/LAME info frame that

@@ -1,6 +1,6 @@
 import COpus
 import CSpeakdEncoderShim
-import SpeakdAudio
+import SpeakdCore
 
 /// Ogg Opus (RFC 7845) through libopusenc: bit rate and complexity settable, tags as Vorbis comments in OpusTags.
 ///

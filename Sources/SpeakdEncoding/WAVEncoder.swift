@@ -1,4 +1,4 @@
-import SpeakdAudio
+import SpeakdCore
 
 /// WAV (RIFF, PCM s16le) written by hand: a 44-byte header, then the samples as they are.
 ///

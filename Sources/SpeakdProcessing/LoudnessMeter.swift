@@ -2,7 +2,7 @@ import CEbur128
 #if canImport(Glibc)
 import Glibc
 #endif
-import SpeakdAudio
+import SpeakdCore
 
 /// Measures speech loudness as EBU R 128 defines it (libebur128): integrated loudness in LUFS (gated, so pauses do
 /// not count), and true peak (4× oversampled, in dBTP) — the figures broadcast and streaming normalise to.

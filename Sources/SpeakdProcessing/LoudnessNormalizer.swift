@@ -1,4 +1,4 @@
-import SpeakdAudio
+import SpeakdCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -62,7 +62,12 @@ public final class LoudnessNormalizer: AudioFilter {
     private var quietFrames = 0
     private var revisedInThisPause = false
 
-    public func process(_ samples: [Int16], format: PCMFormat) -> [Int16] {
+    public func process(_ samples: inout [Int16], format: PCMFormat) throws(AudioFilterError) {
+        samples = normalize(samples, format: format)
+    }
+
+    /// What `process` does, returning the frames that are ready.
+    public func normalize(_ samples: [Int16], format: PCMFormat) -> [Int16] {
         if meter?.format != format {
             meter = LoudnessMeter(format: format)
             limiterInput = LoudnessMeter(format: format)
@@ -101,7 +106,7 @@ public final class LoudnessNormalizer: AudioFilter {
         let factor = pow(10, gain / 20)
         limiterInput?.add(samples, gain: factor)
         limiter.inputGain = Float(factor)
-        let output = limiter.process(samples, format: format)
+        let output = limiter.limit(samples, format: format)
         limiterOutput?.add(output)
         return output
     }

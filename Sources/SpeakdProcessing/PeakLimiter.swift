@@ -1,4 +1,4 @@
-import SpeakdAudio
+import SpeakdCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -48,7 +48,12 @@ public final class PeakLimiter: AudioFilter {
         self.ceiling = ceiling
     }
 
-    public func process(_ samples: [Int16], format: PCMFormat) -> [Int16] {
+    public func process(_ samples: inout [Int16], format: PCMFormat) throws(AudioFilterError) {
+        samples = limit(samples, format: format)
+    }
+
+    /// What `process` does, returning the frames that are ready.
+    public func limit(_ samples: [Int16], format: PCMFormat) -> [Int16] {
         var out: [Int16] = []
         if format != self.format {
             out = flush()

@@ -1,5 +1,5 @@
 import CSonic
-import SpeakdAudio
+import SpeakdCore
 
 /// Changes the speed of speech by a factor, keeping its pitch: libsonic (the stretcher espeak-ng and Android use
 /// for fast speech; pitch-synchronous overlap-add, PICOLA between 1× and 2×), with its default settings for speech.
@@ -25,6 +25,13 @@ public final class TimeStretch: AudioFilter {
 
     deinit { if let stream { sonicDestroyStream(stream) } }
 
+    /// The `AudioFilter` form of `process(_:format:) -> [Int16]`. Never throws.
+    public func process(_ samples: inout [Int16], format: PCMFormat) {
+        samples = process(samples, format: format)
+    }
+
+    /// Stretches `samples` (whole frames in `format`) and returns the frames ready; a change of format first flushes
+    /// what was held of the previous one (returned ahead of the new audio).
     public func process(_ samples: [Int16], format: PCMFormat) -> [Int16] {
         var held: [Int16] = []
         if format != self.format {
@@ -40,6 +47,7 @@ public final class TimeStretch: AudioFilter {
         return held + drain()
     }
 
+    /// Never throws: sonic only fails to grow its buffer, and then what it holds is lost, not the stream.
     public func flush() -> [Int16] {
         guard let stream else { return [] }
         sonicFlushStream(stream)

@@ -1,6 +1,6 @@
 import CEspeakNG
 import Dispatch
-import SpeakdAudio
+import SpeakdCore
 import Synchronization
 
 /// The embedded engine: libespeak-ng linked as a C library, so speakd speaks with no key and no network.

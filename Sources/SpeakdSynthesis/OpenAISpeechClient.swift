@@ -4,7 +4,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
-import SpeakdAudio
+import SpeakdCore
 import SpeakdDecoding
 import SpeakdProtocol
 import SpeakdText

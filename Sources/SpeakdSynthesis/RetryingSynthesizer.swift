@@ -1,3 +1,4 @@
+import SpeakdCore
 /// When and how long to wait before trying a failed request again: bounded exponential backoff with jitter, at
 /// least what the upstream asked for, and never longer than a listener would still want the speech.
 ///

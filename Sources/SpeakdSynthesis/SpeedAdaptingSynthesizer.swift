@@ -1,5 +1,5 @@
 import Logging
-import SpeakdAudio
+import SpeakdCore
 import SpeakdProcessing
 
 /// Honours every speed of the contract (0.25–4×) on an upstream that accepts less, or none: asks the upstream for

@@ -1,5 +1,5 @@
 import ArgumentParser
-import SpeakdAudio
+import SpeakdCore
 import SpeakdEncoding
 #if canImport(FoundationEssentials)
 import FoundationEssentials

@@ -1,6 +1,7 @@
 import Foundation
 import XCTest
 @testable import SpeakdAudio
+import SpeakdCore
 
 /// The player with real ALSA PCMs: the `file` plugin (byte-exact capture, unpaced) and a device that does not exist.
 final class AudioPlayerTests: XCTestCase {

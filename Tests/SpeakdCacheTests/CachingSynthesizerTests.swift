@@ -1,5 +1,5 @@
 import XCTest
-import SpeakdAudio
+import SpeakdCore
 import SpeakdSynthesis
 @testable import SpeakdCache
 

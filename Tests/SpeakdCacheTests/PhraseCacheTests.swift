@@ -1,6 +1,6 @@
 import Foundation
 import XCTest
-import SpeakdAudio
+import SpeakdCore
 import SpeakdEncoding
 import SpeakdSynthesis
 @testable import SpeakdCache

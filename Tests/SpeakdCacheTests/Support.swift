@@ -1,7 +1,7 @@
 import Foundation
 @_exported import SpeakdTestSupport
 import Logging
-import SpeakdAudio
+import SpeakdCore
 import SpeakdSynthesis
 @testable import SpeakdCache
 

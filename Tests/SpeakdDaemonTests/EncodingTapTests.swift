@@ -1,5 +1,5 @@
 import Dispatch
-import SpeakdAudio
+import SpeakdCore
 import SpeakdEncoding
 import Synchronization
 import XCTest

@@ -1,5 +1,6 @@
 import XCTest
 @testable import SpeakdDecoding
+import SpeakdCore
 
 /// How responses label their audio: the Content-Type's type and parameters, and the servers' own headers.
 final class AudioLabelTests: XCTestCase {
@@ -56,4 +57,3 @@ final class AudioLabelTests: XCTestCase {
     }
 }
 
-import SpeakdAudio

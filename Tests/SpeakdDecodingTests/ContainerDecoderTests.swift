@@ -1,6 +1,6 @@
-import SpeakdAudio
 import XCTest
 @testable import SpeakdDecoding
+import SpeakdCore
 
 /// Each container, made by its reference encoder, decodes to the source: same format, the right length, the same
 /// waveform (correlation), whatever the pieces the bytes arrive in.

@@ -1,5 +1,5 @@
 import Foundation
-import SpeakdAudio
+import SpeakdCore
 import SpeakdDecoding
 import SpeakdTestSupport
 import XCTest

@@ -1,6 +1,6 @@
-import SpeakdAudio
 import XCTest
 @testable import SpeakdDecoding
+import SpeakdCore
 
 /// Raw PCM and WAV, as servers stream them: any chunking, either byte order, stereo, headers split anywhere,
 /// lookalikes of other formats, and refusals that say what arrived.

@@ -1,6 +1,6 @@
-import SpeakdAudio
 import XCTest
 @testable import SpeakdEncoding
+import SpeakdCore
 
 final class ArchiveFormatTests: XCTestCase {
     func testFormatFromExtensionAndName() {

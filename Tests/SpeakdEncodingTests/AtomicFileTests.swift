@@ -1,8 +1,8 @@
 import Foundation
-import SpeakdAudio
 import XCTest
 @testable import SpeakdEncoding
 @testable import SpeakdSinks
+import SpeakdCore
 
 /// Archives appear under their final name only once complete; leftovers are cleaned; a full disk reads as one.
 final class AtomicFileTests: XCTestCase {

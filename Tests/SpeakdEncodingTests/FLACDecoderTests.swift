@@ -1,7 +1,7 @@
 import Foundation
 import XCTest
-import SpeakdAudio
 @testable import SpeakdEncoding
+import SpeakdCore
 
 /// The decoder the phrase cache reads with, checked against the reference `flac` tool in both directions.
 final class FLACDecoderTests: XCTestCase {

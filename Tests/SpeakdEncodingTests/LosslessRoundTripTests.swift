@@ -1,7 +1,7 @@
 import Foundation
-import SpeakdAudio
 import XCTest
 @testable import SpeakdEncoding
+import SpeakdCore
 
 /// FLAC and WAV decoded by independent tools must give back exactly the samples sent.
 final class LosslessRoundTripTests: XCTestCase {

@@ -1,7 +1,7 @@
 import Foundation
-import SpeakdAudio
 import XCTest
 @testable import SpeakdEncoding
+import SpeakdCore
 
 /// MP3 and Opus decoded by ffmpeg: the right duration within one codec frame, and the same waveform.
 ///

@@ -1,8 +1,8 @@
 import Foundation
 @_exported import SpeakdTestSupport
 import XCTest
-import SpeakdAudio
 @testable import SpeakdEncoding
+import SpeakdCore
 
 /// Test signals, external tools and signal comparison shared by the encoder tests.
 enum TestSignal {

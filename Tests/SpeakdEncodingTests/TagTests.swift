@@ -1,7 +1,7 @@
 import Foundation
-import SpeakdAudio
 import XCTest
 @testable import SpeakdEncoding
+import SpeakdCore
 
 /// Tags as ffprobe reads them: ID3v2.4 in mp3, Vorbis comments in Ogg Opus (stream tags) and FLAC.
 final class TagTests: XCTestCase {

@@ -79,12 +79,15 @@ class IntegrationTestCase: XCTestCase {
     override func tearDownWithError() throws {
         // A failed test shows what the daemon said (its notices and warnings): a timing failure on a CI machine is
         // otherwise hard to explain afterwards.
-        if let daemon, (testRun?.totalFailureCount ?? 0) > 0 {
-            let lines = daemon.stop().log.split(separator: "\n").filter { !$0.contains(": debug: ") }
-            var text = Array(("speakd-test: the daemon's log (without debug lines), last 40:\n"
-                              + lines.suffix(40).joined(separator: "\n") + "\n").utf8)
-            _ = text.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+        if (testRun?.totalFailureCount ?? 0) > 0 {
+            for daemon in DaemonProcess.startedInThisTest where daemon.child.process.isRunning {
+                let lines = daemon.stop().log.split(separator: "\n").filter { !$0.contains(": debug: ") }
+                var text = Array(("speakd-test: the daemon's log (without debug lines), last 40:\n"
+                                  + lines.suffix(40).joined(separator: "\n") + "\n").utf8)
+                _ = text.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
+            }
         }
+        DaemonProcess.startedInThisTest = []
         daemon = nil
         upstream = nil
         recorder = nil
@@ -180,13 +183,19 @@ final class DaemonProcess {
     let child: Child
     let socketPath: String
 
+    /// The daemons the running test started, for its failure report (tests run one at a time).
+    nonisolated(unsafe) static var startedInThisTest: [DaemonProcess] = []
+
     init(arguments: [String], in directory: URL, environment: [String: String] = [:]) throws {
         socketPath = directory.appendingPathComponent("speakd.sock").path
         child = try Child(Harness.binDirectory.appendingPathComponent("speakd").path,
                           ["--socket", socketPath, "--log-level", "debug"] + arguments, environment: environment)
         let deadline = Date().addingTimeInterval(10)
         while Date() < deadline {
-            if (try? DaemonConnection(path: socketPath)) != nil { return }
+            if (try? DaemonConnection(path: socketPath)) != nil {
+                Self.startedInThisTest.append(self)
+                return
+            }
             if !child.process.isRunning { break }
             usleep(10_000)
         }

@@ -1,5 +1,5 @@
 import Foundation
-import SpeakdAudio
+import SpeakdCore
 import SpeakdProcessing
 import XCTest
 
@@ -32,7 +32,7 @@ final class LoudnessTests: XCTestCase {
         let limiter = PeakLimiter(ceiling: -1)
         var output: [Int16] = []
         for chunk in stride(from: 0, to: input.count, by: 1_000) {
-            output += limiter.process(Array(input[chunk..<min(chunk + 1_000, input.count)]), format: format)
+            output += limiter.limit(Array(input[chunk..<min(chunk + 1_000, input.count)]), format: format)
         }
         output += limiter.flush()
         XCTAssertEqual(output.count, input.count, "the limiter changes no length")
@@ -47,7 +47,7 @@ final class LoudnessTests: XCTestCase {
     func testAudioUnderTheCeilingPassesUnchanged() {
         let input = sine(hz: 300, amplitude: 10_000, seconds: 0.5)
         let limiter = PeakLimiter(ceiling: -1)
-        let output = limiter.process(input, format: format) + limiter.flush()
+        let output = limiter.limit(input, format: format) + limiter.flush()
         XCTAssertEqual(output, input)
     }
 }

@@ -1,6 +1,6 @@
 import XCTest
-import SpeakdAudio
 @testable import SpeakdSynthesis
+import SpeakdCore
 
 /// The embedded engine, in process (it needs only espeak-ng's data files).
 final class EspeakSynthesizerTests: XCTestCase {

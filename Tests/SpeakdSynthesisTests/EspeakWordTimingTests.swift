@@ -1,3 +1,4 @@
+import SpeakdCore
 import SpeakdSynthesis
 import SpeakdText
 import XCTest

@@ -1,6 +1,7 @@
 import NIOHTTP1
 import XCTest
 @testable import SpeakdSynthesis
+import SpeakdCore
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else

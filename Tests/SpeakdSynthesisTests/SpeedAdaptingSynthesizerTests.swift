@@ -1,7 +1,7 @@
 import Foundation
-import SpeakdAudio
 @testable import SpeakdSynthesis
 import XCTest
+import SpeakdCore
 
 /// `SpeedAdaptingSynthesizer` over fake upstreams: one that refuses speed outside 1.0–2.0 as Kokoro does, one that
 /// ignores speed. Every listener speed comes out at the natural length / speed, from the upstream itself.

@@ -1,4 +1,5 @@
 import SpeakdAudio
+import SpeakdCore
 import SpeakdEncoding
 import Synchronization
 

@@ -30,6 +30,9 @@ public struct ConfigurationFile: Sendable, Equatable {
     public var normalize: Bool?
     public var loudnessTarget: Int?
     public var truePeak: Int?
+    /// `[audio] sample_rate` / `channels`: a fixed device format (both or neither).
+    public var deviceSampleRate: Int?
+    public var deviceChannels: Int?
     public var embeddedVoice: String?
     public var fallback: String?
     /// In file order.
@@ -121,6 +124,8 @@ public struct ConfigurationFile: Sendable, Equatable {
             normalize = try audio.bool("normalize")
             loudnessTarget = try audio.integer("loudness_target", in: -40...(-5))
             truePeak = try audio.integer("true_peak", in: -9...0)
+            deviceSampleRate = try audio.integer("sample_rate", in: 8_000...192_000)
+            deviceChannels = try audio.integer("channels", in: 1...2)
             try audio.rejectUnknown()
         }
         if var table = try reader.table("archive") {

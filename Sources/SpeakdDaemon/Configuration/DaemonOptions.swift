@@ -1,3 +1,4 @@
+import SpeakdCore
 import SpeakdProtocol
 import SpeakdSynthesis
 
@@ -59,6 +60,8 @@ public struct DaemonOptions: Sendable, Equatable {
     public var bufferMicroseconds: UInt32 = 40_000
     /// Loudness normalisation (`[audio] normalize`, `loudness_target`, `true_peak`); nil when off.
     public var loudness: LoudnessTarget? = LoudnessTarget()
+    /// Open the device at this format whatever the source's (`[audio] sample_rate` and `channels`); nil: as it comes.
+    public var deviceFormat: PCMFormat?
     /// The daemon-side archive; off unless a directory is configured.
     public var archive = ArchiveOptions()
     /// The phrase cache; on by default.

@@ -1,3 +1,4 @@
+import SpeakdCore
 import SpeakdEncoding
 import SpeakdProtocol
 import SpeakdSynthesis
@@ -152,6 +153,12 @@ public enum SettingsResolver {
             let defaults = LoudnessTarget()
             options.loudness = LoudnessTarget(integrated: file?.loudnessTarget.map(Double.init) ?? defaults.integrated,
                                               truePeak: file?.truePeak.map(Double.init) ?? defaults.truePeak)
+        }
+        if file?.deviceSampleRate != nil || file?.deviceChannels != nil {
+            guard let rate = file?.deviceSampleRate, let channels = file?.deviceChannels else {
+                throw StartupError("[audio] sample_rate and channels fix the device's format together: set both or neither")
+            }
+            options.deviceFormat = PCMFormat(sampleRate: rate, channels: channels)
         }
         let logLevel = pick("log_level", flag: flags.logLevel, fileValue: file?.logLevel, default: "info")
 

@@ -1,4 +1,4 @@
-import SpeakdAudio
+import SpeakdCore
 import SpeakdProcessing
 
 /// A job's loudness normalisation between its engine's chunks and the ring: a `LoudnessNormalizer` per voice heard
@@ -26,7 +26,7 @@ struct LoudnessStage {
             normalizer = LoudnessNormalizer(target: memory.target.integrated, ceiling: memory.target.truePeak,
                                             startingLoudness: known?.loudness, startingLimiterLoss: known?.limiterLoss ?? 0)
         }
-        return normalizer?.process(samples, format: format) ?? samples
+        return normalizer?.normalize(samples, format: format) ?? samples
     }
 
     /// A segment (a sentence or more) ended: what the limiter holds, to be written before the next one.

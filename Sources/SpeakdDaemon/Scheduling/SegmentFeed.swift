@@ -1,3 +1,4 @@
+import SpeakdCore
 import Synchronization
 import SpeakdAudio
 import SpeakdSynthesis

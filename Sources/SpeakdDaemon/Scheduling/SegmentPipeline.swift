@@ -1,3 +1,5 @@
+import SpeakdCore
+import SpeakdProcessing
 import Synchronization
 import SpeakdAudio
 import SpeakdProtocol
@@ -138,6 +140,8 @@ struct SegmentPipeline: Sendable {
     func run() async -> JobQueue.SynthesisResult {
         let controller = Controller(spec: spec)
         defer { controller.cancelAll() }
+        // Post-processing between the engine and the ring (gain; the device's format when one is fixed).
+        let chain = ProcessingChain.playback(gain: spec.gain, deviceFormat: player.deviceFormat)
         var format = PCMFormat.openAISpeech
         var index = 0
         var loudness = LoudnessStage(spec: spec)
@@ -158,14 +162,27 @@ struct SegmentPipeline: Sendable {
                         if segmentStart == nil { segmentStart = player.writePosition }
                         delivered = true
                         format = chunk.format
-                        let samples = loudness.process(chunk.samples, format: chunk.format, voice: controller.currentVoice)
-                        try await player.write(samples, format: chunk.format, gain: spec.gain)
+                        // Loudness first (it measures what the engine made), then the chain (volume, device format).
+                        let normalized = loudness.process(chunk.samples, format: chunk.format, voice: controller.currentVoice)
+                        let played = try chain.process(AudioChunk(format: chunk.format, samples: normalized,
+                                                                  wordStarts: chunk.wordStarts))
+                        try await player.write(played.samples, format: played.format)
                         for tap in taps { tap.feed(chunk.samples, format: chunk.format) }
                         feed.taken(seconds: chunk.format.seconds(frames: chunk.samples.count / max(chunk.format.channels, 1)))
                         if !markIndices.isEmpty {
-                            collected += chunk.samples
-                            wordStarts += chunk.wordStarts
+                            collected += played.samples
+                            wordStarts += played.wordStarts
                         }
+                    }
+                    let held = loudness.endSegment()
+                    if !held.isEmpty {
+                        let played = try chain.process(AudioChunk(format: format, samples: held))
+                        try await player.write(played.samples, format: played.format)
+                        if !markIndices.isEmpty { collected += played.samples }
+                    }
+                    if let tail = try chain.flush() {
+                        try await player.write(tail.samples, format: tail.format)
+                        if !markIndices.isEmpty { collected += tail.samples }
                     }
                 } catch let error as SynthesisError where !delivered && !controller.engineIsFallback && spec.fallback != nil
                     && spec.engine.engineName != spec.fallback?.engine.engineName {
@@ -174,12 +191,10 @@ struct SegmentPipeline: Sendable {
                     _ = controller.fallBack(from: index, to: fallback)
                     continue
                 }
-                let tail = loudness.endSegment()
-                if !tail.isEmpty { try await player.write(tail, format: format, gain: spec.gain) }
                 try Task.checkCancellation()
                 if !markIndices.isEmpty {
                     await onMarks(place(markIndices, segment: index, start: segmentStart ?? player.writePosition,
-                                        samples: collected, wordStarts: wordStarts, format: format))
+                                        samples: collected, wordStarts: wordStarts, format: chain.outputFormat(for: format)))
                 }
                 controller.consumed(index)
                 index += 1

@@ -25,7 +25,7 @@ public struct PCMFormat: Sendable, Hashable, CustomStringConvertible {
 
     public var description: String { "s16le \(sampleRate) Hz \(channels == 1 ? "mono" : "\(channels) ch")" }
 
-    /// Packs into one word so the format can be published to the audio thread through a single atomic.
-    var packed: UInt64 { UInt64(sampleRate) << 8 | UInt64(channels & 0xFF) }
-    init(packed: UInt64) { self.init(sampleRate: Int(packed >> 8), channels: Int(packed & 0xFF)) }
+    /// Packs into one word so the format can be published to the audio thread through a single atomic (SpeakdAudio).
+    package var packed: UInt64 { UInt64(sampleRate) << 8 | UInt64(channels & 0xFF) }
+    package init(packed: UInt64) { self.init(sampleRate: Int(packed >> 8), channels: Int(packed & 0xFF)) }
 }

@@ -1,0 +1,2 @@
+// libsoxr: streaming sample-rate conversion (what MPD and PulseAudio resample with).
+#include <soxr.h>

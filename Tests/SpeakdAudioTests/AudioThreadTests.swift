@@ -1,0 +1,261 @@
+import CAllocationProbe
+import Foundation
+import SpeakdCore
+import XCTest
+@testable import SpeakdAudio
+
+/// The audio thread on `TestOutput` (simulated time, no ALSA): what reaches the "device", sample for sample, through
+/// playback, cancels, pauses, format changes and underruns, and that it allocates nothing once the device is open.
+final class AudioThreadTests: XCTestCase {
+    /// Nonzero samples (1,000 ≤ |x| ≤ 15,000), so silence is told apart from audio.
+    private func samples(_ count: Int, seed: Int) -> [Int16] {
+        (0..<count).map { index in
+            let value = 1_000 + ((index &* 7_919 &+ seed &* 104_729) % 14_000)
+            return Int16(index % 2 == 0 ? value : -value)
+        }
+    }
+
+    private func fade(_ samples: ArraySlice<Int16>, rising: Bool, channels: Int = 1) -> [Int16] {
+        var copy = Array(samples)
+        copy.withUnsafeMutableBufferPointer {
+            SampleMath.applyRamp(to: $0, channels: channels, length: $0.count, offset: 0, rising: rising)
+        }
+        return copy
+    }
+
+    /// Plays the device a period at a time until `done`: before each step it waits (up to 200 ms) for the audio
+    /// thread to fill the device or to have handed it everything written, so the clock never outruns the thread
+    /// unless the test wants it to. Gives up after `timeout` seconds.
+    private func pump(_ output: TestOutput, _ player: AudioPlayer, period: Int = 240, timeout: Double = 10,
+                      until done: () -> Bool) async throws {
+        let deadline = Date().addingTimeInterval(timeout)
+        while !done() {
+            guard Date() < deadline else { return XCTFail("the device did not get there in \(timeout) s") }
+            let step = Date().addingTimeInterval(0.2)
+            while output.queuedFrames < output.bufferFrames, player.devicePosition < player.writePosition || player.isPaused,
+                  Date() < step {
+                try await Task.sleep(for: .microseconds(300))
+            }
+            let queued = output.queuedFrames
+            if queued > 0 { output.advance(frames: min(period, queued)) } else { try await Task.sleep(for: .milliseconds(1)) }
+        }
+    }
+
+    private func settle(_ player: AudioPlayer) async throws {
+        // The thread publishes the played position once the device has drained (it polls at most every 20 ms).
+        for _ in 0..<200 where player.playedPosition < player.writePosition { try await Task.sleep(for: .milliseconds(2)) }
+    }
+
+    func testEverySampleIsPlayedOnceInOrderAndPositionsFollow() async throws {
+        let output = try TestOutput()
+        let player = try AudioPlayer(output: output)
+        defer { player.shutdown() }
+        let audio = samples(30_001, seed: 1)
+        let stream = player.beginStream()
+        for piece in [audio[..<1], audio[1..<4_098], audio[4_098...]] {
+            try await player.write(Array(piece), format: .openAISpeech)
+        }
+        player.endStream()
+        try await pump(output, player) { output.heard.count >= audio.count }
+        XCTAssertEqual(output.heard, audio)
+        XCTAssertEqual(output.written, audio, "nothing written twice, nothing dropped")
+        let played = await player.waitUntilPlayed(position: player.writePosition, of: stream)
+        XCTAssertEqual(played, .reached)
+        XCTAssertEqual(player.underruns, 0)
+        XCTAssertEqual(output.opens.map(\.format), [.openAISpeech])
+    }
+
+    /// A cancel cuts what the device holds, and the last sample heard is followed by a 2 ms fade of the very next
+    /// samples, then nothing.
+    func testCancelDropsTheDeviceAndFadesFromTheLastSampleHeard() async throws {
+        let output = try TestOutput()
+        let player = try AudioPlayer(output: output)
+        defer { player.shutdown() }
+        let audio = samples(48_000, seed: 2)
+        let stream = player.beginStream()
+        try await player.write(audio, format: .openAISpeech)
+        player.endStream()
+        try await pump(output, player) { output.heard.count >= 4_800 }
+        let heardBefore = output.heard.count
+        XCTAssertGreaterThan(output.queuedFrames, 0, "the device holds audio when the cancel comes")
+        await player.discard(from: stream.startPosition, until: nil)
+        player.closeOpenDiscard()
+        try await pump(output, player) { output.queuedFrames == 0 && player.devicePosition == player.writePosition }
+        let heard = output.heard
+        let fadeLength = 48   // 2 ms at 24 kHz
+        XCTAssertEqual(heard.count, heardBefore + fadeLength, "the held audio was dropped, the fade played, then nothing")
+        XCTAssertEqual(Array(heard[..<heardBefore]), Array(audio[..<heardBefore]))
+        XCTAssertEqual(Array(heard[heardBefore...]), fade(audio[heardBefore..<(heardBefore + fadeLength)], rising: false))
+        XCTAssertGreaterThanOrEqual(output.drops.count, 1)
+        try await settle(player)
+        XCTAssertEqual(player.playedPosition, player.writePosition, "the discarded rest counts as done")
+    }
+
+    /// Pause plays out what the device holds, fades out the next 2 ms, then silence; resume fades in from the sample
+    /// after those: none lost, none repeated.
+    func testPauseAndResumeAreSampleExact() async throws {
+        let output = try TestOutput()
+        let player = try AudioPlayer(output: output)
+        defer { player.shutdown() }
+        let audio = samples(24_000, seed: 3)
+        _ = player.beginStream()
+        try await player.write(audio, format: .openAISpeech)
+        player.endStream()
+        try await pump(output, player) { output.heard.count >= 4_800 }
+        await player.pause()
+        XCTAssertTrue(player.isPaused)
+        let fadeLength = 48
+        let pausedAt = Int(player.devicePosition) - fadeLength
+        let silenceWanted = output.heard.count + 4_800
+        try await pump(output, player) { output.heard.count >= silenceWanted }
+        await player.resume()
+        try await pump(output, player) { !player.isPaused && output.queuedFrames == 0 && player.devicePosition == player.writePosition }
+        let heard = output.heard
+        let silence = heard.count - audio.count
+        XCTAssertGreaterThanOrEqual(silence, 4_000, "silence kept the device running while paused")
+        let expected = Array(audio[..<pausedAt])
+            + fade(audio[pausedAt..<(pausedAt + fadeLength)], rising: false)
+            + [Int16](repeating: 0, count: silence)
+            + fade(audio[(pausedAt + fadeLength)..<(pausedAt + 2 * fadeLength)], rising: true)
+            + Array(audio[(pausedAt + 2 * fadeLength)...])
+        XCTAssertEqual(heard, expected)
+        XCTAssertEqual(output.opens.count, 1, "the device stayed open through the pause")
+    }
+
+    /// A new format waits for the old audio to play out, then the device is reopened at it.
+    func testAFormatChangeDrainsThenReopens() async throws {
+        let output = try TestOutput()
+        let player = try AudioPlayer(output: output)
+        defer { player.shutdown() }
+        let mono = samples(4_800, seed: 4)
+        let stereo = samples(9_600, seed: 5)
+        let stereoFormat = PCMFormat(sampleRate: 48_000, channels: 2)
+        _ = player.beginStream()
+        try await player.write(mono, format: .openAISpeech)
+        let writer = Task {
+            try await player.write(stereo, format: stereoFormat)
+            player.endStream()
+        }
+        try await pump(output, player) { output.heard.count >= mono.count + stereo.count }
+        try await writer.value
+        XCTAssertEqual(output.heard, mono + stereo)
+        XCTAssertEqual(output.opens.map(\.format), [.openAISpeech, stereoFormat])
+        XCTAssertEqual(output.opens.last?.heardSamples, mono.count, "reopened only once the mono audio was heard")
+        XCTAssertEqual(player.currentFormat, stereoFormat)
+    }
+
+    /// A device that runs dry while a stream is open is one underrun; the audio after it still plays exactly.
+    func testARunDryDeviceCountsOneUnderrun() async throws {
+        let output = try TestOutput()
+        let player = try AudioPlayer(output: output)
+        defer { player.shutdown() }
+        let first = samples(2_400, seed: 6)
+        let second = samples(2_400, seed: 7)
+        _ = player.beginStream()
+        try await player.write(first, format: .openAISpeech)
+        try await pump(output, player) { output.heard.count >= 1_200 }
+        // Let a lot of time pass at once: the device plays what it holds and underruns.
+        for _ in 0..<200 where player.devicePosition < player.writePosition { try await Task.sleep(for: .milliseconds(1)) }
+        output.advance(frames: 24_000)
+        XCTAssertEqual(output.xruns, 1)
+        for _ in 0..<500 where player.underruns == 0 { try await Task.sleep(for: .milliseconds(2)) }
+        XCTAssertEqual(player.underruns, 1)
+        try await player.write(second, format: .openAISpeech)
+        player.endStream()
+        try await pump(output, player) { output.heard.count >= first.count + second.count }
+        XCTAssertEqual(output.heard, first + second)
+        XCTAssertEqual(player.underruns, 1, "one dry spell, one underrun")
+    }
+
+    /// A device that fails mid-stream fails the stream's waiters instead of hanging them, and drops its audio.
+    func testALostDeviceFailsTheStream() async throws {
+        let output = try TestOutput()
+        let player = try AudioPlayer(output: output)
+        defer { player.shutdown() }
+        let stream = player.beginStream()
+        try await player.write(samples(9_600, seed: 8), format: .openAISpeech)
+        try await pump(output, player) { output.heard.count >= 480 }
+        output.failWrites(true)
+        output.advance(frames: 240)
+        let outcome = await player.waitUntilPlayed(position: player.writePosition, of: stream)
+        guard case .deviceFailed(let error) = outcome else { return XCTFail("\(outcome)") }
+        XCTAssertEqual(error.kind, .write)
+        XCTAssertNotNil(player.deviceProblem)
+    }
+
+    /// The thread's sleep follows the device's real period, and the output reports sizes in frames once open.
+    func testTheOutputReportsItsPeriodAndBufferInFrames() async throws {
+        let output = try TestOutput(periodFrames: 480, periods: 3)
+        XCTAssertEqual(output.periodFrames, 0, "nothing granted before open")
+        let player = try AudioPlayer(output: output)
+        defer { player.shutdown() }
+        _ = player.beginStream()
+        try await player.write(samples(4_800, seed: 9), format: .openAISpeech)
+        player.endStream()
+        try await pump(output, player, period: 480) { output.heard.count >= 4_800 }
+        XCTAssertEqual(output.periodFrames, 480)
+        XCTAssertEqual(output.bufferFrames, 1_440)
+    }
+
+    /// The rewind reserve covers the largest configured buffer, so an exact pause holds at 2 s buffers too.
+    func testTheRewindReserveFollowsTheConfiguredBuffer() throws {
+        XCTAssertEqual(AudioPlayer.rewindReserve(bufferMicroseconds: 40_000, deviceFormat: nil), 24_000)
+        let large = AudioPlayer.rewindReserve(bufferMicroseconds: 2_000_000, deviceFormat: nil)
+        XCTAssertGreaterThanOrEqual(large, 2 * 192_000 * 2, "a 2 s buffer at 192 kHz stereo fits")
+        let fixed = AudioPlayer.rewindReserve(bufferMicroseconds: 500_000, deviceFormat: PCMFormat(sampleRate: 48_000, channels: 2))
+        XCTAssertGreaterThanOrEqual(fixed, 48_000)
+        XCTAssertLessThan(fixed, 2 * 48_000)
+        let player = try AudioPlayer(output: ALSAOutput(deviceName: "null", bufferMicroseconds: 2_000_000))
+        defer { player.shutdown() }
+        XCTAssertEqual(player.rewindReserve, large)
+        XCTAssertGreaterThanOrEqual(player.ringCapacity, 240_000)
+    }
+
+    /// The null output takes everything at once and plays it nowhere: a stream ends and its waiters return.
+    func testTheNullOutputNeverBlocks() async throws {
+        let player = try AudioPlayer(output: NullOutput())
+        defer { player.shutdown() }
+        let stream = player.beginStream()
+        try await player.write(samples(48_000, seed: 10), format: .openAISpeech)
+        player.endStream()
+        let played = await player.waitUntilPlayed(position: player.writePosition, of: stream)
+        XCTAssertEqual(played, .reached)
+    }
+
+    /// Once the device is open, playing, pausing, resuming, cancelling and starting the next stream allocate nothing
+    /// on the audio thread (the in-process probe counts its heap allocations). A first round warms up what is done
+    /// once per process (the device's open, the runtime's type metadata in a debug build); the second is measured.
+    func testTheAudioThreadDoesNotAllocateOnceTheDeviceIsOpen() async throws {
+        XCTAssertEqual(speakd_allocation_probe_available(), 1, "built under a sanitizer: the probe is left out")
+        speakd_allocation_probe_start()
+        defer { speakd_allocation_probe_stop() }
+        let output = try TestOutput()
+        let player = try AudioPlayer(output: output)
+        defer { player.shutdown() }
+
+        func round(_ seed: Int) async throws {
+            let start = output.heard.count
+            let stream = player.beginStream()
+            try await player.write(samples(24_000, seed: seed), format: .openAISpeech)
+            try await pump(output, player) { output.heard.count >= start + 2_400 }
+            await player.pause()
+            try await pump(output, player) { output.heard.count >= start + 7_200 }
+            await player.resume()
+            try await pump(output, player) { output.heard.count >= start + 12_000 }
+            await player.discard(from: stream.startPosition, until: nil)
+            player.closeOpenDiscard()
+            player.endStream()
+            let next = player.beginStream()
+            try await player.write(samples(4_800, seed: seed + 1), format: .openAISpeech)
+            player.endStream()
+            try await pump(output, player) { player.devicePosition == player.writePosition && output.queuedFrames == 0 }
+            _ = await player.waitUntilPlayed(position: player.writePosition, of: next)
+        }
+
+        try await round(11)
+        let warm = speakd_allocation_probe_count()
+        XCTAssertGreaterThan(warm, 0, "opening the device allocates (TestOutput records the open): is the probe live?")
+        try await round(21)
+        XCTAssertEqual(speakd_allocation_probe_count(), warm, "the audio thread allocated in the steady state")
+    }
+}
