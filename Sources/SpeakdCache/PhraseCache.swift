@@ -341,11 +341,7 @@ public final class PhraseCache: Sendable {
     }
 
     private func read(_ path: String, expecting key: PhraseCacheKey) throws -> AudioChunk {
-        let bytes = try Self.readFile(path)
-        let decoded = try FLACDecoder.decode(bytes)
-        guard decoded.tags["SPEAKD_KEY"] == key.digest else {
-            throw PhraseCacheError("the file belongs to another key (\(decoded.tags["SPEAKD_KEY"] ?? "none"))")
-        }
+        let decoded = try PhraseCacheEntry.decode(try Self.readFile(path), expectingDigest: key.digest)
         return AudioChunk(format: decoded.format, samples: decoded.samples)
     }
 
@@ -364,12 +360,4 @@ public final class PhraseCache: Sendable {
         }
     }
 
-}
-
-/// A cache problem in words for the log.
-///
-/// Threading: a value type; Sendable.
-public struct PhraseCacheError: Error, Sendable, CustomStringConvertible {
-    public var description: String
-    public init(_ description: String) { self.description = description }
 }

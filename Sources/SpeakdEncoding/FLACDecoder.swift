@@ -52,6 +52,12 @@ public enum FLACDecoder {
                 me.failure = "an unsupported FLAC frame (\(header.bits_per_sample)-bit, \(channels) channels)"
                 return FLAC__STREAM_DECODER_WRITE_STATUS_ABORT
             }
+            // STREAMINFO has no checksum and the MD5 covers only the samples: a damaged rate there would play the
+            // right samples at the wrong speed. Each frame header (CRC-8) states the rate too.
+            guard me.sampleRate == 0 || Int(header.sample_rate) == me.sampleRate else {
+                me.failure = "a FLAC frame at \(header.sample_rate) Hz in a stream whose STREAMINFO says \(me.sampleRate) Hz"
+                return FLAC__STREAM_DECODER_WRITE_STATUS_ABORT
+            }
             let frames = Int(header.blocksize)
             me.samples.reserveCapacity(me.samples.count + frames * channels)
             for index in 0..<frames {

@@ -45,8 +45,8 @@ public enum RequestParser {
             guard let number = version.numberValue, number.rounded() == number else {
                 throw ProtocolError(.invalidField, "v must be an integer protocol version, got \(version.typeName)", field: "v")
             }
-            guard Int(number) == speakdProtocolVersion else {
-                throw ProtocolError(.unsupportedVersion, "protocol version \(Int(number)) is not supported; this speakd speaks version \(speakdProtocolVersion)", field: "v")
+            guard number == Double(speakdProtocolVersion) else {
+                throw ProtocolError(.unsupportedVersion, "protocol version \(integerText(number)) is not supported; this speakd speaks version \(speakdProtocolVersion)", field: "v")
             }
         }
         guard let opValue = object["op"] else {
@@ -157,7 +157,7 @@ public enum RequestParser {
                 throw ProtocolError(.invalidField, "each mark must be {\"name\": a non-empty string of at most \(SpeechLimits.nameMaxCharacters) characters, \"at\": an integer}", field: "marks")
             }
             guard at >= 0, at <= Double(length) else {
-                throw ProtocolError(.invalidField, "mark \"\(name)\" is at \(Int(at)), outside the input (0…\(length) characters)", field: "marks")
+                throw ProtocolError(.invalidField, "mark \"\(name)\" is at \(integerText(at)), outside the input (0…\(length) characters)", field: "marks")
             }
             if let last = marks.last, Int(at) < last.offset {
                 throw ProtocolError(.invalidField, "mark \"\(name)\" is at \(Int(at)), before the mark ahead of it (\(last.offset)): marks go in text order", field: "marks")
@@ -165,6 +165,12 @@ public enum RequestParser {
             marks.append(SpeakMark(name: name, offset: Int(at)))
         }
         return marks
+    }
+
+    /// A whole number from the wire for a message. `Int(_:)` traps beyond Int's range, and `1e300` is a whole
+    /// number: `"v":1e300` or a mark `"at":1e300` crashed the daemon (kept in Fuzz/corpus/request-line).
+    static func integerText(_ value: Double) -> String {
+        abs(value) < 1e15 ? String(Int(value)) : "\(value)"
     }
 
     /// `{"op":"cache","action":"stats"}`, `"clear"`, or `"warm"` with `phrases` and the speak settings.

@@ -64,7 +64,10 @@ enum RetryAfter {
         let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
         guard let day = Int(parts[1]), let month = months.firstIndex(of: String(parts[2])), let year = Int(parts[3]) else { return nil }
         let time = parts[4].split(separator: ":").compactMap { Int($0) }
-        guard time.count == 3 else { return nil }
+        // Bounded fields: a day of 10^17 overflowed the arithmetic below and trapped (found writing the upstream-error
+        // fuzz target; its corpus keeps the input).
+        guard time.count == 3, (1...31).contains(day), (1...9999).contains(year), (0...23).contains(time[0]),
+              (0...59).contains(time[1]), (0...60).contains(time[2]) else { return nil }
         // Days since 1970-01-01 (civil-from-days inverse, proleptic Gregorian).
         let y = month < 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400

@@ -46,9 +46,10 @@ public struct TOMLDocument: Sendable {
     public init(parsing text: String) throws(ParseError) {
         var currentTable: [String] = []
         var definedTables: Set<[String]> = []
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        // Split by scalars: as Characters, "\r\n" is one grapheme that never equals "\n" (a CRLF file was one line).
+        for (index, rawLine) in text.unicodeScalars.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
             let line = index + 1
-            var scanner = Scanner(Array(rawLine.unicodeScalars), line: line)
+            var scanner = Scanner(Array(rawLine), line: line)
             scanner.skipWhitespace()
             if scanner.atEndOrComment { continue }
             if scanner.peek == "[" {

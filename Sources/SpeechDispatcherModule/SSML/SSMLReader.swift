@@ -149,28 +149,34 @@ struct Tag {
     var attributes: [String: String] = [:]
 
     init?(_ inside: String) {
-        var body = Substring(inside)
-        isClosing = body.hasPrefix("/")
+        // Scalar by scalar: as Characters, a quote followed by a combining mark (`name="\u{670}…"`) is one grapheme
+        // that equals no quote, and a well-formed mark was refused (found by scripts/fuzz ssml).
+        var body = Substring(inside).unicodeScalars[...]
+        isClosing = body.first == "/"
         if isClosing { body = body.dropFirst() }
-        isSelfClosing = body.hasSuffix("/")
+        isSelfClosing = body.last == "/"
         if isSelfClosing { body = body.dropLast() }
         let nameEnd = body.firstIndex(where: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == "\r" }) ?? body.endIndex
         // Namespaced names (`ssml:mark`) count by their local part.
         let qualified = body[..<nameEnd]
-        name = String(qualified.split(separator: ":").last ?? qualified).lowercased()
+        name = Self.text(qualified.split(separator: ":").last ?? qualified).lowercased()
         guard !name.isEmpty else { return nil }
         var rest = body[nameEnd...]
         while let equals = rest.firstIndex(of: "=") {
-            let key = rest[..<equals].trimmingSpaces.replacingNewlines.lowercased()
+            let key = Self.text(rest[..<equals]).trimmingSpaces.replacingNewlines.lowercased()
             var valueStart = rest.index(after: equals)
             while valueStart < rest.endIndex, rest[valueStart] == " " { valueStart = rest.index(after: valueStart) }
             guard valueStart < rest.endIndex, rest[valueStart] == "\"" || rest[valueStart] == "'" else { return nil }
             let quote = rest[valueStart]
             let contentStart = rest.index(after: valueStart)
             guard let close = rest[contentStart...].firstIndex(of: quote) else { return nil }
-            attributes[key] = SSMLReader.decodeEntities(String(rest[contentStart..<close]))
+            attributes[key] = SSMLReader.decodeEntities(Self.text(rest[contentStart..<close]))
             rest = rest[rest.index(after: close)...]
         }
+    }
+
+    private static func text(_ scalars: Substring.UnicodeScalarView.SubSequence) -> String {
+        String(String.UnicodeScalarView(scalars))
     }
 }
 
