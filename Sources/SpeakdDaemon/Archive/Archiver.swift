@@ -55,7 +55,7 @@ final class Archiver: Sendable {
         }
         var taps: [EncodingTap] = []
         let tags = Tags(text: parameters.input, voice: spec.voice,
-                        model: spec.engine.engineName == "espeak-ng" ? nil : spec.model,
+                        model: spec.kind == .embedded ? nil : spec.model,
                         engine: spec.engine.engineName, date: Date())
         let events = events
         if wantsArchive(parameters) {

@@ -21,7 +21,8 @@ import SpeakdText
 struct SegmentPipeline: Sendable {
     let spec: JobSpec
     let player: AudioPlayer
-    let taps: [EncodingTap]
+    /// Where each chunk goes (the ring, and the job's encoders beside it).
+    let delivery: JobDelivery
     let onFallback: @Sendable (SynthesisError) async -> Void
     let onMarks: @Sendable ([(index: Int, position: UInt64)]) async -> Void
 
@@ -57,27 +58,36 @@ struct SegmentPipeline: Sendable {
 
         /// The feed of segment `index`, started now if it was not yet.
         func feed(_ index: Int) -> SegmentFeed {
-            let (feed, start) = state.withLock { state -> (SegmentFeed, (any Synthesizer, String)?) in
+            let (feed, start) = state.withLock { state -> (SegmentFeed, Speaker?) in
                 if let feed = state.feeds[index] { return (feed, nil) }
                 let feed = SegmentFeed(index: index)
                 state.feeds[index] = feed
                 state.nextToLaunch = max(state.nextToLaunch, index + 1)
-                return (feed, (state.engine, state.voice))
+                return (feed, Speaker(state))
             }
-            if let (engine, voice) = start { launch(feed, engine: engine, voice: voice) }
+            if let start { launch(feed, by: start) }
             return feed
         }
 
-        private func launch(_ feed: SegmentFeed, engine: any Synthesizer, voice: String) {
-            let performance = engine.engineName == spec.engine.engineName ? spec.performance : nil
-            feed.start(request(feed.index, voice: voice), engine: engine, performance: performance) { [self] in
+        /// Who speaks the segments launched now: the job's engine, or the fallback once it took over (whose speed
+        /// the upstream's performance model must not learn).
+        struct Speaker {
+            let engine: any Synthesizer
+            let voice: String
+            let fellBack: Bool
+            init(_ state: State) { (engine, voice, fellBack) = (state.engine, state.voice, state.fellBack) }
+        }
+
+        private func launch(_ feed: SegmentFeed, by speaker: Speaker) {
+            let performance = speaker.fellBack ? nil : spec.performance
+            feed.start(request(feed.index, voice: speaker.voice), engine: speaker.engine, performance: performance) { [self] in
                 considerNext()
             }
         }
 
         /// Requests the next segment when the policy allows it.
         func considerNext() {
-            let next: (SegmentFeed, any Synthesizer, String)? = state.withLock { state in
+            let next: (SegmentFeed, Speaker)? = state.withLock { state in
                 let index = state.nextToLaunch
                 guard index < state.feeds.count else { return nil }
                 let running = state.feeds.compactMap { $0 }.filter { !$0.state.done }.count
@@ -91,9 +101,9 @@ struct SegmentPipeline: Sendable {
                 let feed = SegmentFeed(index: index)
                 state.feeds[index] = feed
                 state.nextToLaunch = index + 1
-                return (feed, state.engine, state.voice)
+                return (feed, Speaker(state))
             }
-            if let (feed, engine, voice) = next { launch(feed, engine: engine, voice: voice) }
+            if let (feed, speaker) = next { launch(feed, by: speaker) }
         }
 
         /// The writer finished segment `index`.
@@ -129,7 +139,7 @@ struct SegmentPipeline: Sendable {
         }
     }
 
-    func run() async -> JobQueue.SynthesisResult {
+    func run() async -> SynthesisResult {
         let controller = Controller(spec: spec)
         defer { controller.cancelAll() }
         var format = PCMFormat.openAISpeech
@@ -150,16 +160,15 @@ struct SegmentPipeline: Sendable {
                         if segmentStart == nil { segmentStart = player.writePosition }
                         delivered = true
                         format = chunk.format
-                        try await player.write(chunk.samples, format: chunk.format, gain: spec.gain)
-                        for tap in taps { tap.feed(chunk.samples, format: chunk.format) }
+                        try await delivery.deliver(chunk)
                         feed.taken(seconds: chunk.format.seconds(frames: chunk.samples.count / max(chunk.format.channels, 1)))
                         if !markIndices.isEmpty {
                             collected += chunk.samples
                             wordStarts += chunk.wordStarts
                         }
                     }
-                } catch let error as SynthesisError where !delivered && !controller.engineIsFallback && spec.fallback != nil
-                    && spec.engine.engineName != spec.fallback?.engine.engineName {
+                } catch let error as SynthesisError where !delivered && !controller.engineIsFallback && spec.fallback != nil {
+                    // Only an upstream job has a fallback (`JobEngine`), so the embedded engine never falls back to itself.
                     guard let fallback = spec.fallback else { throw error }
                     await onFallback(error)
                     _ = controller.fallBack(from: index, to: fallback)
@@ -177,14 +186,8 @@ struct SegmentPipeline: Sendable {
             let trailing = spec.marks.indices.filter { spec.marks[$0].offset >= endOfText }
             if !trailing.isEmpty { await onMarks(trailing.map { ($0, player.writePosition) }) }
             return .completed(format, failure: nil)
-        } catch _ where Task.isCancelled {
-            return .cancelled
-        } catch is CancellationError {
-            return .cancelled
-        } catch let error as SynthesisError {
-            return .completed(format, failure: error)
         } catch {
-            return .completed(format, failure: SynthesisError(.engine, "\(error)"))
+            return .ended(by: error, format: format)
         }
     }
 
