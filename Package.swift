@@ -19,6 +19,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
     ],
     targets: [
         // One system-library target per C library; each module map names only the headers it needs.
@@ -37,10 +38,14 @@ let package = Package(
         // C shims for the encoders (variadic ope_encoder_ctl and its request macros).
         .target(name: "CSpeakdEncoderShim", dependencies: ["COpus"]),
 
+        // The one system-call layer: swift-system's FileDescriptor and Errno, and a wrapper for sockets, poll and
+        // threads (EINTR retried, errno read once, EBADF/EFAULT are bugs). Its own small target at the bottom of the
+        // graph, not in a pipeline module, so the clients (speakctl, sd_speakd) share it without linking audio code.
+        .target(name: "SpeakdSystem", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         // Wire protocol shared by daemon and clients; FoundationEssentials only, so clients start fast.
         .target(name: "SpeakdProtocol"),
         // A blocking Unix-socket client with no NIO, used by speakctl (runs once per announcement).
-        .target(name: "SpeakdClient", dependencies: ["SpeakdProtocol"]),
+        .target(name: "SpeakdClient", dependencies: ["SpeakdProtocol", "SpeakdSystem"]),
         // PCM format, the lock-free ring, the audio thread and ALSA output.
         .target(name: "SpeakdAudio", dependencies: ["CAlsa", "CSpeakdShim"]),
         // Sentence segmentation, shared by the daemon (upstream requests) and speakctl (--follow); pure Swift.
@@ -64,16 +69,17 @@ let package = Package(
         // Archive encoders (mp3, opus, flac, wav), their tags, sinks and the atomic file writer.
         // Where encoded bytes go (sinks, atomic files) and format names: pure Swift, so speakctl's --save links it
         // without the encoders' C libraries or ALSA (each shared library costs process start-up time).
-        .target(name: "SpeakdSinks"),
+        .target(name: "SpeakdSinks", dependencies: ["SpeakdSystem"]),
         .target(name: "SpeakdEncoding", dependencies: ["SpeakdSinks", "SpeakdAudio", "CLame", "COpus", "CFLAC", "CSpeakdEncoderShim"]),
         // The phrase cache: synthesized segments stored as FLAC, content-addressed, LRU-bounded; beside the pipeline.
         .target(name: "SpeakdCache", dependencies: [
-            "SpeakdSynthesis", "SpeakdEncoding", "SpeakdAudio",
+            "SpeakdSynthesis", "SpeakdEncoding", "SpeakdAudio", "SpeakdSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The daemon: socket server, job runner, configuration.
         .target(name: "SpeakdDaemon", dependencies: [
             "SpeakdProtocol", "SpeakdText", "SpeakdSynthesis", "SpeakdAudio", "SpeakdEncoding", "SpeakdCache",
+            "SpeakdSystem",
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -86,7 +92,7 @@ let package = Package(
         ]),
         // speech-dispatcher output module: protocol, SSML marks, settings and the message state machine, testable
         // without processes; sd_speakd is the thin executable over it (FoundationEssentials only: it starts per session).
-        .target(name: "SpeechDispatcherModule", dependencies: ["SpeakdProtocol", "SpeakdClient"]),
+        .target(name: "SpeechDispatcherModule", dependencies: ["SpeakdProtocol", "SpeakdClient", "SpeakdSystem"]),
         .executableTarget(name: "sd_speakd", dependencies: ["SpeechDispatcherModule"]),
         // SpeakdSinks for AtomicFile and ArchiveFormat (--save): the daemon encodes, speakctl writes.
         .executableTarget(name: "speakctl", dependencies: [
@@ -96,7 +102,7 @@ let package = Package(
 
         // A thin CLI over SpeakdEncoding: raw s16le in, an archive file out (also what scripts/bench-encode times).
         .executableTarget(name: "speakd-encode", dependencies: [
-            "SpeakdEncoding", "SpeakdAudio",
+            "SpeakdEncoding", "SpeakdAudio", "SpeakdSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -108,6 +114,7 @@ let package = Package(
         .testTarget(name: "SpeakdDecodingTests", dependencies: ["SpeakdDecoding", "SpeakdAudio", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdCacheTests", dependencies: ["SpeakdCache", "SpeakdSynthesis", "SpeakdEncoding", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),
+        .testTarget(name: "SpeakdSystemTests", dependencies: ["SpeakdSystem"]),
         .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis", "SpeakdText", "SpeakdProcessing"]),
         .testTarget(name: "SpeakdProcessingTests", dependencies: ["SpeakdProcessing", "SpeakdAudio"]),
         .testTarget(name: "SpeakdTextTests", dependencies: ["SpeakdText"]),

@@ -6,6 +6,7 @@ import SpeakdAudio
 import SpeakdCache
 import SpeakdProtocol
 import SpeakdSynthesis
+import SpeakdSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -37,7 +38,7 @@ public enum Daemon {
         let player = try AudioPlayer(output: output)
         defer { player.shutdown() }
         if let error = player.realtimePriorityError {
-            logger.notice("audio thread at normal priority (real-time priority \(AudioPlayer.realtimePriority) refused: \(String(cString: strerror(error)))); a busy machine may cause underruns. Grant it with LimitRTPRIO=\(AudioPlayer.realtimePriority) (systemd) or CAP_SYS_NICE")
+            logger.notice("audio thread at normal priority (real-time priority \(AudioPlayer.realtimePriority) refused: \(Errno(rawValue: error).message)); a busy machine may cause underruns. Grant it with LimitRTPRIO=\(AudioPlayer.realtimePriority) (systemd) or CAP_SYS_NICE")
         } else {
             logger.info("audio thread at real-time priority \(AudioPlayer.realtimePriority) (SCHED_FIFO)")
         }
