@@ -19,7 +19,7 @@ import Glibc
 /// `cancellationPeriod` more it returns anyway.
 ///
 /// Threading: Sendable; `run` is called once, by the group.
-struct DaemonService: Service {
+struct DaemonService: Service, CustomStringConvertible {
     static let gracefulPeriod = Duration.seconds(3)
     static let cancellationPeriod = Duration.seconds(1)
 
@@ -33,11 +33,16 @@ struct DaemonService: Service {
     let notifier: SystemdNotifier?
     let logger: Logger
 
+    /// Never the fields: they hold the options, API keys included.
+    var description: String { "speakd" }
+
     /// Runs `service` until SIGTERM or SIGINT, within the bounded shutdown periods.
     static func runGroup(_ service: DaemonService, logger: Logger) async throws {
         var configuration = ServiceGroupConfiguration(
+            // Named: the group logs each service's name, and the default (the value's dump) would print the options,
+            // API keys included.
             services: [.init(service: service, successTerminationBehavior: .gracefullyShutdownGroup,
-                             failureTerminationBehavior: .gracefullyShutdownGroup)],
+                             failureTerminationBehavior: .gracefullyShutdownGroup, serviceName: "speakd")],
             gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         configuration.maximumGracefulShutdownDuration = gracefulPeriod
         configuration.maximumCancellationDuration = cancellationPeriod
