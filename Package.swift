@@ -20,6 +20,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
     ],
     targets: [
         // One system-library target per C library; each module map names only the headers it needs.
@@ -40,10 +42,14 @@ let package = Package(
         // C shims for the encoders (variadic ope_encoder_ctl and its request macros).
         .target(name: "CSpeakdEncoderShim", dependencies: ["COpus"]),
 
+        // The one system-call layer: swift-system's FileDescriptor and Errno, and a wrapper for sockets, poll and
+        // threads (EINTR retried, errno read once, EBADF/EFAULT are bugs). Its own small target at the bottom of the
+        // graph, not in a pipeline module, so the clients (speakctl, sd_speakd) share it without linking audio code.
+        .target(name: "SpeakdSystem", dependencies: [.product(name: "SystemPackage", package: "swift-system")]),
         // Wire protocol shared by daemon and clients; FoundationEssentials only, so clients start fast.
         .target(name: "SpeakdProtocol"),
         // A blocking Unix-socket client with no NIO, used by speakctl (runs once per announcement).
-        .target(name: "SpeakdClient", dependencies: ["SpeakdProtocol"]),
+        .target(name: "SpeakdClient", dependencies: ["SpeakdProtocol", "SpeakdSystem"]),
         // What every stage shares (PCM format, audio chunks, word positions): pure Swift, no C, no NIO, so a module
         // that needs a format does not link the output's libraries.
         .target(name: "SpeakdCore"),
@@ -70,17 +76,18 @@ let package = Package(
         // Archive encoders (mp3, opus, flac, wav), their tags, sinks and the atomic file writer.
         // Where encoded bytes go (sinks, atomic files) and format names: pure Swift, so speakctl's --save links it
         // without the encoders' C libraries or ALSA (each shared library costs process start-up time).
-        .target(name: "SpeakdSinks"),
+        .target(name: "SpeakdSinks", dependencies: ["SpeakdSystem"]),
         .target(name: "SpeakdEncoding", dependencies: ["SpeakdSinks", "SpeakdCore", "CLame", "COpus", "CFLAC", "CSpeakdEncoderShim"]),
         // The phrase cache: synthesized segments stored as FLAC, content-addressed, LRU-bounded; beside the pipeline.
         .target(name: "SpeakdCache", dependencies: [
-            "SpeakdSynthesis", "SpeakdEncoding", "SpeakdCore",
+            "SpeakdSynthesis", "SpeakdEncoding", "SpeakdCore", "SpeakdSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // The daemon: socket server, job runner, configuration.
         .target(name: "SpeakdDaemon", dependencies: [
             "SpeakdProtocol", "SpeakdText", "SpeakdSynthesis", "SpeakdCore", "SpeakdAudio", "SpeakdProcessing", "SpeakdEncoding",
-            "SpeakdCache",
+            "SpeakdCache", "SpeakdSystem",
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
             .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -93,7 +100,7 @@ let package = Package(
         ]),
         // speech-dispatcher output module: protocol, SSML marks, settings and the message state machine, testable
         // without processes; sd_speakd is the thin executable over it (FoundationEssentials only: it starts per session).
-        .target(name: "SpeechDispatcherModule", dependencies: ["SpeakdProtocol", "SpeakdClient"]),
+        .target(name: "SpeechDispatcherModule", dependencies: ["SpeakdProtocol", "SpeakdClient", "SpeakdSystem"]),
         .executableTarget(name: "sd_speakd", dependencies: ["SpeechDispatcherModule"]),
         // SpeakdSinks for AtomicFile and ArchiveFormat (--save): the daemon encodes, speakctl writes.
         .executableTarget(name: "speakctl", dependencies: [
@@ -103,7 +110,7 @@ let package = Package(
 
         // A thin CLI over SpeakdEncoding: raw s16le in, an archive file out (also what scripts/bench-encode times).
         .executableTarget(name: "speakd-encode", dependencies: [
-            "SpeakdEncoding", "SpeakdCore",
+            "SpeakdEncoding", "SpeakdCore", "SpeakdSystem",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
@@ -117,10 +124,13 @@ let package = Package(
         .testTarget(name: "SpeakdDecodingTests", dependencies: ["SpeakdDecoding", "SpeakdCore", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdCacheTests", dependencies: ["SpeakdCache", "SpeakdSynthesis", "SpeakdEncoding", "SpeakdCore", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),
+        .testTarget(name: "SpeakdSystemTests", dependencies: ["SpeakdSystem"]),
         .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis", "SpeakdText", "SpeakdProcessing", "SpeakdCore"]),
         .testTarget(name: "SpeakdProcessingTests", dependencies: ["SpeakdProcessing", "SpeakdCore"]),
         .testTarget(name: "SpeakdTextTests", dependencies: ["SpeakdText"]),
-        .testTarget(name: "SpeakdDaemonTests", dependencies: ["SpeakdDaemon", "SpeakdProtocol", "SpeakdCore"]),
+        .testTarget(name: "SpeakdDaemonTests", dependencies: ["SpeakdDaemon", "SpeakdProtocol", "SpeakdSynthesis", "SpeakdCore",
+                                                           .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                                                           .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SpeakctlTests", dependencies: ["speakctl"]),
         .testTarget(name: "SpeechDispatcherModuleTests", dependencies: ["SpeechDispatcherModule", "SpeakdProtocol"]),
         .testTarget(name: "SpeakdIntegrationTests", dependencies: ["SpeakdProtocol", "SpeakdClient", "speakd", "speakctl", "sd_speakd",

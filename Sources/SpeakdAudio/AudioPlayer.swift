@@ -285,6 +285,13 @@ public final class AudioPlayer: Sendable {
 
     public var isIdle: Bool { state.idle.load(ordering: .acquiring) && ring.readPosition == ring.writePosition }
 
+    /// The eventfds are closed here, not in `shutdown`: until the last reference goes a producer may still ring
+    /// them, and a closed number could by then belong to another descriptor.
+    deinit {
+        wake.close()
+        notify.close()
+    }
+
     /// Stops both threads and closes the device. The player cannot be used afterwards.
     public func shutdown() {
         guard !state.shutdown.exchange(true, ordering: .acquiringAndReleasing) else { return }

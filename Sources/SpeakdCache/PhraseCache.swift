@@ -3,6 +3,7 @@ import Logging
 import SpeakdCore
 import SpeakdEncoding
 import SpeakdSynthesis
+import SpeakdSystem
 import Synchronization
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -113,7 +114,7 @@ public final class PhraseCache: Sendable {
         root = settings.directory + "/v1"
         for directory in [settings.directory, root] {
             if mkdir(directory, 0o700) != 0 && errno != EEXIST {
-                throw PhraseCacheError("cannot create the cache directory \(directory): \(String(cString: strerror(errno)))")
+                throw PhraseCacheError("cannot create the cache directory \(directory): \(Errno.current.message)")
             }
         }
         var found: [(key: String, bytes: Int, modified: Double)] = []
@@ -248,7 +249,7 @@ public final class PhraseCache: Sendable {
         let path = self.path(of: key)
         let shard = String(path[..<path.lastIndex(of: "/")!])
         if mkdir(shard, 0o700) != 0 && errno != EEXIST {
-            logger.warning("cannot create a cache directory", metadata: ["path": "\(shard)", "error": "\(String(cString: strerror(errno)))"])
+            logger.warning("cannot create a cache directory", metadata: ["path": "\(shard)", "error": "\(Errno.current.message)"])
             return
         }
         var tags = tags
@@ -346,17 +347,21 @@ public final class PhraseCache: Sendable {
     }
 
     static func readFile(_ path: String) throws -> [UInt8] {
-        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw PhraseCacheError("cannot open \(path): \(String(cString: strerror(errno)))") }
-        defer { close(descriptor) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0, errno == EINTR { continue }
-            guard count >= 0 else { throw PhraseCacheError("cannot read \(path): \(String(cString: strerror(errno)))") }
-            if count == 0 { return bytes }
-            bytes += chunk[0..<count]
+        let file: FileDescriptor
+        do { file = try FileDescriptor.open(path, .readOnly, options: .closeOnExec) } catch {
+            throw PhraseCacheError("cannot open \(path): \(Errno.message(of: error))")
+        }
+        return try file.closeAfter {
+            var bytes: [UInt8] = []
+            var chunk = [UInt8](repeating: 0, count: 65_536)
+            while true {
+                let count: Int
+                do { count = try chunk.withUnsafeMutableBytes { try file.read(into: $0) } } catch {
+                    throw PhraseCacheError("cannot read \(path): \(Errno.message(of: error))")
+                }
+                if count == 0 { return bytes }
+                bytes += chunk[0..<count]
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 import SpeakdProtocol
+import SpeakdSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -79,12 +80,13 @@ public final class DaemonConnection {
         var offset = 0
         while offset < bytes.count {
             // MSG_NOSIGNAL: a daemon that closed the connection is an error to report, not a SIGPIPE that kills us.
-            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                throw ClientError("lost the connection to speakd: \(String(cString: strerror(errno)))")
+            do {
+                offset += try bytes.withUnsafeBytes { (all) throws(Errno) in
+                    try Syscall.send(FileDescriptor(rawValue: fd), UnsafeRawBufferPointer(rebasing: all[offset...]))
+                }
+            } catch {
+                throw ClientError("lost the connection to speakd: \(Errno.message(of: error))")
             }
-            offset += written
         }
     }
 
@@ -100,10 +102,9 @@ public final class DaemonConnection {
                 }
             }
             var chunk = [UInt8](repeating: 0, count: 65_536)
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 {
-                if errno == EINTR { continue }
-                throw ClientError("lost the connection to speakd: \(String(cString: strerror(errno)))")
+            let count: Int
+            do { count = try chunk.withUnsafeMutableBytes { try FileDescriptor(rawValue: fd).read(into: $0) } } catch {
+                throw ClientError("lost the connection to speakd: \(Errno.message(of: error))")
             }
             if count == 0 { throw ClientError("speakd closed the connection (did it exit?)") }
             buffer += chunk[0..<count]

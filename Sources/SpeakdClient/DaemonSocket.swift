@@ -1,4 +1,5 @@
 import SpeakdProtocol
+import SpeakdSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,27 +15,30 @@ public enum DaemonSocket {
     /// Returns the connected descriptor (close-on-exec); the caller owns it. `hint` ends the "not running" errors
     /// with what the caller's user can do.
     public static func connect(path: String, hint: String = speakctlHint) throws(ClientError) -> Int32 {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { throw ClientError("cannot create a socket: \(String(cString: strerror(errno)))") }
         guard let address = UnixSocketAddress(path: path) else {
-            close(fd)
             throw ClientError("socket path \(path) is too long for a Unix socket")
         }
-        let result = address.withSocketAddress { Glibc.connect(fd, $0, $1) }
-        if result != 0 {
-            let code = errno
-            close(fd)
-            switch code {
-            case ENOENT:
+        let fd: FileDescriptor
+        do { fd = try Syscall.socket(domain: AF_UNIX, type: Int32(SOCK_STREAM.rawValue)) } catch {
+            throw ClientError("cannot create a socket: \(error.message)")
+        }
+        do {
+            try address.withSocketAddress { address, length in
+                Result { () throws(Errno) in try Syscall.connect(fd, address, length) }
+            }.get()
+        } catch {
+            try? fd.close()
+            switch error {
+            case .noSuchFileOrDirectory:
                 throw ClientError("speakd is not running: no socket at \(path); \(hint)")
-            case ECONNREFUSED:
+            case .connectionRefused:
                 throw ClientError("speakd is not running: \(path) is left over from a daemon that exited; \(hint)")
-            case EACCES, EPERM:
+            case .permissionDenied, .notPermitted:
                 throw ClientError("not allowed to talk to speakd at \(path) (permission denied); the socket belongs to another user or group")
             default:
-                throw ClientError("cannot connect to speakd at \(path): \(String(cString: strerror(code)))")
+                throw ClientError("cannot connect to speakd at \(path): \(error.message)")
             }
         }
-        return fd
+        return fd.rawValue
     }
 }

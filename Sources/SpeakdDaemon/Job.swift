@@ -2,18 +2,12 @@ import SpeakdAudio
 import SpeakdProtocol
 import SpeakdSynthesis
 
-/// The engine that speaks a job when its own fails: the embedded one, with its voice.
-///
-/// Threading: a value type; Sendable.
-struct Fallback: Sendable {
-    let engine: any Synthesizer
-    let voice: String
-}
-
 /// What the synthesis task needs of a job: a Sendable snapshot, so it can run off the queue's actor.
 ///
 /// Threading: a value type; Sendable.
 struct JobSpec: Sendable {
+    /// Which kind of engine speaks it (`JobEngine`): decisions go by this, never by `engine.engineName`.
+    let kind: JobEngine.Kind
     let engine: any Synthesizer
     /// The requests the text was split into (each within the upstream's 4096-character limit).
     let segments: [String]

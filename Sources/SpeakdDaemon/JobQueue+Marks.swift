@@ -136,9 +136,7 @@ extension JobQueue {
             finalize(job, .cancelled, reason: "ended at mark \(name)", mark: name)
             pump()
         case .deviceFailed(let error):
-            _ = withdraw(job)
-            finalize(job, .failed, reason: error.description, error: ProtocolError(.audioDevice, error.description))
-            pump()
+            deviceFailed(job, error.description, log: "audio device failed while ending at a mark")
         case .cut:
             break
         }

@@ -43,9 +43,7 @@ extension JobQueue {
         let format = player.currentFormat
         let seconds = (heard / Double(max(format.channels, 1)) / Double(max(format.sampleRate, 1)) * 10).rounded() / 10
         let reason = "playback stalled at \(seconds) s: the audio device \"\(player.deviceName)\" took no audio for \(Int(Self.stallSeconds)) s"
-        logger.error("playback stalled", metadata: ["job": "\(job.id)", "device": "\(player.deviceName)"])
-        _ = end(job, .failed, reason: reason, error: ProtocolError(.audioDevice, reason))
-        pump()
+        deviceFailed(job, reason, log: "playback stalled")
         return true
     }
 }

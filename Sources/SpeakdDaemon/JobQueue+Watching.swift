@@ -23,10 +23,7 @@ extension JobQueue {
             }
             emit(job, .started)
         case .deviceFailed(let error):
-            deviceFailing = true
-            logger.error("audio device failed", metadata: ["job": "\(id)", "error": "\(error)"])
-            _ = end(job, .failed, reason: error.description, error: ProtocolError(.audioDevice, error.description))
-            pump()
+            deviceFailed(job, error.description, log: "audio device failed")
         case .cut:
             break
         }
@@ -51,19 +48,24 @@ extension JobQueue {
                     "pacing": "\(job.spec.performance?.model.arrivalRate.description ?? "none")"])
             }
             if let failure {
-                finalize(job, .failed, reason: failure.message, error: protocolError(for: failure))
+                finalize(job, .failed, reason: failure.message, error: ProtocolError(synthesis: failure))
             } else {
                 finalize(job, .finished, reason: job.fallbackReason, duration: duration)
             }
             pump()
         case .deviceFailed(let error):
-            deviceFailing = true
-            logger.error("audio device failed while playing", metadata: ["job": "\(id)", "error": "\(error)"])
-            _ = end(job, .failed, reason: error.description, error: ProtocolError(.audioDevice, error.description))
-            pump()
+            deviceFailed(job, error.description, log: "audio device failed while playing")
         case .cut:
             break
         }
     }
 
+    /// The one ending of a job for its audio device (failed under a watcher, or stalled): the job fails, its audio is
+    /// discarded, and the next start is logged as the device's return.
+    func deviceFailed(_ job: Job, _ reason: String, log message: Logger.Message) {
+        deviceFailing = true
+        logger.error(message, metadata: ["job": "\(job.id)", "error": "\(reason)", "device": "\(player.deviceName)"])
+        _ = end(job, .failed, reason: reason, error: .audioDevice(reason))
+        pump()
+    }
 }

@@ -4,7 +4,7 @@ import SpeakdProtocol
 import SpeakdSynthesis
 import SpeakdText
 
-/// Schedules speak jobs into the player with speech-dispatcher's priority semantics (`PriorityRules`), and reports
+/// Admits and orders speak jobs: schedules them into the player with speech-dispatcher's priority semantics (`PriorityRules`), and reports
 /// each job's lifecycle.
 ///
 /// One job at a time is synthesized into the player's ring (the *writer*); as soon as its last sample is written, the
@@ -15,6 +15,10 @@ import SpeakdText
 ///
 /// Invariant: a job's final event is sent (and the job forgotten) *before* its audio is discarded, so watchers that
 /// see its positions pass never mistake the discard for playback.
+///
+/// The actor is split by job: admission and ordering here; the synthesis of a played job (`JobQueue+Synthesis`) and
+/// of an offline one (`JobQueue+Offline`); playback watching (`JobQueue+Watching`, `+Marks`, `+Watchdog`); events
+/// (`JobQueue+Events`). Who speaks is decided before (`JobEngine`); errors map in one place (`ErrorMapping`).
 ///
 /// Threading: an actor; all methods are async and may be called from any task.
 public actor JobQueue {
@@ -64,17 +68,16 @@ public actor JobQueue {
 
     /// Accepts a job and answers at once with its id; audio follows. The priority rules may cancel or postpone
     /// other jobs (the reply waits until their audio is silenced) or drop this one (its `cancelled` event says why).
-    func submit(_ parameters: SpeakParameters, engine: any Synthesizer, voice: String, model: String,
-                fallback: Fallback? = nil, performance: UpstreamPerformance? = nil, owner: ConnectionID?) async -> String {
+    func submit(_ parameters: SpeakParameters, choice: JobEngine, owner: ConnectionID?) async -> String {
         let id = String(nextJobNumber)
         nextJobNumber += 1
-        let segments = Self.segmenter(for: parameters.input, performance: performance).segments(of: parameters.input)
-        var spec = JobSpec(engine: engine, segments: segments, voice: voice,
-                           model: model, instructions: parameters.instructions, speed: parameters.speed,
-                           gain: parameters.volume ?? 1.0, fallback: fallback)
+        let segments = Self.segmenter(for: parameters.input, performance: choice.performance).segments(of: parameters.input)
+        var spec = JobSpec(kind: choice.kind, engine: choice.engine, segments: segments, voice: choice.voice,
+                           model: choice.model, instructions: parameters.instructions, speed: parameters.speed,
+                           gain: parameters.volume ?? 1.0, fallback: choice.fallback)
         spec.segmentStarts = TextSegmenter.starts(of: segments, in: parameters.input)
         spec.marks = parameters.marks
-        spec.performance = performance
+        spec.performance = choice.performance
         spec.loudness = parameters.normalize == false ? nil : loudness
         let job = Job(id: id, sequence: nextJobNumber, parameters: parameters, spec: spec, owner: owner,
                       queuedAt: monotonicSeconds())
@@ -235,86 +238,6 @@ public actor JobQueue {
         }
     }
 
-    func startWriting(_ job: Job) {
-        job.phase = .writing
-        let attempt = job.attempt
-        let stream = player.beginStream()
-        job.ringStart = stream.startPosition
-        job.ringEnd = nil
-        job.stream = stream
-        job.cutPosition = nil
-        inRing.append(job)
-        let id = job.id
-        let spec = job.spec
-        let player = player
-        let taps = makeTaps(job, mode: .dropOnLag)
-        job.markPositions = Array(repeating: nil, count: spec.marks.count)
-        job.marksReported = 0
-        let pipeline = SegmentPipeline(spec: spec, player: player, taps: taps, onFallback: { error in
-            await self.fellBack(id, attempt: attempt, because: error)
-        }, onMarks: { placed in
-            await self.marksPlaced(id, attempt: attempt, stream: stream, placed)
-        })
-        let task = Task {
-            let result = await pipeline.run()
-            self.writerEnded(id, attempt: attempt, stream: stream, result: result)
-        }
-        writer = (job, task)
-        startWatchdogIfNeeded()
-        Task { await self.watchStart(id, attempt: attempt, stream: stream) }
-    }
-
-    func writerEnded(_ id: String, attempt: Int, stream: PlaybackStream, result: SynthesisResult) {
-        writer = nil
-        if let job = unfinished[id], job.attempt == attempt, let cut = job.cutPosition {
-            // Ended at a mark while writing: what was written past the mark is being discarded.
-            player.closeOpenDiscard()
-            player.endStream()
-            job.phase = .written
-            job.ringEnd = cut
-            pump()
-            return
-        }
-        guard let job = unfinished[id], job.attempt == attempt else {
-            // Cancelled or postponed while writing: its range was opened for discarding; what it wrote is the
-            // last of it.
-            player.closeOpenDiscard()
-            player.endStream()
-            pump()
-            return
-        }
-        let start = job.ringStart ?? stream.startPosition
-        let end = player.writePosition
-        job.ringEnd = end
-        job.phase = .written
-        player.endStream()
-        if case .completed(let format, nil) = result {
-            for tap in job.taps { tap.finishInput(format: format) }
-        }
-        switch result {
-        case .cancelled:
-            // Only withdrawn jobs are cancelled, and those were handled above; be safe all the same.
-            inRing.removeAll { $0 === job }
-            finalize(job, .cancelled, reason: "synthesis was cancelled")
-        case .completed(let format, let failure):
-            if end == start {
-                inRing.removeAll { $0 === job }
-                if let failure {
-                    logger.warning("job failed", metadata: ["job": "\(id)", "reason": "\(failure.message)"])
-                    finalize(job, .failed, reason: failure.message, error: protocolError(for: failure))
-                } else {
-                    // Nothing to play (the engine produced no samples): it starts and ends at once.
-                    emit(job, .started)
-                    finalize(job, .finished, duration: 0)
-                }
-            } else {
-                let duration = format.seconds(frames: Int(end - start) / format.channels)
-                Task { await self.watchEnd(id, attempt: attempt, stream: stream, end: end, duration: duration, failure: failure) }
-            }
-        }
-        pump()
-    }
-
     /// Ends `job` with a final event and makes sure none of its audio is heard from now on. Returns the player
     /// requests to wait for (silence), if its audio was in the ring.
     func end(_ job: Job, _ state: JobState, reason: String, error: ProtocolError? = nil) -> [ControlTicket] {
@@ -363,41 +286,5 @@ public actor JobQueue {
 
     func expiryReason(_ job: Job) -> String {
         "not started within its ttl of \(job.parameters.ttl.map { "\($0)" } ?? "?") s"
-    }
-
-    // MARK: events
-
-    func emit(_ job: Job, _ state: JobState, priority: JobPriority? = nil, mark: String? = nil) {
-        events.publish(Event(event: .job, job: job.id, state: state, time: monotonicSeconds(),
-                             engine: job.engineName, priority: priority, mark: mark),
-                       owner: job.owner)
-    }
-
-    /// Sends the job's one final event, unless it was already sent, and forgets the job. Returns whether it sent it.
-    @discardableResult
-    func finalize(_ job: Job, _ state: JobState, reason: String? = nil, error: ProtocolError? = nil,
-                  duration: Double? = nil, mark: String? = nil) -> Bool {
-        guard unfinished.removeValue(forKey: job.id) != nil else { return false }
-        events.publish(Event(event: .job, job: job.id, state: state, time: monotonicSeconds(),
-                             engine: job.engineName, reason: reason, error: error, duration: duration, mark: mark),
-                       owner: job.owner)
-        // The archive is kept only for a job heard (or synthesized) to its end: a cancelled, failed or expired
-        // job's partial audio is not what was announced, and a postponed job is synthesized again from the start.
-        for tap in job.taps {
-            if state == .finished { tap.commit() } else { tap.discard(reason: "the job \(state.rawValue)\(reason.map { ": \($0)" } ?? "")") }
-        }
-        job.taps = []
-        logger.debug("job \(state.rawValue)", metadata: ["job": "\(job.id)", "reason": "\(reason ?? "")"])
-        return true
-    }
-
-    func protocolError(for error: SynthesisError) -> ProtocolError {
-        let code: ProtocolError.Code = switch error.kind {
-        case .authentication: .authentication
-        case .rejected: .upstreamRejected
-        case .unavailable: .upstreamUnavailable
-        case .badAudio, .engine: .synthesisFailed
-        }
-        return ProtocolError(code, error.message)
     }
 }

@@ -38,32 +38,15 @@ final class RequestHandler: Sendable {
             guard await queue.hasRoom else {
                 return .failure(id: request.id, ProtocolError(.queueFull, "the queue is full (max_queued_jobs); wait for some jobs to finish, or stop them"))
             }
-            let engine: any Synthesizer
-            var performance: UpstreamPerformance?
-            var voice = parameters.voice
-            var model = parameters.model
-            if let name = parameters.upstream ?? engines.defaultUpstream {
-                let upstream: Engines.Upstream
-                do { upstream = try resolveUpstream(named: name) } catch { return .failure(id: request.id, error) }
-                engine = upstream.synthesizer(useCache: parameters.cache)
-                performance = upstream.performance
-                voice = voice ?? upstream.voice ?? defaults.voice
-                model = model ?? upstream.model ?? defaults.model
-            } else {
-                engine = engines.preferred
-                voice = voice ?? defaults.embeddedVoice
+            let choice: JobEngine
+            do throws(ProtocolError) { choice = try engines.choose(for: parameters, defaults: defaults) } catch {
+                return .failure(id: request.id, error)
             }
-            // An upstream that fails (after its retries) hands the job to the embedded engine, for the priorities
-            // configured: an announcement offline is still heard.
-            let fallback = engine.engineName != "espeak-ng" && defaults.fallbackPriorities.contains(parameters.priority)
-                ? engines.embedded.map { Fallback(engine: $0, voice: defaults.embeddedVoice) } : nil
-            let job = await queue.submit(parameters, engine: engine, voice: voice ?? defaults.voice,
-                                         model: model ?? defaults.model, fallback: fallback, performance: performance,
-                                         owner: connection)
+            let job = await queue.submit(parameters, choice: choice, owner: connection)
             logger.info("job accepted", metadata: ["job": "\(job)", "priority": "\(parameters.priority.rawValue)",
                                                    "characters": "\(parameters.input.unicodeScalars.count)",
                                                    "peer": "\(peer.map(String.init(describing:)) ?? "unknown")"])
-            return Reply(id: request.id, job: job, engine: engine.engineName)
+            return Reply(id: request.id, job: job, engine: choice.engine.engineName)
         case .stop:
             let cancelled = await queue.stop(reason: "stopped by a client")
             return Reply(id: request.id, cancelled: cancelled)
@@ -120,7 +103,7 @@ final class RequestHandler: Sendable {
             return Reply(id: id, cache: info)
         case .warm(let phrases, let parameters):
             let upstream: Engines.Upstream
-            do { upstream = try resolveUpstream(named: parameters.upstream ?? engines.defaultUpstream ?? "") } catch {
+            do { upstream = try engines.resolve(named: parameters.upstream ?? engines.defaultUpstream ?? "") } catch {
                 return .failure(id: id, error)
             }
             let engine = upstream.cachingSynthesizer(in: cache)
@@ -171,7 +154,7 @@ final class RequestHandler: Sendable {
             return .failure(id: id, ProtocolError(.invalidField, "no upstream is configured: speakd speaks with its embedded engine only", field: "upstream"))
         }
         let upstream: Engines.Upstream
-        do { upstream = try resolveUpstream(named: name) } catch { return .failure(id: id, error) }
+        do { upstream = try engines.resolve(named: name) } catch { return .failure(id: id, error) }
         let check = UpstreamCheck(name: name, configuration: upstream.client.configuration, http: upstream.http,
                                   voice: parameters.voice ?? upstream.voice ?? defaults.voice,
                                   model: parameters.model ?? upstream.model ?? defaults.model)
@@ -179,15 +162,6 @@ final class RequestHandler: Sendable {
         var reply = Reply(id: id)
         reply.report = await check.run()
         return reply
-    }
-
-    /// A configured upstream, or the error naming the field and the upstreams there are.
-    private func resolveUpstream(named name: String) throws(ProtocolError) -> Engines.Upstream {
-        guard let upstream = engines.upstream(named: name) else {
-            let known = engines.upstreams.map(\.name).joined(separator: ", ")
-            throw ProtocolError(.invalidField, "no upstream named \"\(name)\" (configured: \(known.isEmpty ? "none" : known))", field: "upstream")
-        }
-        return upstream
     }
 
     private static func info(_ cache: PhraseCache) -> CacheInfo {

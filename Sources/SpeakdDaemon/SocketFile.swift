@@ -1,4 +1,5 @@
 import SpeakdProtocol
+import SpeakdSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -18,7 +19,8 @@ enum SocketFile {
         }
         var info = stat()
         if lstat(path, &info) != 0 {
-            guard errno == ENOENT else { throw Failure(description: "cannot inspect \(path): \(String(cString: strerror(errno)))") }
+            let error = Errno.current
+            guard error == .noSuchFileOrDirectory else { throw Failure(description: "cannot inspect \(path): \(error.message)") }
             try makeParentDirectory(of: path)
             return
         }
@@ -28,18 +30,17 @@ enum SocketFile {
         if isAnswering(path) {
             throw Failure(description: "another speakd is already running on \(path); stop it first (speakctl status shows it)")
         }
-        guard unlink(path) == 0 || errno == ENOENT else {
-            throw Failure(description: "cannot remove the stale socket \(path): \(String(cString: strerror(errno)))")
+        if unlink(path) != 0, case let error = Errno.current, error != .noSuchFileOrDirectory {
+            throw Failure(description: "cannot remove the stale socket \(path): \(error.message)")
         }
     }
 
     /// Whether something accepts connections on the socket at `path`.
     static func isAnswering(_ path: String) -> Bool {
-        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard fd >= 0 else { return false }
-        defer { close(fd) }
-        guard let address = UnixSocketAddress(path: path) else { return false }
-        return address.withSocketAddress { connect(fd, $0, $1) } == 0
+        guard let address = UnixSocketAddress(path: path),
+              let fd = try? Syscall.socket(domain: AF_UNIX, type: Int32(SOCK_STREAM.rawValue)) else { return false }
+        defer { try? fd.close() }
+        return address.withSocketAddress { address, length in (try? Syscall.connect(fd, address, length)) != nil }
     }
 
     private static func makeParentDirectory(of path: String) throws(Failure) {
@@ -48,8 +49,8 @@ enum SocketFile {
         var info = stat()
         if stat(parent, &info) == 0 { return }
         try makeParentDirectory(of: parent)
-        if mkdir(parent, 0o700) != 0 && errno != EEXIST {
-            throw Failure(description: "cannot create the socket's directory \(parent): \(String(cString: strerror(errno)))")
+        if mkdir(parent, 0o700) != 0, case let error = Errno.current, error != .fileExists {
+            throw Failure(description: "cannot create the socket's directory \(parent): \(error.message)")
         }
     }
 }

@@ -1,4 +1,5 @@
 import SpeakdProtocol
+import SpeakdSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -31,7 +32,7 @@ enum SocketActivation {
 ///
 /// Threading: Sendable; `send` from any thread (one `sendto` per call).
 final class SystemdNotifier: Sendable {
-    private let descriptor: Int32
+    private let descriptor: FileDescriptor
     private let address: UnixSocketAddress
     /// Half of `WATCHDOG_USEC` (systemd's advice), when the watchdog is on for this process.
     let watchdogInterval: Duration?
@@ -45,8 +46,8 @@ final class SystemdNotifier: Sendable {
         guard let path = environment["NOTIFY_SOCKET"], path.hasPrefix("/") || path.hasPrefix("@"),
               let address = UnixSocketAddress(path: path) else { return nil }
         self.address = address
-        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { return nil }
+        guard let descriptor = try? Syscall.socket(domain: AF_UNIX, type: Int32(SOCK_DGRAM.rawValue)) else { return nil }
+        self.descriptor = descriptor
         let watchdogPID = environment["WATCHDOG_PID"].flatMap(Int32.init)
         if let microseconds = environment["WATCHDOG_USEC"].flatMap(Int64.init), microseconds > 0,
            watchdogPID == nil || watchdogPID == getpid() {
@@ -56,11 +57,14 @@ final class SystemdNotifier: Sendable {
         }
     }
 
-    deinit { close(descriptor) }
+    deinit { try? descriptor.close() }
 
     /// Sends newline-separated assignments, e.g. "READY=1\nSTATUS=Listening".
     func send(_ state: String) {
         let bytes = Array(state.utf8)
-        _ = address.withSocketAddress { sendto(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL), $0, $1) }
+        // A lost notification is not worth failing for: systemd's own timeouts cover a missing READY or WATCHDOG.
+        _ = address.withSocketAddress { address, length in
+            bytes.withUnsafeBytes { try? Syscall.send(descriptor, $0, to: address, length) }
+        }
     }
 }

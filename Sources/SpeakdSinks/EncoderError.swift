@@ -1,3 +1,4 @@
+import SpeakdSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -41,6 +42,6 @@ public struct EncoderError: Error, Sendable, Hashable, CustomStringConvertible {
         if code == ENOSPC || code == EDQUOT {
             return EncoderError(.diskFull, "disk full while \(operation) \(path)", errno: code)
         }
-        return EncoderError(.io, "\(operation) \(path) failed: \(String(cString: strerror(code)))", errno: code)
+        return EncoderError(.io, "\(operation) \(path) failed: \(Errno(rawValue: code).message)", errno: code)
     }
 }

@@ -1,3 +1,4 @@
+import SpeakdSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -111,16 +112,10 @@ public final class FileDescriptorSink: EncodedSink {
     }
 
     private func writeAll(_ bytes: UnsafeRawBufferPointer) throws(EncoderError) {
-        var done = 0
-        while done < bytes.count {
-            let result = Glibc.write(descriptor, bytes.baseAddress! + done, bytes.count - done)
-            if result < 0 {
-                let code = errno
-                if code == EINTR { continue }
-                throw EncoderError.system("writing", path: name, errno: code)
-            }
-            done += result
+        // writeAll retries EINTR and short writes.
+        do { _ = try FileDescriptor(rawValue: descriptor).writeAll(bytes) } catch {
+            throw EncoderError.system("writing", path: name, errno: (error as? Errno)?.rawValue ?? EIO)
         }
-        position += done
+        position += bytes.count
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import SpeakdCore
 import SpeakdEncoding
+import SpeakdSystem
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -63,8 +64,10 @@ struct SpeakdEncode: ParsableCommand {
             flac: FLACSettings(compressionLevel: flacLevel))
         let tags = Tags(text: text, voice: voice, model: model, engine: engine, date: dated ? Date() : nil)
 
-        let source = input == "-" ? STDIN_FILENO : open(input, O_RDONLY | O_CLOEXEC)
-        guard source >= 0 else { fail("cannot open \(input): \(String(cString: strerror(errno)))") }
+        let source: FileDescriptor
+        do { source = input == "-" ? .standardInput : try FileDescriptor.open(input, .readOnly, options: .closeOnExec) } catch {
+            fail("cannot open \(input): \(Errno.message(of: error))")
+        }
         var file: AtomicFile?
         do throws(EncoderError) {
             file = output == "-" ? nil : try AtomicFile(path: output)
@@ -82,15 +85,16 @@ struct SpeakdEncode: ParsableCommand {
     }
 
     /// Reads the input in 64 KiB blocks and encodes them; a byte left over from an odd read waits for its partner.
-    private func pump(from source: Int32, into encoder: any AudioEncoder) throws(EncoderError) {
+    private func pump(from source: FileDescriptor, into encoder: any AudioEncoder) throws(EncoderError) {
         let frameBytes = 2 * channels
         var buffer = [UInt8](repeating: 0, count: 1 << 16)
         var pending = 0
         while true {
-            let got = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress! + pending, $0.count - pending) }
-            if got < 0 {
-                if errno == EINTR { continue }
-                throw EncoderError(.io, "cannot read \(input): \(String(cString: strerror(errno)))", errno: errno)
+            // The error carries the errno the read failed with, captured once (FileDescriptor retries EINTR).
+            let got: Int
+            do { got = try buffer.withUnsafeMutableBytes { try source.read(into: UnsafeMutableRawBufferPointer(rebasing: $0[pending...])) } } catch {
+                let code = (error as? Errno) ?? .ioError
+                throw EncoderError(.io, "cannot read \(input): \(code.message)", errno: code.rawValue)
             }
             if got == 0 { break }
             let available = pending + got

@@ -39,10 +39,10 @@ final class EncodingTapTests: XCTestCase {
     private let format = PCMFormat(sampleRate: 24_000)
     private let chunk = [Int16](repeating: 1000, count: 2_400)  // 0.1 s
 
-    func testAStalledEncoderFailsTheTapWithoutBlockingTheWriter() {
+    func testAStalledEncoderFailsTheTapWithoutBlockingTheWriter() throws {
         let destination = SlowDestination(delay: 50_000)
         let outcomes = Outcomes()
-        let queue = EncoderThread()
+        let queue = try EncoderThread.start()
         let tap = EncodingTap(destination: destination, format: .wav, settings: EncoderSettings(), tags: Tags(),
                               mode: .dropOnLag, queue: queue, maximumLag: 1) { outcomes.add($0) }
         let started = DispatchTime.now()
@@ -59,10 +59,10 @@ final class EncodingTapTests: XCTestCase {
         XCTAssertFalse(destination.committed)
     }
 
-    func testBackpressureWaitsAndKeepsEverySample() async {
+    func testBackpressureWaitsAndKeepsEverySample() async throws {
         let destination = SlowDestination(delay: 2_000)
         let outcomes = Outcomes()
-        let queue = EncoderThread()
+        let queue = try EncoderThread.start()
         let tap = EncodingTap(destination: destination, format: .wav, settings: EncoderSettings(), tags: Tags(),
                               mode: .backpressure, queue: queue, maximumLag: 0.3) { outcomes.add($0) }
         for _ in 0..<40 { await tap.feedWaiting(chunk, format: format) }
@@ -74,9 +74,9 @@ final class EncodingTapTests: XCTestCase {
         XCTAssertEqual(destination.bytes, 44 + 40 * chunk.count * 2)
     }
 
-    func testDiscardReportsOnceAndOnlyWithAReason() {
+    func testDiscardReportsOnceAndOnlyWithAReason() throws {
         let outcomes = Outcomes()
-        let queue = EncoderThread()
+        let queue = try EncoderThread.start()
         let silent = EncodingTap(destination: SlowDestination(delay: 0), format: .wav, settings: EncoderSettings(),
                                  tags: Tags(), mode: .dropOnLag, queue: queue) { outcomes.add($0) }
         silent.feed(chunk, format: format)

@@ -7,6 +7,7 @@ import Synchronization
 import Logging
 import SpeakdEncoding
 import SpeakdProtocol
+import SpeakdSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,15 +48,28 @@ final class Archiver: Sendable {
     func makeTaps(job: String, owner: ConnectionID?, parameters: SpeakParameters, spec: JobSpec,
                   mode: EncodingTap.Mode) -> [EncodingTap] {
         guard wantsArchive(parameters) || parameters.save != nil else { return [] }
-        let queue = thread.withLock { thread in
-            if let thread { return thread }
-            let made = EncoderThread()
-            thread = made
-            return made
+        let started = thread.withLock { thread -> Result<EncoderThread, ThreadStartError> in
+            if let thread { return .success(thread) }
+            return Result { () throws(ThreadStartError) in try EncoderThread.start() }.map { made in
+                thread = made
+                return made
+            }
+        }
+        let queue: EncoderThread
+        switch started {
+        case .success(let thread): queue = thread
+        case .failure(let error):
+            // Said where the client looks for it: the archive (or the save stream) fails, the job still plays.
+            if wantsArchive(parameters) { archiveFailed(job: job, owner: owner, reason: error.description) }
+            if parameters.save != nil, let owner {
+                events.send(Event(event: .audio, job: job, state: .failed, time: monotonicSeconds(),
+                                  reason: error.description), to: owner)
+            }
+            return []
         }
         var taps: [EncodingTap] = []
         let tags = Tags(text: parameters.input, voice: spec.voice,
-                        model: spec.engine.engineName == "espeak-ng" ? nil : spec.model,
+                        model: spec.kind == .embedded ? nil : spec.model,
                         engine: spec.engine.engineName, date: Date())
         let events = events
         if wantsArchive(parameters) {

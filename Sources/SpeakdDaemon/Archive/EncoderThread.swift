@@ -1,4 +1,5 @@
 import Dispatch
+import SpeakdSystem
 import Synchronization
 #if canImport(Glibc)
 import Glibc
@@ -14,7 +15,8 @@ import Glibc
 /// renicing a pool thread would stay with it (an unprivileged process cannot raise a nice value back), slowing
 /// whatever the pool runs next (espeak-ng's queue among them).
 ///
-/// Threading: Sendable; `async` and `drain` may be called from any thread. Lives as long as the process.
+/// Threading: Sendable; `async` and `drain` may be called from any thread. Lives as long as the process (the thread
+/// holds it).
 final class EncoderThread: Sendable {
     private let work = Mutex<[@Sendable () -> Void]>([])
     private let available = DispatchSemaphore(value: 0)
@@ -22,23 +24,18 @@ final class EncoderThread: Sendable {
     /// Niceness of the thread: below everything else speakd runs.
     static let niceness: Int32 = 10
 
-    init() {
-        let context = Unmanaged.passRetained(self).toOpaque()
-        var thread = pthread_t()
-        let rc = pthread_create(&thread, nil, { (raw: UnsafeMutableRawPointer?) -> UnsafeMutableRawPointer? in
-            let owner = Unmanaged<EncoderThread>.fromOpaque(raw!).takeRetainedValue()
+    /// Throws when the thread cannot start (the caller reports it; the daemon goes on without encoders).
+    static func start() throws(ThreadStartError) -> EncoderThread {
+        let made = EncoderThread()
+        try Threads.start(name: "speakd-encode") {
             // On Linux nice() applies to the calling thread only.
             _ = nice(EncoderThread.niceness)
-            owner.run()
-            return nil
-        }, context)
-        if rc == 0 {
-            pthread_detach(thread)
-        } else {
-            Unmanaged<EncoderThread>.fromOpaque(context).release()
-            fatalError("cannot start the encoder thread: error \(rc)")
+            made.run()
         }
+        return made
     }
+
+    private init() {}
 
     /// Queues `block`; it runs after everything queued before it.
     func async(_ block: @escaping @Sendable () -> Void) {

@@ -23,7 +23,8 @@ import SpeakdText
 struct SegmentPipeline: Sendable {
     let spec: JobSpec
     let player: AudioPlayer
-    let taps: [EncodingTap]
+    /// Where each chunk goes (the ring, and the job's encoders beside it).
+    let delivery: JobDelivery
     let onFallback: @Sendable (SynthesisError) async -> Void
     let onMarks: @Sendable ([(index: Int, position: UInt64)]) async -> Void
 
@@ -59,27 +60,36 @@ struct SegmentPipeline: Sendable {
 
         /// The feed of segment `index`, started now if it was not yet.
         func feed(_ index: Int) -> SegmentFeed {
-            let (feed, start) = state.withLock { state -> (SegmentFeed, (any Synthesizer, String)?) in
+            let (feed, start) = state.withLock { state -> (SegmentFeed, Speaker?) in
                 if let feed = state.feeds[index] { return (feed, nil) }
                 let feed = SegmentFeed(index: index)
                 state.feeds[index] = feed
                 state.nextToLaunch = max(state.nextToLaunch, index + 1)
-                return (feed, (state.engine, state.voice))
+                return (feed, Speaker(state))
             }
-            if let (engine, voice) = start { launch(feed, engine: engine, voice: voice) }
+            if let start { launch(feed, by: start) }
             return feed
         }
 
-        private func launch(_ feed: SegmentFeed, engine: any Synthesizer, voice: String) {
-            let performance = engine.engineName == spec.engine.engineName ? spec.performance : nil
-            feed.start(request(feed.index, voice: voice), engine: engine, performance: performance) { [self] in
+        /// Who speaks the segments launched now: the job's engine, or the fallback once it took over (whose speed
+        /// the upstream's performance model must not learn).
+        struct Speaker {
+            let engine: any Synthesizer
+            let voice: String
+            let fellBack: Bool
+            init(_ state: State) { (engine, voice, fellBack) = (state.engine, state.voice, state.fellBack) }
+        }
+
+        private func launch(_ feed: SegmentFeed, by speaker: Speaker) {
+            let performance = speaker.fellBack ? nil : spec.performance
+            feed.start(request(feed.index, voice: speaker.voice), engine: speaker.engine, performance: performance) { [self] in
                 considerNext()
             }
         }
 
         /// Requests the next segment when the policy allows it.
         func considerNext() {
-            let next: (SegmentFeed, any Synthesizer, String)? = state.withLock { state in
+            let next: (SegmentFeed, Speaker)? = state.withLock { state in
                 let index = state.nextToLaunch
                 guard index < state.feeds.count else { return nil }
                 let running = state.feeds.compactMap { $0 }.filter { !$0.state.done }.count
@@ -93,9 +103,9 @@ struct SegmentPipeline: Sendable {
                 let feed = SegmentFeed(index: index)
                 state.feeds[index] = feed
                 state.nextToLaunch = index + 1
-                return (feed, state.engine, state.voice)
+                return (feed, Speaker(state))
             }
-            if let (feed, engine, voice) = next { launch(feed, engine: engine, voice: voice) }
+            if let (feed, speaker) = next { launch(feed, by: speaker) }
         }
 
         /// The writer finished segment `index`.
@@ -137,7 +147,7 @@ struct SegmentPipeline: Sendable {
         }
     }
 
-    func run() async -> JobQueue.SynthesisResult {
+    func run() async -> SynthesisResult {
         let controller = Controller(spec: spec)
         defer { controller.cancelAll() }
         // Post-processing between the engine and the ring (gain; the device's format when one is fixed).
@@ -166,8 +176,7 @@ struct SegmentPipeline: Sendable {
                         let normalized = loudness.process(chunk.samples, format: chunk.format, voice: controller.currentVoice)
                         let played = try chain.process(AudioChunk(format: chunk.format, samples: normalized,
                                                                   wordStarts: chunk.wordStarts))
-                        try await player.write(played.samples, format: played.format)
-                        for tap in taps { tap.feed(chunk.samples, format: chunk.format) }
+                        try await delivery.deliver(played, synthesized: chunk)
                         feed.taken(seconds: chunk.format.seconds(frames: chunk.samples.count / max(chunk.format.channels, 1)))
                         if !markIndices.isEmpty {
                             collected += played.samples
@@ -177,15 +186,15 @@ struct SegmentPipeline: Sendable {
                     let held = loudness.endSegment()
                     if !held.isEmpty {
                         let played = try chain.process(AudioChunk(format: format, samples: held))
-                        try await player.write(played.samples, format: played.format)
+                        try await delivery.deliver(played, synthesized: nil)
                         if !markIndices.isEmpty { collected += played.samples }
                     }
                     if let tail = try chain.flush() {
-                        try await player.write(tail.samples, format: tail.format)
+                        try await delivery.deliver(tail, synthesized: nil)
                         if !markIndices.isEmpty { collected += tail.samples }
                     }
-                } catch let error as SynthesisError where !delivered && !controller.engineIsFallback && spec.fallback != nil
-                    && spec.engine.engineName != spec.fallback?.engine.engineName {
+                } catch let error as SynthesisError where !delivered && !controller.engineIsFallback && spec.fallback != nil {
+                    // Only an upstream job has a fallback (`JobEngine`), so the embedded engine never falls back to itself.
                     guard let fallback = spec.fallback else { throw error }
                     await onFallback(error)
                     _ = controller.fallBack(from: index, to: fallback)
@@ -203,14 +212,8 @@ struct SegmentPipeline: Sendable {
             let trailing = spec.marks.indices.filter { spec.marks[$0].offset >= endOfText }
             if !trailing.isEmpty { await onMarks(trailing.map { ($0, player.writePosition) }) }
             return .completed(format, failure: nil)
-        } catch _ where Task.isCancelled {
-            return .cancelled
-        } catch is CancellationError {
-            return .cancelled
-        } catch let error as SynthesisError {
-            return .completed(format, failure: error)
         } catch {
-            return .completed(format, failure: SynthesisError(.engine, "\(error)"))
+            return .ended(by: error, format: format)
         }
     }
 

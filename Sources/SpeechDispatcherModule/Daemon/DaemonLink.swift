@@ -1,5 +1,6 @@
 import SpeakdClient
 import SpeakdProtocol
+import SpeakdSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,29 +31,27 @@ public final class DaemonLink: @unchecked Sendable {
         let bytes = WireCodec.encodeRequest(id: .number(Double(id)), op: op, fields: fields)
         var offset = 0
         while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
+            guard let written = try? bytes.withUnsafeBytes({ (all) throws(Errno) in
+                try Syscall.send(FileDescriptor(rawValue: fd), UnsafeRawBufferPointer(rebasing: all[offset...]))
+            }) else { return false }
             offset += written
         }
         return true
     }
 
     /// Starts the reader thread. `onMessage` gets every decoded line in order; `onClose` runs once when the daemon
-    /// closes the connection (or `shutdown` is called).
-    public func startReading(onMessage: @escaping @Sendable (DaemonMessage) -> Void, onClose: @escaping @Sendable () -> Void) {
+    /// closes the connection (or `shutdown` is called). Throws when the thread cannot start.
+    public func startReading(onMessage: @escaping @Sendable (DaemonMessage) -> Void,
+                             onClose: @escaping @Sendable () -> Void) throws(ClientError) {
         let fd = self.fd
         // The thread keeps the link alive: the descriptor is closed only after the last read has returned, so its
         // number cannot be reused by a new connection while this thread still reads it.
-        startThread { [self] in
+        do throws(ThreadStartError) { try Threads.start(name: "sd_speakd-link") { [self] in
             defer { withExtendedLifetime(self) {} }
             var buffer: [UInt8] = []
             var chunk = [UInt8](repeating: 0, count: 65_536)
             while true {
-                let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                if count < 0 && errno == EINTR { continue }
+                let count = (try? chunk.withUnsafeMutableBytes { try FileDescriptor(rawValue: fd).read(into: $0) }) ?? -1
                 if count <= 0 { break }
                 buffer += chunk[0..<count]
                 while let newline = buffer.firstIndex(of: UInt8(ascii: "\n")) {
@@ -62,6 +61,8 @@ public final class DaemonLink: @unchecked Sendable {
                 }
             }
             onClose()
+        } } catch {
+            throw ClientError(error.description)
         }
     }
 

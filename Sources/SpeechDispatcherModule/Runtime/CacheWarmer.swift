@@ -42,11 +42,16 @@ final class CacheWarmer: Sendable {
             return next()
         }
         let count = fields["phrases"].flatMap { if case .array(let phrases) = $0 { phrases.count } else { nil } } ?? 0
-        link.startReading(onMessage: { [log] message in
-            guard case let .reply(1, ok, _, _, error, _) = message else { return }
-            log(ok ? "phrase cache warmed with \(count) phrases for key echo" : "cannot warm the phrase cache: \(error ?? "refused")")
-            link.shutdown()
-        }, onClose: { [self] in next() })
+        do {
+            try link.startReading(onMessage: { [log] message in
+                guard case let .reply(1, ok, _, _, error, _) = message else { return }
+                log(ok ? "phrase cache warmed with \(count) phrases for key echo" : "cannot warm the phrase cache: \(error ?? "refused")")
+                link.shutdown()
+            }, onClose: { [self] in next() })
+        } catch {
+            log("cannot warm the phrase cache: \(error.description)")
+            return next()
+        }
         if !link.send(id: 1, op: "cache", fields: fields) { link.shutdown() }
     }
 

@@ -1,3 +1,4 @@
+import SpeakdSystem
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -21,16 +22,8 @@ public struct LineWriter: Sendable {
             bytes += line.utf8
             bytes.append(UInt8(ascii: "\n"))
         }
-        var offset = 0
-        while offset < bytes.count {
-            let written = bytes.withUnsafeBytes { Glibc.write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if written < 0 {
-                if errno == EINTR { continue }
-                return false
-            }
-            offset += written
-        }
-        return true
+        // writeAll retries EINTR and short writes.
+        return (try? FileDescriptor(rawValue: fd).writeAll(bytes)) != nil
     }
 }
 
@@ -53,8 +46,7 @@ public struct LineReader {
                 return line
             }
             let fd = self.fd
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if count < 0 && errno == EINTR { continue }
+            let count = (try? chunk.withUnsafeMutableBytes { try FileDescriptor(rawValue: fd).read(into: $0) }) ?? -1
             if count <= 0 {
                 guard !buffer.isEmpty else { return nil }
                 defer { buffer = [] }

@@ -87,7 +87,7 @@ public final class ModuleRunner: Sendable {
             state.linkGeneration += 1
             let generation = state.linkGeneration
             state.link = link
-            link.startReading(onMessage: { [weak self] message in
+            try link.startReading(onMessage: { [weak self] message in
                 self?.deliver(message, generation: generation)
             }, onClose: { [weak self] in
                 self?.linkClosed(generation: generation)
