@@ -61,10 +61,17 @@ final class ControlServer: Sendable {
         let maximumLineBytes = maximumLineBytes
         return { channel in channel.eventLoop.makeCompletedFuture {
             try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(LineFrameDecoder(maxLength: maximumLineBytes)))
-            return try NIOAsyncChannel<LineFrame, ByteBuffer>(wrappingChannelSynchronously: channel)
+            // Closed (and its writer finished) on deinit: a connection the server accepted in the instant it was
+            // closed for shutdown is never handed to `serve`, and NIO traps on a writer dropped unfinished otherwise.
+            // (NIO deprecates the deinit teardown in favour of executeThenClose, which every connection handed over
+            // does get; this is the one it cannot reach.)
+            return try NIOAsyncChannel<LineFrame, ByteBuffer>(synchronouslyWrapping: channel)
         } }
     }
 
+    /// Accepts and serves connections until `stopAccepting` closes the listening socket; then ends the connections
+    /// still open and returns. Never cancel it to stop it: a cancelled accept loop drops connections already accepted
+    /// but not yet handed over, and NIO traps on a channel dropped without being closed.
     func serve(_ server: NIOAsyncServerChannel) async throws {
         try await withThrowingDiscardingTaskGroup { group in
             try await server.executeThenClose { connections in
@@ -73,7 +80,15 @@ final class ControlServer: Sendable {
                     group.addTask { await self.handle(connection, id: id) }
                 }
             }
+            // The listening socket is closed (shutdown): every accepted connection has its handler; end them.
+            group.cancelAll()
         }
+    }
+
+    /// Stops accepting connections: `serve` then hands over what was already accepted, closes every connection and
+    /// returns.
+    func stopAccepting(_ server: NIOAsyncServerChannel) {
+        server.channel.close(promise: nil)
     }
 
     /// Bytes of replies and events a connection may leave unread before it is dropped: a client that subscribes and

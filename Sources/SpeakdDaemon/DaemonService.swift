@@ -61,20 +61,27 @@ struct DaemonService: Service, CustomStringConvertible {
         let background = startBackgroundTasks()
         defer { background.forEach { $0.cancel() } }
 
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await server.serve(bound) }
+        enum Ended { case serving, signalled }
+        try await withThrowingTaskGroup(of: Ended.self) { group in
+            group.addTask { try await server.serve(bound); return .serving }
             // Returns when the group begins its graceful shutdown (a signal); throws if the service is cancelled.
-            group.addTask { try await gracefulShutdown() }
+            group.addTask { try await gracefulShutdown(); return .signalled }
             // Whichever ends first: the signal, or the server failing.
-            let first: Result<Void, any Error>
-            do { _ = try await group.next(); first = .success(()) } catch { first = .failure(error) }
+            let first: Result<Ended?, any Error>
+            do { first = .success(try await group.next()) } catch { first = .failure(error) }
             logger.info("shutting down")
             notifier?.send("STOPPING=1\nSTATUS=Shutting down")
             _ = await queue.stop(reason: "speakd is shutting down")
             player.shutdown()
             removeSocket()
+            if case .success(.signalled) = first {
+                // The accept loop ends by itself once the socket is closed (cancelling it would drop connections
+                // accepted but not yet handed over); the group's graceful period bounds the wait.
+                server.stopAccepting(bound)
+                _ = try? await group.next()
+            }
             group.cancelAll()
-            try first.get()
+            _ = try first.get()
         }
     }
 

@@ -1,5 +1,5 @@
 import XCTest
-import SpeakdAudio
+import SpeakdCore
 @testable import SpeakdEncoding
 
 /// Inputs the cache-entry fuzzer (scripts/fuzz cache-entry) found mishandled, kept as regression tests.
