@@ -1,5 +1,4 @@
 import SpeakdCore
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -14,7 +13,8 @@ import Glibc
 /// throws the queue away unplayed. Its poll descriptor (an eventfd) becomes readable whenever the clock advances.
 ///
 /// Threading: the `AudioOutput` methods run on the audio thread; `advance` and the inspection members on the test's
-/// thread. Both sides go through one mutex — acceptable in a test double, and it does not allocate: recordings go
+/// thread. Both sides go through one pthread mutex (which ThreadSanitizer sees, unlike `Synchronization.Mutex`) —
+/// acceptable in a test double, never in a real output — and it does not allocate: recordings go
 /// into storage preallocated for `capacity` frames (frames beyond it are counted, not kept), so the audio thread's
 /// no-allocation rule can be checked with this output too.
 public final class TestOutput: AudioOutput, @unchecked Sendable {
@@ -22,7 +22,7 @@ public final class TestOutput: AudioOutput, @unchecked Sendable {
     private let configuredPeriod: Int
     private let configuredBuffer: Int
     private let bell: EventFD
-    private let state: Mutex<State>
+    private let state: PThreadMutex<State>
 
     private struct State {
         var format: PCMFormat?
@@ -63,7 +63,7 @@ public final class TestOutput: AudioOutput, @unchecked Sendable {
         configuredPeriod = periodFrames
         configuredBuffer = periodFrames * periods
         bell = try EventFD(nonBlocking: true)
-        state = Mutex(State(written: Recording(capacity: capacity), heard: Recording(capacity: capacity)))
+        state = PThreadMutex(State(written: Recording(capacity: capacity), heard: Recording(capacity: capacity)))
     }
 
     deinit {
