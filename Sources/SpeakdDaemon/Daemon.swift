@@ -4,6 +4,7 @@ import Dispatch
 import Logging
 import SpeakdAudio
 import SpeakdCache
+import SpeakdMetrics
 import SpeakdProtocol
 import SpeakdSynthesis
 #if canImport(Glibc)
@@ -43,6 +44,7 @@ public enum Daemon {
         }
         probeDevice(options, player: player, logger: logger)
         let events = EventHub()
+        let metrics = SpeakdMetrics.started(events: events)
         let archiver = Archiver(options: options.archive, events: events, logger: logger)
         archiver.removeStalePartials()
         let queue = JobQueue(player: player, events: events, logger: logger, archiver: archiver,
@@ -52,7 +54,7 @@ public enum Daemon {
                                                            embeddedVoice: options.embeddedVoice,
                                                            fallbackPriorities: options.fallbackPriorities,
                                                            maxTextCharacters: options.maxTextCharacters),
-                                     logger: logger)
+                                     logger: logger, metrics: metrics)
         let server = ControlServer(path: options.socketPath, handler: handler, events: events, logger: logger,
                                    accessList: options.accessList, maximumConnections: options.maxConnections,
                                    maximumLineBytes: options.maxLineBytes, maximumUnreadBytes: options.maxUnreadBytes)
@@ -122,6 +124,9 @@ public enum Daemon {
             Task { await ConnectionWarmer(client: upstream.client).run() }
         }
         defer { warmers.forEach { $0.cancel() } }
+        // [http] and [mqtt]: the same handler and events behind other doors (off unless configured).
+        let doors = FrontDoors.start(options.frontDoors, backend: DaemonBackend(handler: handler, events: events), logger: logger)
+        defer { doors.forEach { $0.cancel() } }
         try await server.serve(bound)
         _ = await queue.stop(reason: "speakd is shutting down")
     }
