@@ -96,6 +96,37 @@ final class MQTTFrontDoorTests: IntegrationTestCase {
         XCTAssertGreaterThan(try XCTUnwrap(recorder).samples.rms, 50, "nothing was heard")
     }
 
+    /// A broker that refuses anonymous clients: speakd logs in with the username and the password file, and the
+    /// password appears nowhere in its log.
+    func testLogsInWithUsernameAndPassword() throws {
+        brokerPort = Harness.unusedPort()
+        let passwords = directory.appendingPathComponent("mosquitto.passwd").path
+        let secret = "pw-61c0e5a7"
+        XCTAssertEqual(try Child("/usr/bin/mosquitto_passwd", ["-b", "-c", passwords, "speaker", secret]).finish().status, 0)
+        let brokerConfig = directory.appendingPathComponent("mosquitto.conf")
+        try "listener \(brokerPort) 127.0.0.1\nallow_anonymous false\npassword_file \(passwords)\n"
+            .write(to: brokerConfig, atomically: true, encoding: .utf8)
+        broker = try Child("/usr/sbin/mosquitto", ["-c", brokerConfig.path])
+        try waitForPort(brokerPort)
+        watcher = try Child("/usr/bin/mosquitto_sub", ["-h", "127.0.0.1", "-p", "\(brokerPort)", "-u", "speaker", "-P", secret,
+                                                       "-v", "-t", "speakd/#"])
+        let passwordFile = directory.appendingPathComponent("mqtt-password")
+        try Harness.writePrivately("\(secret)\n", to: passwordFile)
+        let daemon = try startDaemon(config: """
+            [mqtt]
+            enabled = true
+            host = "127.0.0.1"
+            port = \(brokerPort)
+            node = "locked"
+            username = "speaker"
+            password_file = "\(passwordFile.path)"
+            """)
+        _ = try waitFor("online") { $0 == "speakd/locked/availability online" }
+        let log = daemon.stop().log
+        self.daemon = nil
+        XCTAssertFalse(log.contains(secret), "the MQTT password appears in the log")
+    }
+
     func testReconnectsAfterTheBrokerRestarts() throws {
         _ = try startAll()
         _ = try waitFor("online") { $0 == "speakd/testnode/availability online" }
