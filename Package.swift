@@ -22,6 +22,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.8.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        // Front doors beyond the Unix socket (issue 19): HTTP API, Prometheus metrics.
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
     ],
     targets: [
         // One system-library target per C library; each module map names only the headers it needs.
@@ -39,6 +43,8 @@ let package = Package(
         // The upstream decoders' C libraries (libFLAC and libopus are shared with the encoders above).
         .systemLibrary(name: "CMPG123", pkgConfig: "libmpg123", providers: [.apt(["libmpg123-dev"])]),
         .systemLibrary(name: "COgg", pkgConfig: "ogg", providers: [.apt(["libogg-dev"])]),
+        // The MQTT front door's C client (Debian ships libmosquitto.pc).
+        .systemLibrary(name: "CMosquitto", pkgConfig: "libmosquitto", providers: [.apt(["libmosquitto-dev"])]),
         // C shims for the encoders (variadic ope_encoder_ctl and its request macros).
         .target(name: "CSpeakdEncoderShim", dependencies: ["COpus"]),
 
@@ -72,6 +78,7 @@ let package = Package(
             .product(name: "NIOHTTP1", package: "swift-nio"),
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "CoreMetrics", package: "swift-metrics"),   // retries and upstream errors by kind
         ]),
         // Archive encoders (mp3, opus, flac, wav), their tags, sinks and the atomic file writer.
         // Where encoded bytes go (sinks, atomic files) and format names: pure Swift, so speakctl's --save links it
@@ -83,10 +90,26 @@ let package = Package(
             "SpeakdSynthesis", "SpeakdEncoding", "SpeakdCore", "SpeakdSystem",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Metrics in Prometheus' text format: swift-metrics names, swift-prometheus' registry, job events → counters.
+        .target(name: "SpeakdMetrics", dependencies: [
+            "SpeakdProtocol",
+            .product(name: "Metrics", package: "swift-metrics"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+        ]),
+        // Front doors beside the Unix socket; both hand requests to the daemon's own handler (FrontDoorBackend).
+        .target(name: "SpeakdHTTP", dependencies: [
+            "SpeakdProtocol",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .target(name: "SpeakdMQTT", dependencies: ["SpeakdProtocol", "CMosquitto", .product(name: "Logging", package: "swift-log")]),
         // The daemon: socket server, job runner, configuration.
         .target(name: "SpeakdDaemon", dependencies: [
             "SpeakdProtocol", "SpeakdText", "SpeakdSynthesis", "SpeakdCore", "SpeakdAudio", "SpeakdProcessing", "SpeakdEncoding",
-            "SpeakdCache", "SpeakdSystem",
+            "SpeakdCache", "SpeakdSystem", "SpeakdMetrics", "SpeakdHTTP", "SpeakdMQTT",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -131,6 +154,7 @@ let package = Package(
         .testTarget(name: "SpeakdDaemonTests", dependencies: ["SpeakdDaemon", "SpeakdProtocol", "SpeakdSynthesis", "SpeakdCore",
                                                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                                            .product(name: "Logging", package: "swift-log")]),
+        .testTarget(name: "SpeakdFrontDoorTests", dependencies: ["SpeakdHTTP", "SpeakdMetrics", "SpeakdMQTT", "SpeakdProtocol"]),
         .testTarget(name: "SpeakctlTests", dependencies: ["speakctl"]),
         .testTarget(name: "SpeechDispatcherModuleTests", dependencies: ["SpeechDispatcherModule", "SpeakdProtocol"]),
         .testTarget(name: "SpeakdIntegrationTests", dependencies: ["SpeakdProtocol", "SpeakdClient", "speakd", "speakctl", "sd_speakd",

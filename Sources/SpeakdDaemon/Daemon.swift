@@ -4,6 +4,7 @@ import Logging
 import SpeakdAudio
 import SpeakdCache
 import SpeakdCore
+import SpeakdMetrics
 import SpeakdProtocol
 import SpeakdSynthesis
 import SpeakdSystem
@@ -44,6 +45,7 @@ public enum Daemon {
         }
         probeDevice(options, player: player, logger: logger)
         let events = EventHub()
+        let metrics = SpeakdMetrics.started(events: events)
         let archiver = Archiver(options: options.archive, events: events, logger: logger)
         archiver.removeStalePartials()
         let queue = JobQueue(player: player, events: events, logger: logger, archiver: archiver,
@@ -54,10 +56,13 @@ public enum Daemon {
                                                            embeddedVoice: options.embeddedVoice,
                                                            fallbackPriorities: options.fallbackPriorities,
                                                            maxTextCharacters: options.maxTextCharacters),
-                                     logger: logger)
+                                     logger: logger, metrics: metrics)
         let server = ControlServer(path: options.socketPath, handler: handler, events: events, logger: logger,
                                    accessList: options.accessList, maximumConnections: options.maxConnections,
                                    maximumLineBytes: options.maxLineBytes, maximumUnreadBytes: options.maxUnreadBytes)
+        // [http] and [mqtt]: the same handler and events behind other doors (off unless configured).
+        let doors = FrontDoors.start(options.frontDoors, backend: DaemonBackend(handler: handler, events: events), logger: logger)
+        defer { doors.forEach { $0.cancel() } }
         // Signals (SIGTERM, SIGINT) and the one shutdown path: `DaemonService`.
         try await DaemonService.runGroup(DaemonService(server: server, queue: queue, player: player, engines: engines,
                                                        options: options, inherited: inherited, notifier: notifier,

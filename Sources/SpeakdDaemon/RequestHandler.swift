@@ -2,6 +2,7 @@ import AsyncHTTPClient
 import Logging
 import SpeakdAudio
 import SpeakdCache
+import SpeakdMetrics
 import SpeakdProtocol
 import SpeakdSynthesis
 import SpeakdText
@@ -17,8 +18,12 @@ final class RequestHandler: Sendable {
     private let defaults: JobDefaults
     private let startTime = monotonicSeconds()
     private let logger: Logger
+    /// Serves the `metrics` op (and through it `GET /metrics`).
+    private let metrics: SpeakdMetrics?
 
-    init(queue: JobQueue, engines: Engines, events: EventHub, player: AudioPlayer, defaults: JobDefaults, logger: Logger) {
+    init(queue: JobQueue, engines: Engines, events: EventHub, player: AudioPlayer, defaults: JobDefaults, logger: Logger,
+         metrics: SpeakdMetrics? = nil) {
+        self.metrics = metrics
         self.logger = logger
         self.queue = queue
         self.engines = engines
@@ -27,7 +32,9 @@ final class RequestHandler: Sendable {
         self.defaults = defaults
     }
 
-    func handle(_ line: some Collection<UInt8>, connection: ConnectionID, peer: PeerCredentials? = nil) async -> Reply {
+    /// `origin` names a peer of another front door (HTTP, MQTT) in the log, where the socket names its credentials.
+    func handle(_ line: some Collection<UInt8>, connection: ConnectionID, peer: PeerCredentials? = nil,
+                origin: String? = nil) async -> Reply {
         let request: Request
         switch RequestParser.parse(line, maxInputCharacters: defaults.maxTextCharacters) {
         case .failure(let failure): return .failure(id: failure.id, failure.error)
@@ -45,7 +52,7 @@ final class RequestHandler: Sendable {
             let job = await queue.submit(parameters, choice: choice, owner: connection)
             logger.info("job accepted", metadata: ["job": "\(job)", "priority": "\(parameters.priority.rawValue)",
                                                    "characters": "\(parameters.input.unicodeScalars.count)",
-                                                   "peer": "\(peer.map(String.init(describing:)) ?? "unknown")"])
+                                                   "peer": "\(origin ?? peer.map(String.init(describing:)) ?? "unknown")"])
             return Reply(id: request.id, job: job, engine: choice.engine.engineName)
         case .stop:
             let cancelled = await queue.stop(reason: "stopped by a client")
@@ -85,6 +92,13 @@ final class RequestHandler: Sendable {
             }
         case .upstreamCheck(let parameters):
             return await checkUpstream(parameters, id: request.id)
+        case .metrics:
+            guard let metrics else {
+                return .failure(id: request.id, ProtocolError(.internalError, "this speakd keeps no metrics"))
+            }
+            var reply = Reply(id: request.id)
+            reply.metrics = metrics.render(await Self.metricsSnapshot(queue: queue, player: player, engines: engines))
+            return reply
         }
     }
 

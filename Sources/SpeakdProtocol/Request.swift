@@ -129,6 +129,8 @@ public enum Operation: Sendable, Equatable {
     case endAtMark(job: String, prefix: String)
     /// Probe an upstream (the default one when nil) and report how to configure it: `speakctl upstream check`.
     case upstreamCheck(UpstreamCheckParameters)
+    /// The daemon's metrics in Prometheus' text format (what `GET /metrics` serves on the HTTP front door).
+    case metrics
 
     public var name: String {
         switch self {
@@ -145,11 +147,12 @@ public enum Operation: Sendable, Equatable {
         case .cache: "cache"
         case .endAtMark: "end_at_mark"
         case .upstreamCheck: "upstream_check"
+        case .metrics: "metrics"
         }
     }
 
     public static let allNames = ["speak", "stop", "cancel", "skip", "pause", "resume", "list", "status", "subscribe", "ping", "cache",
-                                   "end_at_mark", "upstream_check"]
+                                   "end_at_mark", "upstream_check", "metrics"]
 }
 
 /// What `upstream_check` probes: a configured upstream (the default when nil), with a voice and model (the upstream's

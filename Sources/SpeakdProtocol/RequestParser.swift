@@ -67,6 +67,7 @@ public enum RequestParser {
         case "pause": operation = .pause
         case "resume": operation = .resume
         case "list": operation = .list
+        case "metrics": operation = .metrics
         case "cache": operation = .cache(try cacheAction(&fields))
         case "upstream_check":
             operation = .upstreamCheck(UpstreamCheckParameters(

@@ -158,6 +158,8 @@ public struct Reply: Sendable, Codable, Equatable {
     public var mark: String?
     /// For `upstream_check`.
     public var report: UpstreamReport?
+    /// For `metrics`: Prometheus' text exposition format (version 0.0.4), one metric family after another.
+    public var metrics: String?
 
     public init(id: JSONValue, ok: Bool = true, error: ProtocolError? = nil, job: String? = nil, engine: String? = nil,
                 cancelled: Int? = nil, status: StatusInfo? = nil, jobs: [JobSummary]? = nil, cache: CacheInfo? = nil,

@@ -1,4 +1,6 @@
+import CoreMetrics
 import SpeakdCore
+
 /// When and how long to wait before trying a failed request again: bounded exponential backoff with jitter, at
 /// least what the upstream asked for, and never longer than a listener would still want the speech.
 ///
@@ -49,10 +51,18 @@ public struct RetryingSynthesizer: Synthesizer {
                 }
                 return
             } catch let error as SynthesisError where !delivered {
+                // Through swift-metrics: whatever backend the process bootstrapped (speakd: Prometheus) counts them.
+                Counter(label: "speakd_upstream_errors_total", dimensions: [("kind", error.kind.metricName)]).increment()
                 guard let wait = policy.delay(after: error, attempt: attempt) else { throw error }
+                Counter(label: "speakd_upstream_retries_total").increment()
                 attempt += 1
                 try await Task.sleep(for: .milliseconds(Int(wait * 1000)))
             }
         }
     }
+}
+
+extension SynthesisError.Kind {
+    /// The label value of `speakd_upstream_errors_total{kind}` (Prometheus' snake case).
+    public var metricName: String { self == .badAudio ? "bad_audio" : rawValue }
 }

@@ -41,6 +41,9 @@ public struct ConfigurationFile: Sendable, Equatable {
     public var archive: ArchiveSection?
     /// `[cache]`.
     public var cache: CacheSection?
+    /// `[http]` and `[mqtt]` (FrontDoorSections.swift).
+    public var http: HTTPSection?
+    public var mqtt: MQTTSection?
 
     public struct CacheSection: Sendable, Equatable {
         public var enabled: Bool?
@@ -211,6 +214,7 @@ public struct ConfigurationFile: Sendable, Equatable {
                 upstreams.append(upstream)
             }
         }
+        (http, mqtt) = try Self.frontDoorSections(&reader)
         try reader.rejectUnknown()
         if let defaultUpstream, !upstreams.contains(where: { $0.name == defaultUpstream }) {
             throw Invalid(path: path, line: reader.lineOf("default_upstream"),
@@ -220,7 +224,7 @@ public struct ConfigurationFile: Sendable, Equatable {
 }
 
 /// Reads typed keys out of one table, remembering which were read so unknown ones (typos) are refused by line.
-private struct TableReader {
+struct TableReader {
     let path: String
     let table: [String: TOMLDocument.Entry]
     let name: String

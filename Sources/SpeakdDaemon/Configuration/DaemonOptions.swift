@@ -66,6 +66,8 @@ public struct DaemonOptions: Sendable, Equatable {
     public var archive = ArchiveOptions()
     /// The phrase cache; on by default.
     public var cache = CacheOptions()
+    /// `[http]` and `[mqtt]`; both off by default.
+    public var frontDoors = FrontDoorOptions()
 
     public init(socketPath: String) {
         self.socketPath = socketPath

@@ -1,0 +1,153 @@
+import SpeakdHTTP
+import SpeakdMQTT
+import SpeakdProtocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `[http]` and `[mqtt]` in speakd.toml: the front doors beside the Unix socket, both off unless `enabled = true`.
+extension ConfigurationFile {
+    public struct HTTPSection: Sendable, Equatable {
+        public var enabled: Bool?
+        public var address: String?
+        public var port: Int?
+        public var tokenFile: String?
+        public var tokenCredential: String?
+        public var maxBodyBytes: Int?
+        public var maxConnections: Int?
+        public var rateLimit: Int?
+        public var rateBurst: Int?
+        public var tlsCertificate: String?
+        public var tlsKey: String?
+    }
+
+    public struct MQTTSection: Sendable, Equatable {
+        public var enabled: Bool?
+        public var host: String?
+        public var port: Int?
+        public var node: String?
+        public var username: String?
+        public var passwordFile: String?
+        public var passwordCredential: String?
+        public var tlsCAFile: String?
+        public var topicPrefix: String?
+        public var discoveryPrefix: String?
+    }
+
+    static func frontDoorSections(_ reader: inout TableReader) throws(Invalid) -> (HTTPSection?, MQTTSection?) {
+        var http: HTTPSection?
+        var mqtt: MQTTSection?
+        if var table = try reader.table("http") {
+            var section = HTTPSection()
+            section.enabled = try table.bool("enabled")
+            section.address = try table.string("address")
+            section.port = try table.integer("port", in: 0...65_535)
+            section.tokenFile = try table.string("token_file")
+            section.tokenCredential = try table.string("token_credential")
+            section.maxBodyBytes = try table.integer("max_body_bytes", in: 1_024...(16 * 1_048_576))
+            section.maxConnections = try table.integer("max_connections", in: 1...65_536)
+            section.rateLimit = try table.integer("rate_limit", in: 1...100_000)
+            section.rateBurst = try table.integer("rate_burst", in: 1...100_000)
+            section.tlsCertificate = try table.string("tls_certificate")
+            section.tlsKey = try table.string("tls_key")
+            try table.rejectUnknown()
+            http = section
+        }
+        if var table = try reader.table("mqtt") {
+            var section = MQTTSection()
+            section.enabled = try table.bool("enabled")
+            section.host = try table.string("host")
+            section.port = try table.integer("port", in: 1...65_535)
+            section.node = try table.string("node")
+            if let node = section.node, node.isEmpty || node.contains(where: { "/+#".contains($0) || $0.isWhitespace }) {
+                throw Invalid(path: reader.path, line: table.lineOf("node"), reason: "[mqtt] node must be one topic level: no /, +, # or blanks")
+            }
+            section.username = try table.string("username")
+            section.passwordFile = try table.string("password_file")
+            section.passwordCredential = try table.string("password_credential")
+            section.tlsCAFile = try table.string("tls_ca_file")
+            section.topicPrefix = try table.string("topic_prefix")
+            section.discoveryPrefix = try table.string("discovery_prefix")
+            try table.rejectUnknown()
+            mqtt = section
+        }
+        return (http, mqtt)
+    }
+}
+
+/// What the front doors serve, resolved (tokens and passwords read from their files).
+///
+/// Threading: a value type; Sendable.
+public struct FrontDoorOptions: Sendable, Equatable {
+    /// nil: the HTTP API is off.
+    public var http: HTTPFrontDoorConfiguration?
+    /// nil: MQTT is off.
+    public var mqtt: MQTTConfiguration?
+
+    public init(http: HTTPFrontDoorConfiguration? = nil, mqtt: MQTTConfiguration? = nil) {
+        self.http = http
+        self.mqtt = mqtt
+    }
+
+    /// The systemd credential read for HTTP tokens when the file names none (`LoadCredential=speakd-http-token:…`).
+    public static let defaultTokenCredential = "speakd-http-token"
+
+    static func resolve(http section: ConfigurationFile.HTTPSection?, mqtt mqttSection: ConfigurationFile.MQTTSection?,
+                        environment: [String: String]) throws -> FrontDoorOptions {
+        var options = FrontDoorOptions()
+        if let section = section, section.enabled == true {
+            var http = HTTPFrontDoorConfiguration()
+            http.host = section.address ?? http.host
+            http.port = section.port ?? http.port
+            http.maxBodyBytes = section.maxBodyBytes ?? http.maxBodyBytes
+            http.maxConnections = section.maxConnections ?? http.maxConnections
+            http.requestsPerSecond = section.rateLimit.map(Double.init) ?? http.requestsPerSecond
+            http.burst = section.rateBurst ?? max(http.burst, Int(http.requestsPerSecond))
+            http.certificateFile = section.tlsCertificate
+            http.keyFile = section.tlsKey
+            if let file = section.tokenFile {
+                http.tokens = try tokens(in: file)
+            } else if let name = section.tokenCredential {
+                guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
+                    throw StartupError("[http] token_credential \"\(name)\" requested, but $CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the unit)")
+                }
+                http.tokens = try tokens(in: directory + "/" + name)
+            } else if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty,
+                      access(directory + "/" + defaultTokenCredential, R_OK) == 0 {
+                http.tokens = try tokens(in: directory + "/" + defaultTokenCredential)
+            }
+            if let refusal = http.refusal { throw StartupError(refusal) }
+            options.http = http
+        }
+        if let section = mqttSection, section.enabled == true {
+            var mqtt = MQTTConfiguration(node: section.node ?? MQTTConfiguration.defaultNode())
+            mqtt.host = section.host ?? mqtt.host
+            mqtt.port = section.port ?? mqtt.port
+            mqtt.username = section.username
+            if let file = section.passwordFile {
+                mqtt.password = try SettingsResolver.readKeyFile(file)
+            } else if let name = section.passwordCredential {
+                mqtt.password = try SettingsResolver.readCredential(name, environment: environment)
+            }
+            mqtt.caFile = section.tlsCAFile
+            mqtt.topicPrefix = section.topicPrefix ?? mqtt.topicPrefix
+            mqtt.discoveryPrefix = section.discoveryPrefix ?? mqtt.discoveryPrefix
+            options.mqtt = mqtt
+        }
+        return options
+    }
+
+    /// Bearer tokens, one a line; the file must be private and name at least one.
+    private static func tokens(in path: String) throws -> [String] {
+        var info = stat()
+        if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
+            throw StartupError("the token file \(path) is readable by group or others (mode \(String(info.st_mode & 0o777, radix: 8))); make it private: chmod 600 \(path)")
+        }
+        guard let text = try SettingsResolver.readTextFile(path, limit: 65_536) else {
+            throw StartupError("cannot read the token file \(path): no such file")
+        }
+        let tokens = BearerTokens.parse(file: text)
+        guard !tokens.isEmpty else { throw StartupError("the token file \(path) names no token") }
+        return tokens
+    }
+}
