@@ -1,3 +1,4 @@
+import Dispatch
 import Logging
 import NIOCore
 import ServiceLifecycle
@@ -15,12 +16,12 @@ import Glibc
 /// Start: the group registers its signal handlers, and waits until they are in place, before it runs this service;
 /// so the socket exists only once a signal can stop the daemon (a SIGTERM sent by the first client is never lost).
 /// Shutdown: silence and tell every waiting client (`JobQueue.stop`), stop the audio threads, remove the socket
-/// (here only), then stop serving. The group bounds it: after `gracefulPeriod` it cancels, after
-/// `cancellationPeriod` more it returns anyway.
+/// (here only), then stop serving. The group bounds it: after `gracefulPeriod` it cancels, and what cannot be
+/// cancelled (waits on the audio thread) is cut by a deadline that ends the process after `cancellationPeriod` more.
 ///
 /// Threading: Sendable; `run` is called once, by the group.
 struct DaemonService: Service, CustomStringConvertible {
-    static let gracefulPeriod = Duration.seconds(3)
+    static let gracefulPeriod = Duration.seconds(2)
     static let cancellationPeriod = Duration.seconds(1)
 
     let server: ControlServer
@@ -70,11 +71,22 @@ struct DaemonService: Service, CustomStringConvertible {
             do { _ = try await group.next(); first = .success(()) } catch { first = .failure(error) }
             logger.info("shutting down")
             notifier?.send("STOPPING=1\nSTATUS=Shutting down")
+            Self.armShutdownDeadline(logger: logger)
             _ = await queue.stop(reason: "speakd is shutting down")
             player.shutdown()
             removeSocket()
             group.cancelAll()
             try first.get()
+        }
+    }
+
+    /// The group cancels what can be cancelled; waiting for the audio thread (a control to be applied, a join) cannot
+    /// be, so past both periods the process ends here: a daemon asked to stop always stops.
+    private static func armShutdownDeadline(logger: Logger) {
+        let seconds = (gracefulPeriod + cancellationPeriod).components.seconds
+        DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(Int(seconds))) {
+            logger.error("shutdown took longer than \(seconds) s; exiting anyway")
+            exit(1)
         }
     }
 
