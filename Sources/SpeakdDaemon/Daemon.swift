@@ -1,5 +1,6 @@
 import AsyncHTTPClient
 import NIOCore
+import Dispatch
 import Logging
 import SpeakdAudio
 import SpeakdCache
@@ -10,7 +11,7 @@ import SpeakdSystem
 import Glibc
 #endif
 
-/// Wires the pipeline together and serves until SIGTERM or SIGINT (`DaemonService`).
+/// Wires the pipeline together and serves until SIGTERM or SIGINT.
 ///
 /// Threading: `run` is called once, from the main task.
 public enum Daemon {
@@ -56,10 +57,74 @@ public enum Daemon {
         let server = ControlServer(path: options.socketPath, handler: handler, events: events, logger: logger,
                                    accessList: options.accessList, maximumConnections: options.maxConnections,
                                    maximumLineBytes: options.maxLineBytes, maximumUnreadBytes: options.maxUnreadBytes)
-        // Signals (SIGTERM, SIGINT) and the one shutdown path: `DaemonService`.
-        try await DaemonService.runGroup(DaemonService(server: server, queue: queue, player: player, engines: engines,
-                                                       options: options, inherited: inherited, notifier: notifier,
-                                                       logger: logger), logger: logger)
+        // Signals are handled before the socket exists: a client that can connect can also stop us. (Set up after
+        // bind, a SIGTERM sent by the first client fell between SIG_IGN and the source's resume and was lost.)
+        let signals = [SIGTERM, SIGINT].map { number -> any DispatchSourceSignal in
+            signal(number, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: number, queue: .global())
+            source.setEventHandler {
+                logger.info("shutting down", metadata: ["signal": "\(number == SIGTERM ? "SIGTERM" : "SIGINT")"])
+                notifier?.send("STOPPING=1\nSTATUS=Shutting down")
+                // Silence, tell every waiting client, remove the socket, then exit. The process ends here rather
+                // than unwinding SwiftNIO: connections accepted but not yet served would trap in its teardown, and
+                // the kernel closes every open connection anyway. A stuck step cannot hold the exit back for long.
+                DispatchQueue.global().asyncAfter(deadline: .now() + .seconds(3)) {
+                    logger.error("shutdown took longer than 3 s; exiting anyway")
+                    exit(1)
+                }
+                Task {
+                    _ = await queue.stop(reason: "speakd is shutting down")
+                    player.shutdown()
+                    if inherited == nil { unlink(options.socketPath) }
+                    await engines.shutdown()
+                    exit(0)
+                }
+            }
+            source.resume()
+            return source
+        }
+        defer { signals.forEach { $0.cancel() } }
+        waitUntilCaught([SIGTERM, SIGINT])
+
+        let bound: NIOAsyncServerChannel
+        do {
+            if let inherited { bound = try await server.adopt(inherited) } else { bound = try await server.bind() }
+        } catch let error as SocketFile.Failure {
+            throw StartupError(error.description)
+        } catch {
+            throw StartupError("cannot listen on \(options.socketPath): \(error)")
+        }
+        // An inherited socket belongs to systemd, which removes it; our own we remove.
+        defer { if inherited == nil { unlink(options.socketPath) } }
+
+
+        let upstreams = engines.upstreams.map { "\($0.name)=\($0.client.configuration.baseURL)" }.joined(separator: ",")
+        logger.info("speakd \(speakdVersion) listening", metadata: [
+            "socket": "\(inherited == nil ? options.socketPath : "inherited fd \(inherited!)")",
+            "engine": "\(engines.preferred.engineName)", "upstreams": "\(upstreams.isEmpty ? "none" : upstreams)",
+            "device": "\(options.device)\(player.deviceProblem == nil ? "" : " (unavailable for now)")",
+        ])
+        notifier?.send("READY=1\nSTATUS=Ready: \(engines.preferred.engineName) on \(options.device)")
+        let watchdog = notifier.flatMap { notifier in
+            notifier.watchdogInterval.map { interval in
+                Task {
+                    // Pet the watchdog only while the job queue answers: a wedged scheduler gets restarted.
+                    while !Task.isCancelled {
+                        _ = await queue.snapshot()
+                        notifier.send("WATCHDOG=1")
+                        try? await Task.sleep(for: interval)
+                    }
+                }
+            }
+        }
+        defer { watchdog?.cancel() }
+        // Upstreams with keep_warm keep a pooled connection open between jobs.
+        let warmers = engines.upstreams.filter { $0.client.configuration.keepWarmSeconds > 0 }.map { upstream in
+            Task { await ConnectionWarmer(client: upstream.client).run() }
+        }
+        defer { warmers.forEach { $0.cancel() } }
+        try await server.serve(bound)
+        _ = await queue.stop(reason: "speakd is shutting down")
     }
 
     /// Opens and closes the device once at start-up, so that a missing device is reported now (log, `status`)
@@ -138,6 +203,22 @@ private func makeCache(_ options: CacheOptions, logger: Logger) -> PhraseCache? 
     } catch {
         logger.warning("phrase cache off", metadata: ["error": "\(error)"])
         return nil
+    }
+}
+
+/// libdispatch installs a signal source's handler asynchronously after `resume()`; until then the signal is
+/// ignored (SIG_IGN) and would be lost. Waits, briefly, until the handlers are in place.
+private func waitUntilCaught(_ signals: [Int32]) {
+    for _ in 0..<1_000 {
+        let caught = signals.allSatisfy { number in
+            var current = sigaction()
+            sigaction(number, nil, &current)
+            // SIG_IGN is the handler value 1 (SIG_DFL is 0): anything else is a handler.
+            let handler = unsafeBitCast(current.__sigaction_handler.sa_handler, to: Int.self)
+            return handler != 1
+        }
+        if caught { return }
+        usleep(100)
     }
 }
 
