@@ -18,24 +18,31 @@ public enum UpstreamErrorBody {
     }
 
     public static func parse(_ body: [UInt8]) -> Parsed {
-        if let shape = try? JSONDecoder().decode(Shape.self, from: Data(body)) {
-            switch (shape.error, shape.detail) {
-            case (.object(let message, let code, let type)?, _) where message != nil:
-                return Parsed(message: message!, code: code ?? type)
-            case (.text(let message)?, _):
-                return Parsed(message: message, code: nil)
-            case (_, .object(let message, let code, let type)?) where message != nil || code != nil:
-                return Parsed(message: message ?? code!, code: type ?? code)
-            case (_, .text(let message)?):
-                return Parsed(message: message, code: nil)
-            case (_, .list(let items)?) where !items.isEmpty:
-                return Parsed(message: items.joined(separator: "; "), code: nil)
-            default:
-                if let message = shape.message { return Parsed(message: message, code: nil) }
-            }
+        // A shape with an empty message (`{"detail":""}`) says nothing: the body is shown as text instead
+        // (found by scripts/fuzz upstream-error; the log said "upstream refused: " and nothing more).
+        if let shape = try? JSONDecoder().decode(Shape.self, from: Data(body)), let parsed = parsed(shape),
+           !parsed.message.trimmedForDisplay.isEmpty {
+            return parsed
         }
         let text = String(decoding: body, as: UTF8.self).trimmedForDisplay
         return Parsed(message: text.isEmpty ? "(empty body)" : String(text.prefix(300)), code: nil)
+    }
+
+    private static func parsed(_ shape: Shape) -> Parsed? {
+        switch (shape.error, shape.detail) {
+        case (.object(let message, let code, let type)?, _) where message != nil:
+            return Parsed(message: message!, code: code ?? type)
+        case (.text(let message)?, _):
+            return Parsed(message: message, code: nil)
+        case (_, .object(let message, let code, let type)?) where message != nil || code != nil:
+            return Parsed(message: message ?? code!, code: type ?? code)
+        case (_, .text(let message)?):
+            return Parsed(message: message, code: nil)
+        case (_, .list(let items)?) where !items.isEmpty:
+            return Parsed(message: items.joined(separator: "; "), code: nil)
+        default:
+            return shape.message.map { Parsed(message: $0, code: nil) }
+        }
     }
 
     private struct Shape: Decodable {

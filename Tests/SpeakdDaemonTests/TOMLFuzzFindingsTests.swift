@@ -24,4 +24,16 @@ final class TOMLFuzzFindingsTests: XCTestCase {
             XCTAssertEqual((error as? TOMLDocument.ParseError)?.line, 2, "\(error)")
         }
     }
+
+    /// `1e999` read as infinity: accepted, it reached an upstream's extra body fields, where JSON cannot encode it,
+    /// so every request failed. Now refused with its line.
+    func testFloatBeyondDoubleIsRefused() {
+        for text in ["x = 1e999", "x = -1.5e400", "x = [1.0, 9e9999]"] {
+            XCTAssertThrowsError(try TOMLDocument(parsing: "a = 1\n" + text), text) { error in
+                XCTAssertEqual((error as? TOMLDocument.ParseError)?.line, 2, "\(error)")
+                XCTAssertTrue("\(error)".contains("out of range"), "\(error)")
+            }
+        }
+        XCTAssertEqual(try TOMLDocument(parsing: "x = 1.7e308").root["x"]?.value, .float(1.7e308))
+    }
 }
