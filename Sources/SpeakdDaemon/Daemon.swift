@@ -18,6 +18,9 @@ import Glibc
 public enum Daemon {
     public static func run(_ options: DaemonOptions, logger: Logger) async throws {
         let environment = processEnvironment()
+        // SIGHUP (a closed terminal, `kill -HUP`, a reload) must not end a daemon by its default action; the HTTPS
+        // front door, when configured, reloads its certificate on it (TLSFiles).
+        signal(SIGHUP, SIG_IGN)
         raiseDescriptorLimit()
         let notifier = SystemdNotifier(environment: environment)
         let inherited = SocketActivation.inheritedSockets(environment: environment)
