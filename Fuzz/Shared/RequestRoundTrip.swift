@@ -41,6 +41,7 @@ func wireFields(of operation: Operation) -> [String: JSONValue] {
         if let save = p.save { fields["save"] = .string(save.rawValue) }
         fields["play"] = .bool(p.play)
         fields["cache"] = .bool(p.cache)
+        if let normalize = p.normalize { fields["normalize"] = .bool(normalize) }
         if !p.marks.isEmpty {
             fields["marks"] = .array(p.marks.map { .object(["name": .string($0.name), "at": .number(Double($0.offset))]) })
         }
@@ -57,6 +58,6 @@ func wireFields(of operation: Operation) -> [String: JSONValue] {
     case .upstreamCheck(let p):
         return ["upstream": optional(p.upstream), "voice": optional(p.voice), "model": optional(p.model)]
             .filter { $0.value != .null }
-    case .stop, .status, .ping, .subscribe, .skip, .pause, .resume, .list: return [:]
+    case .stop, .status, .ping, .subscribe, .skip, .pause, .resume, .list, .metrics: return [:]
     }
 }
