@@ -80,17 +80,17 @@ public final class PhraseCache: Sendable {
     }
 
     public let settings: Settings
-    private let root: String
-    private let logger: Logger
-    private let state: Mutex<State>
-    private let writer = DispatchQueue(label: "speakd.phrase-cache.writer", qos: .utility)
+    let root: String
+    let logger: Logger
+    let state: Mutex<State>
+    let writer = DispatchQueue(label: "speakd.phrase-cache.writer", qos: .utility)
 
-    private struct Entry {
+    struct Entry {
         var bytes: Int
         var lastUse: UInt64
     }
 
-    private struct State {
+    struct State {
         var entries: [String: Entry] = [:]
         var totalBytes = 0
         var clock: UInt64 = 0
@@ -242,102 +242,11 @@ public final class PhraseCache: Sendable {
         }
     }
 
-    // MARK: storing (on the writer queue)
-
-    private func write(_ key: PhraseCacheKey, _ audio: AudioChunk, tags: Tags) {
-        guard storingAllowed() else { return }
-        let path = self.path(of: key)
-        let shard = String(path[..<path.lastIndex(of: "/")!])
-        if mkdir(shard, 0o700) != 0 && errno != EEXIST {
-            logger.warning("cannot create a cache directory", metadata: ["path": "\(shard)", "error": "\(Errno.current.message)"])
-            return
-        }
-        var tags = tags
-        tags.extra["SPEAKD_KEY"] = key.digest
-        let bytes: Int
-        do {
-            let file = try AtomicFile(path: path)
-            let encoder = try FLACEncoder(input: audio.format,
-                                          settings: FLACSettings(compressionLevel: settings.flacCompressionLevel),
-                                          tags: tags, sink: file.sink)
-            try audio.samples.withUnsafeBufferPointer { samples throws(EncoderError) in try encoder.encode(samples) }
-            try encoder.finish()
-            try file.commit()
-            // The size on disk (the sink's offset is wherever libFLAC last seeked to, rewriting STREAMINFO).
-            var info = stat()
-            guard stat(path, &info) == 0 else { throw PhraseCacheError("the stored entry \(path) vanished") }
-            bytes = Int(info.st_size)
-        } catch let error as EncoderError where error.kind == .diskFull {
-            pauseStoring(because: "the disk is full (\(error.message))")
-            return
-        } catch {
-            logger.warning("could not store a cache entry", metadata: ["entry": "\(key)", "error": "\(error)"])
-            return
-        }
-        state.withLock { state in
-            if let old = state.entries[key.digest] { state.totalBytes -= old.bytes }
-            state.entries[key.digest] = Entry(bytes: bytes, lastUse: state.tick())
-            state.totalBytes += bytes
-            state.stores += 1
-            remember(key.digest, audio, in: &state)
-        }
-        evictIfNeeded()
-    }
-
-    private func storingAllowed() -> Bool {
-        state.withLock { state in
-            guard let until = state.pausedUntil else { return true }
-            if ContinuousClock.now < until { return false }
-            state.pausedUntil = nil
-            state.pauseReason = nil
-            return true
-        }
-    }
-
-    private func pauseStoring(because reason: String) {
-        state.withLock { state in
-            state.pausedUntil = ContinuousClock.now + settings.diskFullPause
-            state.pauseReason = reason
-        }
-        logger.warning("phrase cache: storing is off for a while; playback is not affected",
-                       metadata: ["reason": "\(reason)", "retry_in": "\(settings.diskFullPause)"])
-    }
-
-    /// Removes least recently used entries until the cache fits its bound.
-    private func evictIfNeeded() {
-        let victims: [String] = state.withLock { state in
-            guard state.totalBytes > settings.maximumBytes else { return [] }
-            var victims: [String] = []
-            for (digest, entry) in state.entries.sorted(by: { $0.value.lastUse < $1.value.lastUse }) {
-                guard state.totalBytes > settings.maximumBytes else { break }
-                state.entries.removeValue(forKey: digest)
-                state.totalBytes -= entry.bytes
-                if let audio = state.memory.removeValue(forKey: digest) { state.memoryBytes -= audio.byteCount }
-                state.evictions += 1
-                victims.append(digest)
-            }
-            return victims
-        }
-        for digest in victims { unlink(path(ofDigest: digest)) }
-    }
-
-    /// Keeps decoded audio in memory, dropping the least recently used beyond the memory bound.
-    private func remember(_ digest: String, _ audio: AudioChunk, in state: inout State) {
-        guard audio.byteCount <= settings.memoryBytes / 4, state.memory[digest] == nil else { return }
-        state.memory[digest] = audio
-        state.memoryBytes += audio.byteCount
-        while state.memoryBytes > settings.memoryBytes {
-            let coldest = state.memory.keys.min { (state.entries[$0]?.lastUse ?? 0) < (state.entries[$1]?.lastUse ?? 0) }
-            guard let coldest, let dropped = state.memory.removeValue(forKey: coldest) else { break }
-            state.memoryBytes -= dropped.byteCount
-        }
-    }
-
     // MARK: files
 
-    private func path(of key: PhraseCacheKey) -> String { path(ofDigest: key.digest) }
+    func path(of key: PhraseCacheKey) -> String { path(ofDigest: key.digest) }
 
-    private func path(ofDigest digest: String) -> String {
+    func path(ofDigest digest: String) -> String {
         root + "/" + digest.prefix(2) + "/" + digest + ".flac"
     }
 
