@@ -50,7 +50,6 @@ public final class LoudnessNormalizer: AudioFilter {
         guard let before = limiterInput?.integratedLoudness, let after = limiterOutput?.integratedLoudness else { return 0 }
         return max(before - after, 0)
     }
-    public var outputLoudness: Double? { limiterOutput?.integratedLoudness }
     private var limiterInput: LoudnessMeter?
     private var limiterOutput: LoudnessMeter?
 

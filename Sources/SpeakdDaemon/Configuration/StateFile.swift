@@ -12,6 +12,14 @@ import Foundation
 ///
 /// Threading: stateless; callers serialise writes to one path.
 enum StateFile {
+    /// Where they live: `$SPEAKD_STATE_DIR`, else `$STATE_DIRECTORY` (systemd), else `$XDG_STATE_HOME/speakd`, else
+    /// `~/.local/state/speakd`; nil when none can be found.
+    static func directory() -> String? {
+        let environment = ProcessInfo.processInfo.environment
+        let override = environment["SPEAKD_STATE_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        return override ?? ServiceDirectory.resolve(ServiceDirectory.state, environment: environment)
+    }
+
     /// Writes `data` to a temporary file beside `path` and renames it over `path`, creating the directory: a reader
     /// (or a crash) sees the old file or the new one, never half of one. Failures are ignored: what is learned is
     /// learned again.

@@ -1,7 +1,4 @@
 import Synchronization
-#if canImport(Glibc)
-import Glibc
-#endif
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
@@ -76,8 +73,8 @@ final class LearnedLoudness: Sendable {
         StateFile.replace(path, with: data)
     }
 
-    /// `loudness.json` in the state directory (see `UpstreamPerformance.defaultPath`).
+    /// `loudness.json` in the state directory (`StateFile.directory`).
     static func defaultPath() -> String? {
-        UpstreamPerformance.defaultPath(upstream: "x").map { String($0[..<($0.lastIndex(of: "/") ?? $0.startIndex)]) + "/loudness.json" }
+        StateFile.directory().map { $0 + "/loudness.json" }
     }
 }

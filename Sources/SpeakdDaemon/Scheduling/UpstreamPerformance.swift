@@ -192,13 +192,9 @@ final class UpstreamPerformance: Sendable {
         StateFile.replace(path, with: data)
     }
 
-    /// `$SPEAKD_STATE_DIR`, else `$STATE_DIRECTORY` (systemd), else `$XDG_STATE_HOME/speakd`, else `~/.local/state/speakd`.
+    /// `upstream-NAME.json` in the state directory (`StateFile.directory`).
     static func defaultPath(upstream: String) -> String? {
-        let environment = ProcessInfo.processInfo.environment
-        let override = environment["SPEAKD_STATE_DIR"].flatMap { $0.isEmpty ? nil : $0 }
-        guard let directory = override ?? ServiceDirectory.resolve(ServiceDirectory.state, environment: environment) else {
-            return nil
-        }
+        guard let directory = StateFile.directory() else { return nil }
         let safe = String(upstream.unicodeScalars.map { $0.properties.isAlphabetic || ("0"..."9").contains($0) || $0 == "-" ? Character($0) : "_" })
         return "\(directory)/upstream-\(safe).json"
     }
