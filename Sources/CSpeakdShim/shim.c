@@ -57,3 +57,55 @@ int speakd_eventfd(int nonblocking) {
 int speakd_set_thread_name(const char *name) {
     return pthread_setname_np(pthread_self(), name);
 }
+
+#include <errno.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+static atomic_long speakd_demotions;
+static atomic_int speakd_audio_tid;
+
+static void speakd_on_sigxcpu(int signo) {
+    (void)signo;
+    int saved = errno;
+    struct sched_param normal = { .sched_priority = 0 };
+    sched_setscheduler(0, SCHED_OTHER, &normal);
+    int tid = atomic_load(&speakd_audio_tid);
+    if (tid > 0) sched_setscheduler(tid, SCHED_OTHER, &normal);
+    atomic_fetch_add(&speakd_demotions, 1);
+    errno = saved;
+}
+
+int speakd_realtime_guard_install(long limit_us) {
+    struct sigaction action = { 0 };
+    action.sa_handler = speakd_on_sigxcpu;
+    sigemptyset(&action.sa_mask);
+    action.sa_flags = SA_RESTART;
+    if (sigaction(SIGXCPU, &action, NULL) != 0) return errno;
+    struct rlimit limit;
+    if (getrlimit(RLIMIT_RTTIME, &limit) != 0) return errno;
+    rlim_t wanted = (rlim_t)limit_us;
+    // Past the hard limit the kernel sends SIGKILL: keep the soft one below it so SIGXCPU comes first.
+    if (limit.rlim_max != RLIM_INFINITY && wanted >= limit.rlim_max) wanted = limit.rlim_max / 2;
+    if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < wanted) return 0;
+    limit.rlim_cur = wanted;
+    if (setrlimit(RLIMIT_RTTIME, &limit) != 0) return errno;
+    return 0;
+}
+
+void speakd_realtime_guard_register_thread(void) {
+    atomic_store(&speakd_audio_tid, (int)syscall(SYS_gettid));
+    // A thread started from a libdispatch worker inherits its mask, which blocks most signals: this one must arrive.
+    sigset_t xcpu;
+    sigemptyset(&xcpu);
+    sigaddset(&xcpu, SIGXCPU);
+    pthread_sigmask(SIG_UNBLOCK, &xcpu, NULL);
+}
+
+long speakd_realtime_guard_demotions(void) {
+    return atomic_load(&speakd_demotions);
+}

@@ -68,15 +68,29 @@ extension AudioPlayer {
 
     /// SCHED_FIFO priority asked for the audio thread. Sound servers run their I/O threads real-time (PulseAudio at
     /// 5, JACK at 10): at normal priority a busy machine (a neural TTS server on the same cores) can delay the
-    /// thread's wake-up past a 40 ms buffer. The thread sleeps in poll between periods, so it cannot starve others.
+    /// thread's wake-up past the device's buffer. The thread sleeps in poll between periods; should a bug ever make it spin,
+    /// `realtimeCPULimitMicroseconds` returns it to normal scheduling instead of letting it hold a core.
     public static let realtimePriority: Int32 = 10
+    /// CPU time the audio thread may use without sleeping before the kernel's RLIMIT_RTTIME guard demotes it (the
+    /// value PulseAudio uses). A period's work takes well under a millisecond.
+    public static let realtimeCPULimitMicroseconds = 200_000
 
+    /// Times the RLIMIT_RTTIME guard has returned a real-time thread to normal scheduling (0 unless there is a bug).
+    public var realtimeDemotions: Int { speakd_realtime_guard_demotions() }
 
     static func raiseToRealtime(_ thread: pthread_t) -> Int32? {
         var parameters = sched_param()
         parameters.sched_priority = realtimePriority
         let rc = pthread_setschedparam(thread, Int32(SCHED_FIFO), &parameters)
-        return rc == 0 ? nil : rc
+        guard rc == 0 else { return rc }
+        let guardError = speakd_realtime_guard_install(realtimeCPULimitMicroseconds)
+        if guardError != 0 {
+            // No guard, no real-time: a spinning real-time thread could hold a core for ever.
+            parameters.sched_priority = 0
+            pthread_setschedparam(thread, Int32(SCHED_OTHER), &parameters)
+            return guardError
+        }
+        return nil
     }
 
     private final class ThreadBody {

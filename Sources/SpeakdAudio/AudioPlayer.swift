@@ -94,7 +94,10 @@ public final class AudioPlayer: Sendable {
         let audio = AudioThread(state: state, output: output, consumer: ring.makeConsumer(),
                                 controls: controlRing.makeConsumer(), wake: wake, notify: notify, maxChunk: 4_800,
                                 fadeMilliseconds: fadeMilliseconds)
-        let audioThread = try Self.spawn(name: "speakd-audio") { audio.run() }
+        let audioThread = try Self.spawn(name: "speakd-audio") {
+            speakd_realtime_guard_register_thread()
+            audio.run()
+        }
         realtimePriorityError = Self.raiseToRealtime(audioThread)
         let monitorThread = try Self.spawn(name: "speakd-audio-ev") { [self] in monitorLoop() }
         threads.withLock { $0 = [audioThread, monitorThread] }
@@ -103,7 +106,7 @@ public final class AudioPlayer: Sendable {
     /// Samples to keep behind the read position so that a pause or a cut can always go back to the last sample heard:
     /// the device's whole buffer at `deviceFormat`, or, with none, at the most demanding source format (the highest
     /// plausible rate, stereo), with half again for a device that grants more than it was asked (buffer sizes are
-    /// rounded to whole periods), plus a fade. 40 ms: 24,000 samples; the 2 s maximum: 1.15 M (2.3 MB).
+    /// rounded to whole periods), plus a fade. 80 ms (the default): 47,040 samples; the 2 s maximum: 1.15 M (2.3 MB).
     static func rewindReserve(bufferMicroseconds: Int, deviceFormat: PCMFormat?) -> Int {
         let format = deviceFormat ?? PCMFormat(sampleRate: PCMFormat.plausibleRates.upperBound, channels: 2)
         let frames = (max(bufferMicroseconds, 0) * format.sampleRate + 999_999) / 1_000_000

@@ -13,7 +13,7 @@ import Glibc
 /// (`snd_pcm_drop`) and a fade of a couple of milliseconds, taken from the ring (its rewind reserve) at the last
 /// sample heard, is queued instead, so speech ends within milliseconds and without a hard cut.
 ///
-/// Pausing is exact instead of instant: what the device holds (at most its buffer, 40 ms) plays out, followed by a
+/// Pausing is exact instead of instant: what the device holds (at most its buffer, 80 ms by default) plays out, followed by a
 /// fade-out of the next samples, then the device is kept running on silence, so that resume continues with the
 /// very next sample (fading in) and no sample is lost or repeated — a flush could not promise that, because how much
 /// of a flushed buffer was heard is only an estimate. After `pauseKeepAliveSeconds` of pause the device is released.

@@ -41,6 +41,10 @@ extension JobQueue {
                 emit(job, .started)
             }
             reportMarks(job, through: job.markPositions.count)
+            if player.realtimeDemotions > realtimeDemotionsReported {
+                realtimeDemotionsReported = player.realtimeDemotions
+                logger.error("the audio thread ran \(AudioPlayer.realtimeCPULimitMicroseconds / 1000) ms without sleeping and was returned to normal priority: a bug, please report it with this log")
+            }
             if let before = job.underrunsAtStart, player.underruns > before {
                 // The device ran dry inside this job: a gap was heard. Logged so a report can say which job and why.
                 logger.notice("the device ran dry during the job (a gap was heard)", metadata: [

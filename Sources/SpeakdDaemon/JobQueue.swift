@@ -40,6 +40,8 @@ public actor JobQueue {
     var paused = false
     /// A job failed for the device since one last started: the next start is logged as the device's return.
     var deviceFailing = false
+    /// Demotions of the audio thread by its real-time guard already logged.
+    var realtimeDemotionsReported = 0
 
     /// Jobs written ahead into the ring; bounds the player's table of discard ranges.
     static let maximumJobsInRing = 64

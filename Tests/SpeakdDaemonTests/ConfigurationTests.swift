@@ -232,7 +232,7 @@ final class SettingsResolverTests: XCTestCase {
         XCTAssertEqual(settings.options.device, "flag-device")        // flag over file
         XCTAssertEqual(settings.options.socketPath, "/env.sock")       // environment over file
         XCTAssertEqual(settings.options.periodMicroseconds, 5_000)     // file over default
-        XCTAssertEqual(settings.options.bufferMicroseconds, 40_000)    // default
+        XCTAssertEqual(settings.options.bufferMicroseconds, 80_000)    // default
         let openai = try XCTUnwrap(settings.options.upstreams.first)
         XCTAssertEqual(openai.configuration.baseURL, "http://flag/v1") // flag over environment over file
         XCTAssertEqual(openai.configuration.apiKey, "sk-from-the-env-1111") // environment over file

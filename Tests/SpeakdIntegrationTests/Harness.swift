@@ -67,6 +67,11 @@ class IntegrationTestCase: XCTestCase {
     /// A null-sink recording runs in every test playing to PulseAudio: with no client on its monitor, the null sink
     /// drifts to long latencies and a first sound can come a second late.
     var recorder: SinkRecorder?
+    /// Ends a hung test with its daemons' stacks on screen (see `Watchdog`).
+    static let watchdog = Watchdog()
+    /// How long a test of this class may run before it is taken as hung: far above the usual length (the slowest
+    /// integration test takes about a minute here).
+    class var hangMinutes: Double { 5 }
 
     override func setUpWithError() throws {
         // On unbuffered stderr: XCTest's own "started" lines sit in stdout's buffer, so when a hung run is killed
@@ -74,6 +79,7 @@ class IntegrationTestCase: XCTestCase {
         var line = Array("speakd-test: \(name) starting\n".utf8)
         _ = line.withUnsafeMutableBytes { write(2, $0.baseAddress, $0.count) }
         directory = try Harness.temporaryDirectory()
+        Self.watchdog.arm(test: name, minutes: Self.hangMinutes)
     }
 
     override func tearDownWithError() throws {
@@ -92,6 +98,9 @@ class IntegrationTestCase: XCTestCase {
         upstream = nil
         recorder = nil
         try? FileManager.default.removeItem(at: directory)
+        Self.watchdog.disarm()
+        if Self.watchdog.fired { XCTFail("hung: stopped by the watchdog after \(Self.hangMinutes) minutes (stacks above)") }
+        for late in DaemonProcess.takeLateExits() { XCTFail(late) }
     }
 }
 
@@ -127,11 +136,16 @@ final class Child {
     var stdoutSoFar: Data { process.stdoutSoFar }
     var stderrSoFar: Data { process.stderrSoFar }
 
-    /// SIGTERM, then waits for the exit.
+    /// SIGTERM, then waits for the exit: at most 20 s (speakd's own shutdown deadline is 3 s), then SIGKILL and the
+    /// failure is reported (`lateExit`).
     func terminate() {
         if process.isRunning {
             process.terminate()
-            process.waitUntilExit()
+            if !process.waitUntilExit(timeout: 20) {
+                DaemonProcess.reportLateExit("\(process.processIdentifier) did not exit within 20 s of SIGTERM")
+                process.signal(SIGKILL)
+                process.waitUntilExit()
+            }
         }
     }
 
@@ -185,6 +199,21 @@ final class DaemonProcess {
 
     /// The daemons the running test started, for its failure report (tests run one at a time).
     nonisolated(unsafe) static var startedInThisTest: [DaemonProcess] = []
+    private static let lateExitsLock = NSLock()
+    nonisolated(unsafe) private static var lateExits: [String] = []
+
+    /// A child that had to be killed after SIGTERM: reported as a failure of the test that started it.
+    static func reportLateExit(_ what: String) {
+        Watchdog.say("speakd-test: \(what)\n")
+        lateExitsLock.withLock { lateExits.append(what) }
+    }
+
+    static func takeLateExits() -> [String] {
+        lateExitsLock.withLock {
+            defer { lateExits = [] }
+            return lateExits
+        }
+    }
 
     init(arguments: [String], in directory: URL, environment: [String: String] = [:]) throws {
         socketPath = directory.appendingPathComponent("speakd.sock").path
@@ -194,6 +223,9 @@ final class DaemonProcess {
         while Date() < deadline {
             if (try? DaemonConnection(path: socketPath)) != nil {
                 Self.startedInThisTest.append(self)
+                IntegrationTestCase.watchdog.watch(pid: child.process.processIdentifier) { [process = child.process] in
+                    process.stdoutSoFar + process.stderrSoFar
+                }
                 return
             }
             if !child.process.isRunning { break }
@@ -294,7 +326,12 @@ final class SpawnedProcess {
     @discardableResult
     func stop() -> (status: Int32, log: String) {
         process.terminate()
-        process.waitUntilExit()
+        if !process.waitUntilExit(timeout: 20) {
+            // Another project's program (a server, speech-dispatcher): said, killed, not our test's failure.
+            Watchdog.say("speakd-test: \(process.processIdentifier) did not exit within 20 s of SIGTERM; killed\n")
+            process.signal(SIGKILL)
+            process.waitUntilExit()
+        }
         let log = (try? String(contentsOfFile: logFile, encoding: .utf8)) ?? ""
         return (process.terminationStatus, log)
     }

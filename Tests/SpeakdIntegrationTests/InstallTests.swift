@@ -4,6 +4,9 @@ import XCTest
 /// `make install` as a packager and as an administrator would run it. Builds release binaries in a build folder of
 /// its own (.build-install), so it does not wait on the test run's lock on .build.
 final class InstallTests: IntegrationTestCase {
+    /// Two release builds from nothing on a clean clone take about 8 minutes on CI.
+    override class var hangMinutes: Double { 25 }
+
     private func make(_ arguments: [String]) throws {
         let result = try Child("/usr/bin/make", ["-C", Harness.packageRoot.path, "SCRATCH=.build-install"] + arguments).finish()
         XCTAssertEqual(result.status, 0, "make \(arguments.joined(separator: " ")): \(result.stderr.suffix(3000))")

@@ -21,3 +21,14 @@ int speakd_eventfd(int nonblocking);
 // pthread_setname_np is declared only under _GNU_SOURCE, which Swift's Glibc module does not define. Named threads
 // show up in top -H, perf and gdb ("speakd-audio").
 int speakd_set_thread_name(const char *name);
+
+// A real-time thread that never sleeps would take a core from everything else, for ever. The kernel's guard is
+// RLIMIT_RTTIME (CPU time a real-time thread may use without blocking; PulseAudio and rtkit set it too): past it,
+// SIGXCPU arrives, and this handler drops the thread that ran over (and the registered audio thread) back to normal
+// scheduling with sched_setscheduler, a plain system call and so safe in a handler. Installs the handler and lowers
+// the soft limit to `limit_us` (never raising the hard one). Returns 0 or an errno.
+int speakd_realtime_guard_install(long limit_us);
+// Called on the audio thread: the thread the handler demotes whichever thread took the signal; unblocks SIGXCPU there.
+void speakd_realtime_guard_register_thread(void);
+// How many times the guard has demoted a thread since start.
+long speakd_realtime_guard_demotions(void);

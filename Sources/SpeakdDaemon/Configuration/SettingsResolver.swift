@@ -137,7 +137,7 @@ public enum SettingsResolver {
         options.maxUnreadBytes = file?.maxUnreadBytes ?? options.maxUnreadBytes
         options.device = pick("device", flag: flags.device, fileValue: file?.device, default: options.device)
         let period = pick("period_ms", flag: flags.periodMilliseconds, fileValue: file?.periodMilliseconds, default: 10)
-        let buffer = pick("buffer_ms", flag: flags.bufferMilliseconds, fileValue: file?.bufferMilliseconds, default: 40)
+        let buffer = pick("buffer_ms", flag: flags.bufferMilliseconds, fileValue: file?.bufferMilliseconds, default: 80)
         guard buffer >= 2 * period else {
             throw StartupError("buffer_ms (\(buffer)) must be at least twice period_ms (\(period))")
         }
