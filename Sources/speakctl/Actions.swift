@@ -230,3 +230,21 @@ func formatSeconds(_ seconds: Double) -> String {
     let tenths = Int((seconds * 10).rounded())
     return "\(tenths / 10).\(tenths % 10) s"
 }
+
+/// Cancels one job, saying so when it had already ended.
+func cancelJob(_ job: String, socket: String?) {
+    let reply = control("cancel", ["job": .string(job)], socket: socket)
+    if reply.cancelled == 0 { note("job \(job) had already ended") }
+}
+
+/// Writes `text` to standard output unbuffered (speakctl exits right after).
+func writeOut(_ text: String) {
+    let bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { return }
+        offset += written
+    }
+}
