@@ -203,7 +203,11 @@ func control(_ op: String, _ fields: [String: JSONValue] = [:], socket: String?)
 
 /// Connects to speakd, or exits with a message saying why not and how to start it.
 func connect(socket: String?) -> DaemonConnection {
-    let path = SocketPath.resolve(explicit: socket, environment: processEnvironment())
+    // Only the two variables the path depends on: copying the whole environment is 0.4 M instructions of a
+    // `speakctl stop`, before its request leaves.
+    var environment: [String: String] = [:]
+    for name in ["SPEAKD_SOCKET", "XDG_RUNTIME_DIR"] { environment[name] = getenv(name).map { String(cString: $0) } }
+    let path = SocketPath.resolve(explicit: socket, environment: environment)
     do {
         return try DaemonConnection(path: path)
     } catch {
