@@ -76,7 +76,7 @@ install: all
 	install -m 0755 $(BUILT)/$(MODULE) $(DESTDIR)$(SPEECHD_MODULEDIR)/$(MODULE)
 	install -m 0644 speech-dispatcher/speakd.conf $(DESTDIR)$(SPEECHD_CONFDIR)/speakd.conf
 	install -m 0644 docs/config.toml.example $(DESTDIR)$(DOCDIR)/config.toml.example
-	install -m 0644 README.md docs/protocol.md docs/architecture.md $(DESTDIR)$(DOCDIR)/
+	install -m 0644 README.md docs/protocol.md docs/architecture.md docs/configuration.md $(DESTDIR)$(DOCDIR)/
 
 uninstall:
 	for program in $(PROGRAMS); do \

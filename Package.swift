@@ -126,10 +126,12 @@ let package = Package(
         .target(name: "SpeechDispatcherModule", dependencies: ["SpeakdProtocol", "SpeakdClient", "SpeakdSystem"]),
         .executableTarget(name: "sd_speakd", dependencies: ["SpeechDispatcherModule"]),
         // SpeakdSinks for AtomicFile and ArchiveFormat (--save): the daemon encodes, speakctl writes.
+        // Release: a static executable (no dynamic loader, no relocations of the Swift runtime and libstdc++ at
+        // each start: ~2 M instructions of a `speakctl stop`); scripts/bench-control measures it.
         .executableTarget(name: "speakctl", dependencies: [
             "SpeakdClient", "SpeakdProtocol", "SpeakdText", "SpeakdSinks",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], linkerSettings: [.unsafeFlags(["-static-executable"], .when(platforms: [.linux], configuration: .release))]),
 
         // A thin CLI over SpeakdEncoding: raw s16le in, an archive file out (also what scripts/bench-encode times).
         .executableTarget(name: "speakd-encode", dependencies: [

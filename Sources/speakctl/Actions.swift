@@ -206,7 +206,11 @@ func control(_ op: String, _ fields: [String: JSONValue] = [:], socket: String?)
 
 /// Connects to speakd, or exits with a message saying why not and how to start it.
 func connect(socket: String?) -> DaemonConnection {
-    let path = SocketPath.resolve(explicit: socket, environment: processEnvironment())
+    // Only the two variables the path depends on: copying the whole environment is 0.4 M instructions of a
+    // `speakctl stop`, before its request leaves.
+    var environment: [String: String] = [:]
+    for name in ["SPEAKD_SOCKET", "XDG_RUNTIME_DIR"] { environment[name] = getenv(name).map { String(cString: $0) } }
+    let path = SocketPath.resolve(explicit: socket, environment: environment)
     do {
         return try DaemonConnection(path: path)
     } catch {
@@ -232,4 +236,22 @@ func describe(_ error: ProtocolError) -> String {
 func formatSeconds(_ seconds: Double) -> String {
     let tenths = Int((seconds * 10).rounded())
     return "\(tenths / 10).\(tenths % 10) s"
+}
+
+/// Cancels one job, saying so when it had already ended.
+func cancelJob(_ job: String, socket: String?) {
+    let reply = control("cancel", ["job": .string(job)], socket: socket)
+    if reply.cancelled == 0 { note("job \(job) had already ended") }
+}
+
+/// Writes `text` to standard output unbuffered (speakctl exits right after).
+func writeOut(_ text: String) {
+    let bytes = Array(text.utf8)
+    var offset = 0
+    while offset < bytes.count {
+        let written = bytes.withUnsafeBytes { write(1, $0.baseAddress! + offset, $0.count - offset) }
+        if written < 0 && errno == EINTR { continue }
+        guard written > 0 else { return }
+        offset += written
+    }
 }

@@ -1,28 +1,80 @@
-/// The invocations speakctl runs for almost every announcement — `speakctl [OPTIONS] TEXT…`, `… | speakctl [OPTIONS]`
-/// and `speakctl stop` — recognized without ArgumentParser, whose reflection-driven parsing is most of speakctl's
-/// start-up (≈11 of 16 million instructions for `speakctl "hello"`, measured with callgrind).
+import SpeakdProtocol
+
+/// The invocations speakctl runs for almost every announcement and every control — `speakctl [OPTIONS] TEXT…`,
+/// `… | speakctl [OPTIONS]`, `speakctl stop | skip | pause | resume | cancel JOB`, `--version`, `--help` —
+/// recognized without touching ArgumentParser, whose reflection-driven parsing (protocol conformance scans) is most
+/// of speakctl's start-up: 17 of 20 million instructions for `speakctl --version`, measured with callgrind.
 ///
-/// It accepts only a strict subset of what `Speakctl` defines and defers everything else — help, versions,
-/// other subcommands, unknown or malformed options, `--` — to ArgumentParser, which stays the one definition of the
-/// interface and produces every error message. `QuickInvocationTests` checks that both agree.
+/// It accepts only a strict subset of what `Speakctl` defines and defers everything else — subcommands' help, other
+/// subcommands, unknown or malformed options, `--` — to ArgumentParser, which stays the one definition of the
+/// interface and produces every error message. `QuickInvocationTests` checks that both agree, and that the help
+/// printed here (`SpeakctlHelp.text`) is ArgumentParser's, word for word.
 enum QuickInvocation: Equatable {
     case speak(SpeakInvocation)
-    case stop(socket: String?)
+    /// `stop`, `skip`, `pause`, `resume`: a request with no fields.
+    case request(op: String, socket: String?)
+    case cancel(job: String, socket: String?)
+    case version
+    case help
 
     /// The subcommand names, which a first word of text must not be.
     static let commandNames: Set<String> = ["say", "stop", "cancel", "skip", "pause", "resume", "list", "status", "watch", "cache", "upstream", "help"]
+    /// Subcommands whose only option is `--socket` and whose only request has no fields.
+    static let controlNames: Set<String> = ["stop", "skip", "pause", "resume"]
 
     init?(arguments: some Collection<String>) {
-        var speak = SpeakInvocation()
-        // A subcommand is only ever the first word.
-        let sawStop = arguments.first == "stop"
-        var words = arguments.dropFirst(sawStop ? 1 : 0).makeIterator()
+        guard let parsed = Self.parse(arguments) else { return nil }
+        self = parsed
+    }
+
+    private static func parse(_ arguments: some Collection<String>) -> QuickInvocation? {
+        guard let first = arguments.first else { return .speak(SpeakInvocation()) }
+        if arguments.count == 1 {
+            switch first {
+            case "--version": return .version
+            case "--help", "-h": return SpeakctlHelp.fitsTerminal() ? .help : nil
+            default: break
+            }
+        }
+        if controlNames.contains(first) || first == "cancel" { return controlInvocation(first, arguments.dropFirst()) }
+        return speakInvocation(arguments)
+    }
+
+    /// `stop [--socket PATH]`, `cancel JOB [--socket PATH]` (in any order, as ArgumentParser takes them).
+    private static func controlInvocation(_ op: String, _ arguments: some Collection<String>) -> QuickInvocation? {
+        var socket: String?
+        var positional: [String] = []
+        var words = arguments.makeIterator()
         while let word = words.next() {
-            if !speak.text.isEmpty || (!word.hasPrefix("-") && !sawStop) {
+            let (name, inlineValue) = Self.split(word)
+            if name == "--socket" {
+                guard socket == nil, let value = inlineValue ?? words.next(), !value.hasPrefix("-") else { return nil }
+                socket = value
+            } else if word.hasPrefix("-") {
+                return nil
+            } else {
+                positional.append(word)
+            }
+        }
+        if op == "cancel" {
+            guard positional.count == 1 else { return nil }
+            return .cancel(job: positional[0], socket: socket)
+        } else {
+            guard positional.isEmpty else { return nil }
+            return .request(op: op, socket: socket)
+        }
+    }
+
+    /// `[OPTIONS] TEXT…` or `[OPTIONS]` (standard input).
+    private static func speakInvocation(_ arguments: some Collection<String>) -> QuickInvocation? {
+        var speak = SpeakInvocation()
+        var words = arguments.makeIterator()
+        while let word = words.next() {
+            if !speak.text.isEmpty || !word.hasPrefix("-") {
                 // Text: once it has begun, an option-looking word is ambiguous (ArgumentParser would treat it as an
                 // option), so leave those to it.
                 guard !word.hasPrefix("-") else { return nil }
-                if speak.text.isEmpty, Self.commandNames.contains(word) { return nil }
+                if speak.text.isEmpty, commandNames.contains(word) { return nil }
                 speak.text.append(word)
                 continue
             }
@@ -37,50 +89,45 @@ enum QuickInvocation: Equatable {
             case "--socket":
                 guard let path = value() else { return nil }
                 speak.socket = path
-            case "--voice" where !sawStop:
+            case "--voice":
                 guard let voice = value() else { return nil }
                 speak.voice = voice
-            case "--model" where !sawStop:
+            case "--model":
                 guard let model = value() else { return nil }
                 speak.model = model
-            case "--upstream" where !sawStop:
+            case "--upstream":
                 guard let upstream = value() else { return nil }
                 speak.upstream = upstream
-            case "--instructions" where !sawStop:
+            case "--instructions":
                 guard let instructions = value() else { return nil }
                 speak.instructions = instructions
-            case "--speed" where !sawStop:
+            case "--speed":
                 guard let text = value(), let speed = Double(text), speed.isFinite else { return nil }
                 speak.speed = speed
-            case "--priority" where !sawStop:
+            case "--priority":
                 guard let priority = value() else { return nil }
                 speak.priority = priority
-            case "--volume" where !sawStop:
+            case "--volume":
                 guard let text = value(), let volume = Double(text), volume.isFinite else { return nil }
                 speak.volume = volume
-            case "--ttl" where !sawStop:
+            case "--ttl":
                 guard let text = value(), let ttl = Double(text), ttl.isFinite else { return nil }
                 speak.ttl = ttl
-            case "--interrupt" where !sawStop && inlineValue == nil:
+            case "--interrupt" where inlineValue == nil:
                 speak.interrupt = true
-            case "--wait" where !sawStop && inlineValue == nil:
+            case "--wait" where inlineValue == nil:
                 speak.wait = true
-            case "--follow" where !sawStop && inlineValue == nil:
+            case "--follow" where inlineValue == nil:
                 speak.follow = true
-            case "--no-cache" where !sawStop && inlineValue == nil:
+            case "--no-cache" where inlineValue == nil:
                 speak.cache = false
-            case "--verbose" where !sawStop && inlineValue == nil, "-v" where !sawStop && inlineValue == nil:
+            case "--verbose" where inlineValue == nil, "-v" where inlineValue == nil:
                 speak.verbose = true
             default:
                 return nil
             }
         }
-        if sawStop {
-            guard speak == SpeakInvocation(socket: speak.socket) else { return nil }
-            self = .stop(socket: speak.socket)
-        } else {
-            self = .speak(speak)
-        }
+        return .speak(speak)
     }
 
     /// `--name=value` → ("--name", "value"); anything else → (word, nil).
@@ -92,7 +139,10 @@ enum QuickInvocation: Equatable {
     func run() {
         switch self {
         case .speak(let invocation): invocation.run()
-        case .stop(let socket): stopSpeech(socket: socket)
+        case .request(let op, let socket): _ = control(op, socket: socket)
+        case .cancel(let job, let socket): cancelJob(job, socket: socket)
+        case .version: writeOut(speakdVersion + "\n")
+        case .help: writeOut(SpeakctlHelp.text)
         }
     }
 }

@@ -158,10 +158,7 @@ struct Cancel: ParsableCommand {
     @OptionGroup var connection: ConnectionOptions
     @Argument(help: "The job's id.") var job: String
 
-    func run() throws {
-        let reply = control("cancel", ["job": .string(job)], socket: connection.socket)
-        if reply.cancelled == 0 { note("job \(job) had already ended") }
-    }
+    func run() throws { cancelJob(job, socket: connection.socket) }
 }
 
 struct Skip: ParsableCommand {

@@ -8,6 +8,8 @@ import SpeakdProtocol
 /// environment > file > default); then the daemon runs. All logic lives in SpeakdDaemon.
 @main
 struct SpeakdCommand: AsyncParsableCommand {
+    private typealias T = SettingsTable
+
     static let configuration = CommandConfiguration(
         commandName: "speakd",
         abstract: "Text-to-speech playback daemon: speaks jobs from a Unix socket through an OpenAI-compatible upstream or the embedded espeak-ng engine.",
@@ -28,82 +30,87 @@ struct SpeakdCommand: AsyncParsableCommand {
     @Flag(help: "Validate the configuration, print the effective settings with secrets masked, and exit.")
     var checkConfig = false
 
-    @Option(help: "Unix socket to listen on (default: $SPEAKD_SOCKET, else $XDG_RUNTIME_DIR/speakd.sock, else /run/speakd/speakd.sock).")
+    // Settings: name, help and range from `SettingsTable`, the one definition (docs/configuration.md is generated
+    // from it too).
+    @Option(name: .customLong(T.socket.flag!), help: ArgumentHelp(T.socket.flagHelp))
     var socket: String?
 
-    @Option(help: "The upstream (an [upstream.NAME] of the configuration file) serving jobs that name none.")
+    @Option(name: .customLong(T.defaultUpstream.flag!), help: ArgumentHelp(T.defaultUpstream.flagHelp))
     var upstream: String?
 
-    @Option(help: "API base URL of the default upstream, up to the version (default: $OPENAI_BASE_URL, else https://api.openai.com/v1).")
+    @Option(name: .customLong(T.baseURL.flag!), help: ArgumentHelp(T.baseURL.flagHelp))
     var apiBase: String?
 
-    @Option(help: "File holding the default upstream's API key (default: $OPENAI_API_KEY).")
+    @Option(name: .customLong(T.apiKeyFile.flag!), help: ArgumentHelp(T.apiKeyFile.flagHelp))
     var apiKeyFile: String?
 
-    @Option(help: "systemd credential (LoadCredential=) holding the default upstream's API key.")
+    @Option(name: .customLong(T.apiKeyCredential.flag!), help: ArgumentHelp(T.apiKeyCredential.flagHelp))
     var apiKeyCredential: String?
 
-    @Option(help: "Engine: auto (an upstream when one is configured, else espeak-ng), openai, espeak-ng.")
+    @Option(name: .customLong(T.engine.flag!), help: ArgumentHelp(T.engine.flagHelp))
     var engine: String?
 
-    @Option(help: "Default model for upstream requests (default: tts-1).")
+    @Option(name: .customLong(T.model.flag!), help: ArgumentHelp(T.model.flagHelp))
     var model: String?
 
-    @Option(help: "Default voice for upstream requests (default: alloy).")
+    @Option(name: .customLong(T.voice.flag!), help: ArgumentHelp(T.voice.flagHelp))
     var voice: String?
 
-    @Option(help: "espeak-ng voice for the embedded engine, e.g. en-us, de, fr (default: en-us).")
+    @Option(name: .customLong(T.embeddedVoice.flag!), help: ArgumentHelp(T.embeddedVoice.flagHelp))
     var embeddedVoice: String?
 
-    @Option(help: "Priorities whose jobs the embedded engine speaks when the upstream fails: a list such as important,message (the default), all, or none.")
+    @Option(name: .customLong(T.fallback.flag!), help: ArgumentHelp(T.fallback.flagHelp))
     var fallback: String?
 
-    @Option(help: "Play the default upstream's pcm at this rate whatever it says (for servers that mislabel it).")
+    @Option(name: .customLong(T.sampleRate.flag!), help: ArgumentHelp(T.sampleRate.flagHelp))
     var sampleRate: Int?
 
-    @Option(help: "ALSA device (default: default).")
+    @Option(name: .customLong(T.device.flag!), help: ArgumentHelp(T.device.flagHelp))
     var device: String?
 
-    @Option(help: "ALSA period in milliseconds (default: 10).")
+    @Option(name: .customLong(T.periodMs.flag!), help: ArgumentHelp(T.periodMs.flagHelp))
     var periodMs: Int?
 
-    @Option(help: "ALSA buffer in milliseconds (default: 40).")
+    @Option(name: .customLong(T.bufferMs.flag!), help: ArgumentHelp(T.bufferMs.flagHelp))
     var bufferMs: Int?
 
-    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical (default: info).")
+    @Option(name: .customLong(T.logLevel.flag!), help: ArgumentHelp(T.logLevel.flagHelp))
     var logLevel: String?
 
-    @Option(help: "Archive every finished job in this directory (default: $SPEAKD_ARCHIVE_DIR; off when none).")
+    @Option(name: .customLong(T.archiveDirectory.flag!), help: ArgumentHelp(T.archiveDirectory.flagHelp))
     var archiveDir: String?
 
-    @Option(help: "Archive format: mp3, opus, flac or wav (default: $SPEAKD_ARCHIVE_FORMAT, else opus).")
+    @Option(name: .customLong(T.archiveFormat.flag!), help: ArgumentHelp(T.archiveFormat.flagHelp))
     var archiveFormat: String?
 
-    @Option(help: "Archive file name without extension; {date}, {time}, {job}, {slug} are replaced (default: {date}-{time}-{job}-{slug}).")
+    @Option(name: .customLong(T.archiveNamePattern.flag!), help: ArgumentHelp(T.archiveNamePattern.flagHelp))
     var archiveName: String?
 
-    @Option(help: "Phrase cache directory (default: $SPEAKD_CACHE_DIR, systemd's $CACHE_DIRECTORY, else $XDG_CACHE_HOME/speakd or ~/.cache/speakd).")
+    @Option(name: .customLong(T.cacheDirectory.flag!), help: ArgumentHelp(T.cacheDirectory.flagHelp))
     var cacheDir: String?
 
-    @Flag(help: "Run without the phrase cache: every segment is asked of the upstream, nothing is stored.")
+    @Flag(name: .customLong(T.cacheEnabled.flag!), help: "Run without the phrase cache: every segment is asked of the upstream, nothing is stored.")
     var noCache = false
 
+    @Flag(help: .private)
+    var settingsMarkdown = false
+
     func validate() throws {
-        if let engine, EngineChoice(rawValue: engine) == nil {
-            throw ValidationError("--engine must be one of: auto, openai, espeak-ng")
+        func check<Value>(_ setting: Setting<Value>, _ value: Int?) throws {
+            if let value, let reason = setting.refusal(value, spelled: setting.flagName!) { throw ValidationError(reason) }
         }
-        if let logLevel, Logger.Level(rawValue: logLevel) == nil {
-            throw ValidationError("--log-level must be one of: trace, debug, info, notice, warning, error, critical")
+        func check<Value>(_ setting: Setting<Value>, _ value: String?) throws {
+            if let value, let reason = setting.refusal(value, spelled: setting.flagName!) { throw ValidationError(reason) }
         }
+        try check(T.engine, engine)
+        try check(T.logLevel, logLevel)
         if let archiveFormat, ArchiveFormat(name: archiveFormat) == nil {
-            throw ValidationError("--archive-format must be one of: mp3, opus, flac, wav")
+            throw ValidationError("--archive-format must be one of mp3, opus, flac, wav, not \"\(archiveFormat)\"")
         }
         if let cacheDir, !cacheDir.hasPrefix("/") { throw ValidationError("--cache-dir must be an absolute path") }
-        if let periodMs, !(1...500).contains(periodMs) { throw ValidationError("--period-ms must be 1…500") }
-        if let bufferMs, !(2...2000).contains(bufferMs) { throw ValidationError("--buffer-ms must be 2…2000") }
-        if let sampleRate, !(4_000...192_000).contains(sampleRate) {
-            throw ValidationError("--sample-rate must be between 4000 and 192000")
-        }
+        try check(T.periodMs, periodMs)
+        try check(T.bufferMs, bufferMs)
+        try check(T.sampleRate, sampleRate)
         if let apiBase, !(apiBase.hasPrefix("http://") || apiBase.hasPrefix("https://")) {
             throw ValidationError("--api-base must start with http:// or https://")
         }
@@ -136,6 +143,10 @@ struct SpeakdCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if settingsMarkdown {   // docs/configuration.md's table
+            print(SettingsTable.markdown(), terminator: "")
+            return
+        }
         // Before the key is read: a crash must never write it to a core file.
         CoreDumps.forbid()
         let environment = processEnvironment()

@@ -236,7 +236,7 @@ final class SettingsResolverTests: XCTestCase {
         let openai = try XCTUnwrap(settings.options.upstreams.first)
         XCTAssertEqual(openai.configuration.baseURL, "http://flag/v1") // flag over environment over file
         XCTAssertEqual(openai.configuration.apiKey, "sk-from-the-env-1111") // environment over file
-        XCTAssertEqual(settings.sources["device"], "flag")
+        XCTAssertEqual(settings.sources["audio.device"], "flag")
         XCTAssertEqual(settings.sources["socket"], "environment SPEAKD_SOCKET")
         XCTAssertEqual(settings.sources["upstream.openai.api_key"], "environment OPENAI_API_KEY")
     }

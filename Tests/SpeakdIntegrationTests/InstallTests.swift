@@ -24,7 +24,7 @@ final class InstallTests: IntegrationTestCase {
             "usr/share/man/man1/speakd.1", "usr/share/man/man1/speakctl.1",
             "usr/share/bash-completion/completions/speakctl", "usr/share/zsh/site-functions/_speakctl",
             "usr/share/fish/vendor_completions.d/speakctl.fish",
-            "usr/share/doc/speakd/config.toml.example",
+            "usr/share/doc/speakd/config.toml.example", "usr/share/doc/speakd/configuration.md",
             // Where Debian's speech-dispatcher looks for modules and their configuration.
             "usr/lib/speech-dispatcher-modules/sd_speakd", "etc/speech-dispatcher/modules/speakd.conf",
         ]
@@ -51,6 +51,13 @@ final class InstallTests: IntegrationTestCase {
         let check = try Child(prefix.appendingPathComponent("bin/speakd").path,
                               ["--config", prefix.appendingPathComponent("share/doc/speakd/config.toml.example").path, "--check-config"]).finish()
         XCTAssertEqual(check.status, 0, check.stderr)
+
+        // speakctl starts once per announcement: a static executable, with no dynamic loader to run (nor libasound).
+        let speakctl = prefix.appendingPathComponent("bin/speakctl").path
+        let speakctlVersion = try Child(speakctl, ["--version"]).finish()
+        XCTAssertEqual(speakctlVersion.stdout, "0.1.0\n", speakctlVersion.stderr)
+        let libraries = try Child("/usr/bin/ldd", [speakctl]).finish()
+        XCTAssertTrue((libraries.stdout + libraries.stderr).contains("not a dynamic executable"), libraries.stdout)
 
         let module = try Child(prefix.appendingPathComponent("lib/speech-dispatcher-modules/sd_speakd").path, ["--version"]).finish()
         XCTAssertEqual(module.status, 0, module.stderr)

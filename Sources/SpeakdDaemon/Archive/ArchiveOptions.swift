@@ -10,7 +10,7 @@ public struct ArchiveOptions: Sendable, Equatable {
     public var format: ArchiveFormat = .opus
     /// The file name without extension; `{date}` (YYYY-MM-DD), `{time}` (HHMMSS), `{job}` (the job id) and
     /// `{slug}` (the text's first words, lowercase ASCII) are replaced.
-    public var namePattern = "{date}-{time}-{job}-{slug}"
+    public var namePattern = ArchiveOptions.defaultNamePattern
     public var settings = EncoderSettings()
 
     public init() {}

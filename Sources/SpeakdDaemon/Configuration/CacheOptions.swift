@@ -2,14 +2,14 @@
 ///
 /// Threading: a value type; Sendable.
 public struct CacheOptions: Sendable, Equatable {
-    public var enabled = true
+    public var enabled = SettingsTable.cacheEnabled.defaultValue
     /// nil when no default could be found (no `CACHE_DIRECTORY`, `XDG_CACHE_HOME` or `HOME`): the cache is off.
     public var directory: String?
-    public var maximumMegabytes = 200
+    public var maximumMegabytes = SettingsTable.cacheMaxSizeMB.defaultValue
     /// Segments longer than this many characters are not cached.
-    public var maximumTextCharacters = 500
+    public var maximumTextCharacters = SettingsTable.cacheMaxTextLength.defaultValue
     /// Decoded audio of the most used entries kept in memory.
-    public var memoryMegabytes = 16
+    public var memoryMegabytes = SettingsTable.cacheMemoryMB.defaultValue
 
     public init() {}
 

@@ -104,110 +104,110 @@ public struct ConfigurationFile: Sendable, Equatable {
             throw Invalid(path: path, line: error.line, reason: error.reason)
         }
         var reader = TableReader(path: path, table: document.root, name: "the top level")
-        socket = try reader.string("socket")
-        allowedUIDs = try reader.integers("allowed_uids", in: 0...Int(UInt32.max))
-        allowedGIDs = try reader.integers("allowed_gids", in: 0...Int(UInt32.max))
-        engine = try reader.enumeration("engine", EngineChoice.self)
-        logLevel = try reader.oneOf("log_level", ["trace", "debug", "info", "notice", "warning", "error", "critical"])
-        defaultUpstream = try reader.string("default_upstream")
-        voice = try reader.string("voice")
-        model = try reader.string("model")
+        socket = try reader.string(SettingsTable.socket)
+        allowedUIDs = try reader.integers(SettingsTable.allowedUIDs)
+        allowedGIDs = try reader.integers(SettingsTable.allowedGIDs)
+        engine = try reader.string(SettingsTable.engine).flatMap(EngineChoice.init(rawValue:))
+        logLevel = try reader.string(SettingsTable.logLevel)
+        defaultUpstream = try reader.string(SettingsTable.defaultUpstream)
+        voice = try reader.string(SettingsTable.voice)
+        model = try reader.string(SettingsTable.model)
         if var limits = try reader.table("limits") {
-            maxConnections = try limits.integer("max_connections", in: 1...65_536)
-            maxQueuedJobs = try limits.integer("max_queued_jobs", in: 1...1_000_000)
-            maxLineBytes = try limits.integer("max_line_bytes", in: 1_024...(256 * 1_048_576))
-            maxTextCharacters = try limits.integer("max_text_characters", in: 1...10_000_000)
-            maxUnreadBytes = try limits.integer("max_unread_bytes", in: 65_536...(1_024 * 1_048_576))
+            maxConnections = try limits.integer(SettingsTable.maxConnections)
+            maxQueuedJobs = try limits.integer(SettingsTable.maxQueuedJobs)
+            maxLineBytes = try limits.integer(SettingsTable.maxLineBytes)
+            maxTextCharacters = try limits.integer(SettingsTable.maxTextCharacters)
+            maxUnreadBytes = try limits.integer(SettingsTable.maxUnreadBytes)
             try limits.rejectUnknown()
         }
         if var audio = try reader.table("audio") {
-            device = try audio.string("device")
-            periodMilliseconds = try audio.integer("period_ms", in: 1...500)
-            bufferMilliseconds = try audio.integer("buffer_ms", in: 2...2000)
-            normalize = try audio.bool("normalize")
-            loudnessTarget = try audio.integer("loudness_target", in: -40...(-5))
-            truePeak = try audio.integer("true_peak", in: -9...0)
-            deviceSampleRate = try audio.integer("sample_rate", in: 8_000...192_000)
-            deviceChannels = try audio.integer("channels", in: 1...2)
+            device = try audio.string(SettingsTable.device)
+            periodMilliseconds = try audio.integer(SettingsTable.periodMs)
+            bufferMilliseconds = try audio.integer(SettingsTable.bufferMs)
+            normalize = try audio.bool(SettingsTable.normalize)
+            loudnessTarget = try audio.integer(SettingsTable.loudnessTarget)
+            truePeak = try audio.integer(SettingsTable.truePeak)
+            deviceSampleRate = try audio.integer(SettingsTable.deviceSampleRate)
+            deviceChannels = try audio.integer(SettingsTable.deviceChannels)
             try audio.rejectUnknown()
         }
         if var table = try reader.table("archive") {
             var section = ArchiveSection()
-            section.directory = try table.string("directory")
-            if let name = try table.string("format") {
+            section.directory = try table.string(SettingsTable.archiveDirectory)
+            if let name = try table.string(SettingsTable.archiveFormat.key) {
                 guard let format = ArchiveFormat(name: name) else {
-                    throw Invalid(path: path, line: table.lineOf("format"), reason: "format must be one of mp3, opus, flac, wav, not \"\(name)\"")
+                    throw Invalid(path: path, line: table.lineOf(SettingsTable.archiveFormat), reason: "format must be one of mp3, opus, flac, wav, not \"\(name)\"")
                 }
                 section.format = format
             }
-            section.namePattern = try table.string("name_pattern")
+            section.namePattern = try table.string(SettingsTable.archiveNamePattern)
             if let pattern = section.namePattern, pattern.isEmpty || pattern.contains("/") {
-                throw Invalid(path: path, line: table.lineOf("name_pattern"), reason: "name_pattern must be a non-empty file name (no /)")
+                throw Invalid(path: path, line: table.lineOf(SettingsTable.archiveNamePattern), reason: "name_pattern must be a non-empty file name (no /)")
             }
-            section.mp3Quality = try table.integer("mp3_quality", in: MP3Settings.vbrQualities)
-            section.mp3Bitrate = try table.integer("mp3_bitrate", in: 8...320)
+            section.mp3Quality = try table.integer(SettingsTable.mp3Quality)
+            section.mp3Bitrate = try table.integer(SettingsTable.mp3Bitrate)
             if section.mp3Quality != nil && section.mp3Bitrate != nil {
-                throw Invalid(path: path, line: table.lineOf("mp3_bitrate"), reason: "[archive] names both mp3_quality (VBR) and mp3_bitrate (CBR); choose one")
+                throw Invalid(path: path, line: table.lineOf(SettingsTable.mp3Bitrate), reason: "[archive] names both mp3_quality (VBR) and mp3_bitrate (CBR); choose one")
             }
-            section.opusBitrate = try table.integer("opus_bitrate", in: OpusSettings.bitrates)
-            section.flacCompression = try table.integer("flac_compression", in: FLACSettings.compressionLevels)
+            section.opusBitrate = try table.integer(SettingsTable.opusBitrate)
+            section.flacCompression = try table.integer(SettingsTable.flacCompression)
             try table.rejectUnknown()
             archive = section
         }
         if var table = try reader.table("cache") {
             var section = CacheSection()
-            section.enabled = try table.bool("enabled")
-            section.directory = try table.string("directory")
+            section.enabled = try table.bool(SettingsTable.cacheEnabled)
+            section.directory = try table.string(SettingsTable.cacheDirectory)
             if let directory = section.directory, !directory.hasPrefix("/") {
-                throw Invalid(path: path, line: table.lineOf("directory"), reason: "[cache] directory must be an absolute path")
+                throw Invalid(path: path, line: table.lineOf(SettingsTable.cacheDirectory), reason: "[cache] directory must be an absolute path")
             }
-            section.maxSizeMegabytes = try table.integer("max_size_mb", in: 1...1_000_000)
-            section.maxTextLength = try table.integer("max_text_length", in: 1...SpeechLimits.upstreamInputMaxCharacters)
-            section.memoryMegabytes = try table.integer("memory_mb", in: 0...4096)
+            section.maxSizeMegabytes = try table.integer(SettingsTable.cacheMaxSizeMB)
+            section.maxTextLength = try table.integer(SettingsTable.cacheMaxTextLength)
+            section.memoryMegabytes = try table.integer(SettingsTable.cacheMemoryMB)
             try table.rejectUnknown()
             cache = section
         }
         if var embedded = try reader.table("embedded") {
-            embeddedVoice = try embedded.string("voice")
-            fallback = try embedded.string("fallback")
+            embeddedVoice = try embedded.string(SettingsTable.embeddedVoice)
+            fallback = try embedded.string(SettingsTable.fallback)
             try embedded.rejectUnknown()
         }
         if var upstreamTables = try reader.table("upstream") {
             for name in upstreamTables.keysInLineOrder {
                 guard var section = try upstreamTables.table(name) else { continue }
                 var upstream = UpstreamSection(name: name, line: section.line)
-                upstream.baseURL = try section.string("base_url")
+                upstream.baseURL = try section.string(SettingsTable.baseURL)
                 if let url = upstream.baseURL, !(url.hasPrefix("http://") || url.hasPrefix("https://")) {
-                    throw Invalid(path: path, line: section.lineOf("base_url"), reason: "base_url must start with http:// or https://")
+                    throw Invalid(path: path, line: section.lineOf(SettingsTable.baseURL), reason: "base_url must start with http:// or https://")
                 }
-                upstream.apiKey = try section.string("api_key")
-                upstream.apiKeyFile = try section.string("api_key_file")
-                upstream.apiKeyEnvironment = try section.string("api_key_env")
-                upstream.apiKeyCredential = try section.string("api_key_credential")
+                upstream.apiKey = try section.string(SettingsTable.apiKey)
+                upstream.apiKeyFile = try section.string(SettingsTable.apiKeyFile)
+                upstream.apiKeyEnvironment = try section.string(SettingsTable.apiKeyEnvironment)
+                upstream.apiKeyCredential = try section.string(SettingsTable.apiKeyCredential)
                 let keySources = [upstream.apiKey, upstream.apiKeyFile, upstream.apiKeyEnvironment, upstream.apiKeyCredential]
                 if keySources.compactMap({ $0 }).count > 1 {
                     throw Invalid(path: path, line: section.line, reason: "[upstream.\(name)] names more than one of api_key, api_key_file, api_key_env, api_key_credential")
                 }
-                upstream.model = try section.string("model")
-                upstream.voice = try section.string("voice")
-                upstream.sampleRate = try section.integer("sample_rate", in: 4_000...192_000)
-                upstream.channels = try section.integer("channels", in: 1...8)
-                upstream.connectTimeoutSeconds = try section.integer("connect_timeout", in: 1...300)
-                upstream.firstByteTimeoutSeconds = try section.integer("first_byte_timeout", in: 1...3600)
-                upstream.idleTimeoutSeconds = try section.integer("idle_timeout", in: 1...3600)
-                // The older single setting: both waits at once, unless named separately.
-                if let seconds = try section.integer("read_timeout", in: 1...3600) {
+                upstream.model = try section.string(SettingsTable.upstreamModel)
+                upstream.voice = try section.string(SettingsTable.upstreamVoice)
+                upstream.sampleRate = try section.integer(SettingsTable.sampleRate)
+                upstream.channels = try section.integer(SettingsTable.channels)
+                upstream.connectTimeoutSeconds = try section.integer(SettingsTable.connectTimeout)
+                upstream.firstByteTimeoutSeconds = try section.integer(SettingsTable.firstByteTimeout)
+                upstream.idleTimeoutSeconds = try section.integer(SettingsTable.idleTimeout)
+                // Deprecated: both waits at once, unless named separately.
+                if let seconds = try section.integer(SettingsTable.readTimeout) {
                     upstream.firstByteTimeoutSeconds = upstream.firstByteTimeoutSeconds ?? seconds
                     upstream.idleTimeoutSeconds = upstream.idleTimeoutSeconds ?? seconds
                 }
-                upstream.caFile = try section.string("ca_file")
+                upstream.caFile = try section.string(SettingsTable.caFile)
                 if let file = upstream.caFile, !file.hasPrefix("/") {
-                    throw Invalid(path: path, line: section.lineOf("ca_file"), reason: "ca_file must be an absolute path")
+                    throw Invalid(path: path, line: section.lineOf(SettingsTable.caFile), reason: "ca_file must be an absolute path")
                 }
-                upstream.keepWarmSeconds = try section.integer("keep_warm", in: 0...3600)
-                upstream.speedRange = try section.speedRange("speed_range")
-                upstream.concurrentRequests = try section.integer("concurrent_requests", in: 1...8)
-                if let extras = try section.table("extra_body") {
+                upstream.keepWarmSeconds = try section.integer(SettingsTable.keepWarm)
+                upstream.speedRange = try section.speedRange(SettingsTable.speedRange)
+                upstream.concurrentRequests = try section.integer(SettingsTable.concurrentRequests)
+                if let extras = try section.table(SettingsTable.extraBody.key) {
                     upstream.extraBody = try extras.jsonObject()
                 }
                 try section.rejectUnknown()
@@ -217,135 +217,8 @@ public struct ConfigurationFile: Sendable, Equatable {
         (http, mqtt) = try Self.frontDoorSections(&reader)
         try reader.rejectUnknown()
         if let defaultUpstream, !upstreams.contains(where: { $0.name == defaultUpstream }) {
-            throw Invalid(path: path, line: reader.lineOf("default_upstream"),
+            throw Invalid(path: path, line: reader.lineOf(SettingsTable.defaultUpstream),
                           reason: "default_upstream \"\(defaultUpstream)\" has no [upstream.\(defaultUpstream)] section")
-        }
-    }
-}
-
-/// Reads typed keys out of one table, remembering which were read so unknown ones (typos) are refused by line.
-struct TableReader {
-    let path: String
-    let table: [String: TOMLDocument.Entry]
-    let name: String
-    let line: Int
-    private var read: Set<String> = []
-
-    init(path: String, table: [String: TOMLDocument.Entry], name: String, line: Int = 1) {
-        self.path = path
-        self.table = table
-        self.name = name
-        self.line = line
-    }
-
-    var keysInLineOrder: [String] { table.sorted { $0.value.line < $1.value.line }.map(\.key) }
-
-    func lineOf(_ key: String) -> Int { table[key]?.line ?? line }
-
-    private func invalid(_ key: String, _ reason: String) -> ConfigurationFile.Invalid {
-        .init(path: path, line: lineOf(key), reason: reason)
-    }
-
-    mutating func string(_ key: String) throws(ConfigurationFile.Invalid) -> String? {
-        read.insert(key)
-        guard let entry = table[key] else { return nil }
-        guard case .string(let value) = entry.value else { throw invalid(key, "\(key) in \(name) must be a string, not \(entry.value.typeName)") }
-        return value
-    }
-
-    mutating func integer(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationFile.Invalid) -> Int? {
-        read.insert(key)
-        guard let entry = table[key] else { return nil }
-        guard case .integer(let value) = entry.value else { throw invalid(key, "\(key) in \(name) must be an integer, not \(entry.value.typeName)") }
-        guard range.contains(value) else { throw invalid(key, "\(key) must be between \(range.lowerBound) and \(range.upperBound), not \(value)") }
-        return value
-    }
-
-    mutating func bool(_ key: String) throws(ConfigurationFile.Invalid) -> Bool? {
-        read.insert(key)
-        guard let entry = table[key] else { return nil }
-        guard case .bool(let value) = entry.value else { throw invalid(key, "\(key) in \(name) must be true or false, not \(entry.value.typeName)") }
-        return value
-    }
-
-    mutating func integers(_ key: String, in range: ClosedRange<Int>) throws(ConfigurationFile.Invalid) -> [Int]? {
-        read.insert(key)
-        guard let entry = table[key] else { return nil }
-        guard case .array(let values) = entry.value else { throw invalid(key, "\(key) in \(name) must be an array of integers, not \(entry.value.typeName)") }
-        var result: [Int] = []
-        for value in values {
-            guard case .integer(let number) = value, range.contains(number) else {
-                throw invalid(key, "\(key) must hold integers between \(range.lowerBound) and \(range.upperBound)")
-            }
-            result.append(number)
-        }
-        return result
-    }
-
-    /// `[lo, hi]`, numbers within the contract's 0.25–4.0 with lo ≤ hi.
-    mutating func speedRange(_ key: String) throws(ConfigurationFile.Invalid) -> ClosedRange<Double>? {
-        read.insert(key)
-        guard let entry = table[key] else { return nil }
-        let contract = UpstreamSpeed.contractRange
-        let reason = "\(key) in \(name) must be [lowest, highest], two numbers between \(contract.lowerBound) and \(contract.upperBound) (e.g. [1.0, 2.0]; [1.0, 1.0] for a server that ignores speed)"
-        guard case .array(let values) = entry.value, values.count == 2 else { throw invalid(key, reason) }
-        var numbers: [Double] = []
-        for value in values {
-            switch value {
-            case .integer(let number): numbers.append(Double(number))
-            case .float(let number): numbers.append(number)
-            default: throw invalid(key, reason)
-            }
-        }
-        guard numbers[0] <= numbers[1], contract.contains(numbers[0]), contract.contains(numbers[1]) else { throw invalid(key, reason) }
-        return numbers[0]...numbers[1]
-    }
-
-    mutating func oneOf(_ key: String, _ choices: [String]) throws(ConfigurationFile.Invalid) -> String? {
-        guard let value = try string(key) else { return nil }
-        guard choices.contains(value) else { throw invalid(key, "\(key) must be one of \(choices.joined(separator: ", ")), not \"\(value)\"") }
-        return value
-    }
-
-    mutating func enumeration<Choice: RawRepresentable & CaseIterable>(_ key: String, _: Choice.Type) throws(ConfigurationFile.Invalid) -> Choice?
-    where Choice.RawValue == String {
-        guard let value = try oneOf(key, Choice.allCases.map(\.rawValue)) else { return nil }
-        return Choice(rawValue: value)
-    }
-
-    mutating func table(_ key: String) throws(ConfigurationFile.Invalid) -> TableReader? {
-        read.insert(key)
-        guard let entry = table[key] else { return nil }
-        guard case .table(let child) = entry.value else { throw invalid(key, "\(key) must be a table ([\(key)]), not \(entry.value.typeName)") }
-        let childName = name == "the top level" ? "[\(key)]" : "[\(name.dropFirst().dropLast()).\(key)]"
-        return TableReader(path: path, table: child, name: childName, line: entry.line)
-    }
-
-    func jsonObject() throws(ConfigurationFile.Invalid) -> [String: JSONValue] {
-        var object: [String: JSONValue] = [:]
-        for (key, entry) in table { object[key] = try json(entry.value, key: key) }
-        return object
-    }
-
-    private func json(_ value: TOMLDocument.Value, key: String) throws(ConfigurationFile.Invalid) -> JSONValue {
-        switch value {
-        case .string(let text): return .string(text)
-        case .integer(let number): return .number(Double(number))
-        case .float(let number): return .number(number)
-        case .bool(let flag): return .bool(flag)
-        case .array(let items):
-            var converted: [JSONValue] = []
-            for item in items { converted.append(try json(item, key: key)) }
-            return .array(converted)
-        case .table(let child):
-            return .object(try TableReader(path: path, table: child, name: key).jsonObject())
-        }
-    }
-
-    func rejectUnknown() throws(ConfigurationFile.Invalid) {
-        if let (key, entry) = table.filter({ !read.contains($0.key) }).min(by: { $0.value.line < $1.value.line }) {
-            let known = read.sorted().joined(separator: ", ")
-            throw ConfigurationFile.Invalid(path: path, line: entry.line, reason: "unknown key \"\(key)\" in \(name) (known: \(known))")
         }
     }
 }

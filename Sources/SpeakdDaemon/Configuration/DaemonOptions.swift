@@ -33,31 +33,34 @@ public struct NamedUpstream: Sendable, Equatable {
 /// Threading: a value type; Sendable.
 public struct DaemonOptions: Sendable, Equatable {
     public var socketPath: String
-    public var engine: EngineChoice = .auto
+    public var engine = EngineChoice(rawValue: SettingsTable.engine.defaultValue) ?? .auto
     /// Named upstreams; empty when none is configured.
     public var upstreams: [NamedUpstream] = []
     /// Serves jobs that name no upstream; nil when there are none.
     public var defaultUpstream: String?
-    public var voice = "alloy"
-    public var model = "tts-1"
-    public var embeddedVoice = "en-us"
+    public var voice = SettingsTable.voice.defaultValue
+    public var model = SettingsTable.model.defaultValue
+    public var embeddedVoice = SettingsTable.embeddedVoice.defaultValue
     /// Jobs of these priorities are spoken by the embedded engine when their upstream fails.
-    public var fallbackPriorities: Set<JobPriority> = [.important, .message]
+    public var fallbackPriorities: Set<JobPriority> = (try? SettingsResolver.priorities(SettingsTable.fallback.defaultValue)) ?? []
     /// When set, only these uids and gids may use the socket (checked with SO_PEERCRED), on top of its mode.
     public var accessList: PeerAccessList?
     /// Connections served at once; more are answered with an error and closed.
-    public var maxConnections = 1_024
+    public var maxConnections = SettingsTable.maxConnections.defaultValue
     /// Jobs not finished yet; a speak request beyond this is refused (`queue_full`).
-    public var maxQueuedJobs = 10_000
+    public var maxQueuedJobs = SettingsTable.maxQueuedJobs.defaultValue
     /// Longest request line; a longer one is answered `invalid_request` and skipped.
-    public var maxLineBytes = SpeechLimits.maxLineBytes
+    public var maxLineBytes = SettingsTable.maxLineBytes.defaultValue
     /// Longest `input` of one job, in characters.
-    public var maxTextCharacters = SpeechLimits.jobInputMaxCharacters
+    public var maxTextCharacters = SettingsTable.maxTextCharacters.defaultValue
     /// Replies and events a connection may leave unread before it is dropped.
-    public var maxUnreadBytes = 4 * 1_048_576
-    public var device = "default"
-    public var periodMicroseconds: UInt32 = 10_000
-    public var bufferMicroseconds: UInt32 = 40_000
+    public var maxUnreadBytes = SettingsTable.maxUnreadBytes.defaultValue
+    public var device = SettingsTable.device.defaultValue
+    /// `[audio] period_ms` and `buffer_ms`; the device takes microseconds.
+    public var periodMilliseconds = SettingsTable.periodMs.defaultValue
+    public var bufferMilliseconds = SettingsTable.bufferMs.defaultValue
+    public var periodMicroseconds: UInt32 { UInt32(periodMilliseconds) * 1_000 }
+    public var bufferMicroseconds: UInt32 { UInt32(bufferMilliseconds) * 1_000 }
     /// Loudness normalisation (`[audio] normalize`, `loudness_target`, `true_peak`); nil when off.
     public var loudness: LoudnessTarget? = LoudnessTarget()
     /// Open the device at this format whatever the source's (`[audio] sample_rate` and `channels`); nil: as it comes.

@@ -1,3 +1,4 @@
+import SpeakdHTTP
 import SpeakdProtocol
 import SpeakdSynthesis
 
@@ -7,109 +8,145 @@ extension ResolvedSettings {
     public func describe() -> String {
         var lines = ["# speakd effective configuration (flag > environment > file > default); secrets masked"]
         lines.append("# configuration file: \(configPath ?? "none found (looked in: \(SettingsResolver.searchPath(environment: processEnvironment()).joined(separator: ", ")))")")
-        func line(_ key: String, _ value: String, source: String? = nil) {
-            let origin = source ?? sources[key] ?? "default"
-            lines.append("\(key) = \(value)".padding(toLength: 44) + " # \(origin)")
+        func line<Value>(_ setting: Setting<Value>, _ value: String, upstream: String? = nil, source: String? = nil) {
+            let name = upstream.map { setting.name(upstream: $0) } ?? setting.name
+            let origin = source ?? sources[name] ?? "default"
+            lines.append("\(setting.key) = \(value)".padding(toLength: 44) + " # \(origin)")
         }
-        line("socket", quoted(options.socketPath))
+        func section(_ name: String) {
+            lines.append("")
+            lines.append("[\(name)]")
+        }
+        typealias T = SettingsTable
+        line(T.socket, quoted(options.socketPath))
         if let access = options.accessList {
-            line("allowed_uids", "[\(access.uids.sorted().map(String.init).joined(separator: ", "))]", source: "file")
-            line("allowed_gids", "[\(access.gids.sorted().map(String.init).joined(separator: ", "))]", source: "file")
+            line(T.allowedUIDs, access.uids.sorted().map(Int.init).toml)
+            line(T.allowedGIDs, access.gids.sorted().map(Int.init).toml)
         }
-        line("engine", quoted(options.engine.rawValue))
-        line("log_level", quoted(logLevel))
-        if let name = options.defaultUpstream { line("default_upstream", quoted(name)) }
-        line("voice", quoted(options.voice))
-        line("model", quoted(options.model))
-        lines.append("")
-        lines.append("[limits]")
-        line("max_connections", "\(options.maxConnections)", source: "file or default")
-        line("max_queued_jobs", "\(options.maxQueuedJobs)", source: "file or default")
-        line("max_line_bytes", "\(options.maxLineBytes)", source: "file or default")
-        line("max_text_characters", "\(options.maxTextCharacters)", source: "file or default")
-        line("max_unread_bytes", "\(options.maxUnreadBytes)", source: "file or default")
+        line(T.engine, quoted(options.engine.rawValue))
+        line(T.logLevel, quoted(logLevel))
+        if let name = options.defaultUpstream { line(T.defaultUpstream, quoted(name)) }
+        line(T.voice, quoted(options.voice))
+        line(T.model, quoted(options.model))
+        section("limits")
+        line(T.maxConnections, "\(options.maxConnections)")
+        line(T.maxQueuedJobs, "\(options.maxQueuedJobs)")
+        line(T.maxLineBytes, "\(options.maxLineBytes)")
+        line(T.maxTextCharacters, "\(options.maxTextCharacters)")
+        line(T.maxUnreadBytes, "\(options.maxUnreadBytes)")
         for fixed in FixedLimits.lines { lines.append("# \(fixed)") }
-        lines.append("")
-        lines.append("[audio]")
-        line("device", quoted(options.device))
-        line("period_ms", "\(options.periodMicroseconds / 1000)")
-        line("buffer_ms", "\(options.bufferMicroseconds / 1000)")
-        line("normalize", options.loudness == nil ? "false" : "true", source: sources["normalize"])
+        section("audio")
+        line(T.device, quoted(options.device))
+        line(T.periodMs, "\(options.periodMilliseconds)")
+        line(T.bufferMs, "\(options.bufferMilliseconds)")
+        line(T.normalize, options.loudness == nil ? "false" : "true")
         if let loudness = options.loudness {
-            line("loudness_target", "\(Int(loudness.integrated))", source: "file or default")
-            line("true_peak", "\(Int(loudness.truePeak))", source: "file or default")
+            line(T.loudnessTarget, "\(Int(loudness.integrated))")
+            line(T.truePeak, "\(Int(loudness.truePeak))")
         }
-        lines.append("")
-        lines.append("[embedded]")
-        line("voice", quoted(options.embeddedVoice), source: sources["embedded_voice"])
+        if let format = options.deviceFormat {
+            line(T.deviceSampleRate, "\(format.sampleRate)")
+            line(T.deviceChannels, "\(format.channels)")
+        } else {
+            lines.append("# sample_rate, channels: each stream's own")
+        }
+        section("embedded")
+        line(T.embeddedVoice, quoted(options.embeddedVoice))
         let fallback = JobPriority.allCases.filter(options.fallbackPriorities.contains).map(\.rawValue).joined(separator: ",")
-        line("fallback", quoted(fallback.isEmpty ? "none" : fallback), source: sources["fallback"])
-        lines.append("")
-        lines.append("[archive]")
+        line(T.fallback, quoted(fallback.isEmpty ? "none" : fallback))
+        section("archive")
         let archive = options.archive
         if let directory = archive.directory {
-            line("directory", quoted(directory), source: sources["archive.directory"])
+            line(T.archiveDirectory, quoted(directory))
         } else {
             lines.append("# directory: none (archiving is off unless a job asks for it, and then fails)")
         }
-        line("format", quoted(archive.format.rawValue), source: sources["archive.format"])
-        line("name_pattern", quoted(archive.namePattern), source: sources["archive.name_pattern"])
+        line(T.archiveFormat, quoted(archive.format.rawValue))
+        line(T.archiveNamePattern, quoted(archive.namePattern))
         switch archive.settings.mp3.mode {
-        case .vbr(let quality): line("mp3_quality", "\(quality)", source: sources["archive.mp3"])
-        case .cbr(let kbps): line("mp3_bitrate", "\(kbps)", source: sources["archive.mp3"])
+        case .vbr(let quality): line(T.mp3Quality, "\(quality)")
+        case .cbr(let kbps): line(T.mp3Bitrate, "\(kbps)")
         }
-        line("opus_bitrate", "\(archive.settings.opus.bitrate)", source: sources["archive.opus_bitrate"])
-        line("flac_compression", "\(archive.settings.flac.compressionLevel)", source: sources["archive.flac_compression"])
-        lines.append("")
-        lines.append("[cache]")
+        line(T.opusBitrate, "\(archive.settings.opus.bitrate)")
+        line(T.flacCompression, "\(archive.settings.flac.compressionLevel)")
+        section("cache")
         let cache = options.cache
-        line("enabled", "\(cache.enabled)", source: sources["cache.enabled"])
+        line(T.cacheEnabled, "\(cache.enabled)")
         if let directory = cache.directory {
-            line("directory", quoted(directory), source: sources["cache.directory"])
+            line(T.cacheDirectory, quoted(directory))
         } else {
             lines.append("# directory: none found (no CACHE_DIRECTORY, XDG_CACHE_HOME or HOME): the cache is off")
         }
-        line("max_size_mb", "\(cache.maximumMegabytes)", source: sources["cache.max_size_mb"])
-        line("max_text_length", "\(cache.maximumTextCharacters)", source: sources["cache.max_text_length"])
-        line("memory_mb", "\(cache.memoryMegabytes)", source: sources["cache.memory_mb"])
+        line(T.cacheMaxSizeMB, "\(cache.maximumMegabytes)")
+        line(T.cacheMaxTextLength, "\(cache.maximumTextCharacters)")
+        line(T.cacheMemoryMB, "\(cache.memoryMegabytes)")
         for upstream in options.upstreams {
-            let prefix = "upstream.\(upstream.name)"
+            let name = upstream.name
             let configuration = upstream.configuration
-            lines.append("")
-            lines.append("[\(prefix)]")
-            line("base_url", quoted(configuration.baseURL), source: sources[prefix + ".base_url"] ?? "default")
+            section("upstream.\(name)")
+            line(T.baseURL, quoted(configuration.baseURL), upstream: name)
             if let key = configuration.apiKey {
-                line("api_key", quoted(Self.mask(key)), source: sources[prefix + ".api_key"])
+                line(T.apiKey, quoted(Self.mask(key)), upstream: name)
             } else {
                 lines.append("# api_key: none")
             }
-            if let model = upstream.model { line("model", quoted(model), source: "file") }
-            if let voice = upstream.voice { line("voice", quoted(voice), source: "file") }
-            if let rate = configuration.sampleRateOverride { line("sample_rate", "\(rate)", source: sources[prefix + ".sample_rate"] ?? "file") }
-            if let channels = configuration.channelsOverride { line("channels", "\(channels)", source: "file") }
-            // Seconds: to connect; from sending to the response's headers; of silence mid-stream.
-            line("connect_timeout", "\(configuration.connectTimeoutSeconds)", source: sources[prefix + ".connect_timeout"] ?? "default")
-            line("first_byte_timeout", "\(configuration.firstByteTimeoutSeconds)", source: sources[prefix + ".first_byte_timeout"] ?? "default")
-            line("idle_timeout", "\(configuration.idleTimeoutSeconds)", source: sources[prefix + ".idle_timeout"] ?? "default")
-            if let caFile = configuration.caFile { line("ca_file", quoted(caFile), source: sources[prefix + ".ca_file"]) }
-            line("keep_warm", "\(configuration.keepWarmSeconds)", source: sources[prefix + ".keep_warm"] ?? "default (off)")
+            if let model = upstream.model { line(T.upstreamModel, quoted(model), source: "file") }
+            if let voice = upstream.voice { line(T.upstreamVoice, quoted(voice), source: "file") }
+            if let rate = configuration.sampleRateOverride {
+                line(T.sampleRate, "\(rate)", upstream: name, source: sources[T.sampleRate.name(upstream: name)] ?? "file")
+            }
+            if let channels = configuration.channelsOverride { line(T.channels, "\(channels)", source: "file") }
+            line(T.connectTimeout, "\(configuration.connectTimeoutSeconds)", upstream: name)
+            line(T.firstByteTimeout, "\(configuration.firstByteTimeoutSeconds)", upstream: name)
+            line(T.idleTimeout, "\(configuration.idleTimeoutSeconds)", upstream: name)
+            if let caFile = configuration.caFile { line(T.caFile, quoted(caFile), upstream: name) }
+            line(T.keepWarm, "\(configuration.keepWarmSeconds)", upstream: name,
+                 source: sources[T.keepWarm.name(upstream: name)] ?? "default (off)")
             if let count = configuration.concurrentRequests {
-                line("concurrent_requests", "\(count)", source: sources[prefix + ".concurrent_requests"] ?? "file")
+                line(T.concurrentRequests, "\(count)", upstream: name)
             } else {
                 lines.append("# concurrent_requests: unknown (the first request runs alone; then up to 2, or 3 for a slow server)")
             }
             if let range = configuration.speedRange {
-                line("speed_range", "[\(range.lowerBound), \(range.upperBound)]", source: sources[prefix + ".speed_range"] ?? "file")
+                line(T.speedRange, range.toml, upstream: name)
             } else {
                 lines.append("# speed_range: learned (assumed [\(UpstreamSpeed.contractRange.lowerBound), \(UpstreamSpeed.contractRange.upperBound)] until the upstream refuses a speed or ignores it)")
             }
             if !configuration.extraBody.isEmpty {
-                lines.append("[\(prefix).extra_body]")
+                lines.append("[upstream.\(name).extra_body]")
                 for (key, value) in configuration.extraBody.sorted(by: { $0.key < $1.key }) {
                     lines.append("\(key) = \(String(decoding: WireCodec.encodeLine(value).dropLast(), as: UTF8.self))")
                 }
             }
         }
+        // The front doors: what each serves, or its defaults while it is off. Tokens and passwords are never shown.
+        section("http")
+        let http = options.frontDoors.http ?? HTTPFrontDoorConfiguration()
+        line(T.httpEnabled, "\(options.frontDoors.http != nil)")
+        line(T.httpAddress, quoted(http.host))
+        line(T.httpPort, "\(http.port)")
+        if let http = options.frontDoors.http {
+            lines.append("# tokens: \(http.tokens.count) (\(sources[T.httpTokenFile.name] ?? "none"))")
+        }
+        line(T.httpMaxBodyBytes, "\(http.maxBodyBytes)")
+        line(T.httpMaxConnections, "\(http.maxConnections)")
+        line(T.httpRateLimit, "\(Int(http.requestsPerSecond))")
+        line(T.httpRateBurst, "\(http.burst)")
+        if let certificate = http.certificateFile { line(T.httpTLSCertificate, quoted(certificate)) }
+        if let key = http.keyFile { line(T.httpTLSKey, quoted(key)) }
+        section("mqtt")
+        let mqtt = options.frontDoors.mqtt
+        line(T.mqttEnabled, "\(mqtt != nil)")
+        line(T.mqttHost, quoted(mqtt?.host ?? T.mqttHost.defaultValue))
+        line(T.mqttPort, "\(mqtt?.port ?? T.mqttPort.defaultValue)")
+        if let mqtt {
+            line(T.mqttNode, quoted(mqtt.node))
+            if let username = mqtt.username { line(T.mqttUsername, quoted(username)) }
+            if mqtt.password != nil { lines.append("# password: set (\(sources[T.mqttPasswordFile.name] ?? "file"))") }
+            if let caFile = mqtt.caFile { line(T.mqttTLSCAFile, quoted(caFile)) }
+        }
+        line(T.mqttTopicPrefix, quoted(mqtt?.topicPrefix ?? T.mqttTopicPrefix.defaultValue))
+        line(T.mqttDiscoveryPrefix, quoted(mqtt?.discoveryPrefix ?? T.mqttDiscoveryPrefix.defaultValue))
         return lines.map { $0.hasSuffix(" # ") ? String($0.dropLast(3)).trimmedTrailing : $0 }.joined(separator: "\n") + "\n"
     }
 
@@ -120,19 +157,7 @@ extension ResolvedSettings {
         return prefix + "…" + secret.suffix(4)
     }
 
-    private func quoted(_ text: String) -> String {
-        var escaped = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": escaped += "\\\""
-            case "\\": escaped += "\\\\"
-            case "\n": escaped += "\\n"
-            case "\t": escaped += "\\t"
-            default: escaped.unicodeScalars.append(scalar)
-            }
-        }
-        return escaped + "\""
-    }
+    private func quoted(_ text: String) -> String { tomlQuoted(text) }
 }
 
 private extension String {

@@ -19,6 +19,8 @@ extension ConfigurationFile {
         public var rateBurst: Int?
         public var tlsCertificate: String?
         public var tlsKey: String?
+        /// The keys the file set (for the effective configuration's sources).
+        public var keysSet: [String] = []
     }
 
     public struct MQTTSection: Sendable, Equatable {
@@ -32,6 +34,8 @@ extension ConfigurationFile {
         public var tlsCAFile: String?
         public var topicPrefix: String?
         public var discoveryPrefix: String?
+        /// The keys the file set (for the effective configuration's sources).
+        public var keysSet: [String] = []
     }
 
     static func frontDoorSections(_ reader: inout TableReader) throws(Invalid) -> (HTTPSection?, MQTTSection?) {
@@ -39,35 +43,37 @@ extension ConfigurationFile {
         var mqtt: MQTTSection?
         if var table = try reader.table("http") {
             var section = HTTPSection()
-            section.enabled = try table.bool("enabled")
-            section.address = try table.string("address")
-            section.port = try table.integer("port", in: 0...65_535)
-            section.tokenFile = try table.string("token_file")
-            section.tokenCredential = try table.string("token_credential")
-            section.maxBodyBytes = try table.integer("max_body_bytes", in: 1_024...(16 * 1_048_576))
-            section.maxConnections = try table.integer("max_connections", in: 1...65_536)
-            section.rateLimit = try table.integer("rate_limit", in: 1...100_000)
-            section.rateBurst = try table.integer("rate_burst", in: 1...100_000)
-            section.tlsCertificate = try table.string("tls_certificate")
-            section.tlsKey = try table.string("tls_key")
+            section.enabled = try table.bool(SettingsTable.httpEnabled)
+            section.address = try table.string(SettingsTable.httpAddress)
+            section.port = try table.integer(SettingsTable.httpPort)
+            section.tokenFile = try table.string(SettingsTable.httpTokenFile)
+            section.tokenCredential = try table.string(SettingsTable.httpTokenCredential)
+            section.maxBodyBytes = try table.integer(SettingsTable.httpMaxBodyBytes)
+            section.maxConnections = try table.integer(SettingsTable.httpMaxConnections)
+            section.rateLimit = try table.integer(SettingsTable.httpRateLimit)
+            section.rateBurst = try table.integer(SettingsTable.httpRateBurst)
+            section.tlsCertificate = try table.string(SettingsTable.httpTLSCertificate)
+            section.tlsKey = try table.string(SettingsTable.httpTLSKey)
+            section.keysSet = table.keysInLineOrder
             try table.rejectUnknown()
             http = section
         }
         if var table = try reader.table("mqtt") {
             var section = MQTTSection()
-            section.enabled = try table.bool("enabled")
-            section.host = try table.string("host")
-            section.port = try table.integer("port", in: 1...65_535)
-            section.node = try table.string("node")
+            section.enabled = try table.bool(SettingsTable.mqttEnabled)
+            section.host = try table.string(SettingsTable.mqttHost)
+            section.port = try table.integer(SettingsTable.mqttPort)
+            section.node = try table.string(SettingsTable.mqttNode)
             if let node = section.node, node.isEmpty || node.contains(where: { "/+#".contains($0) || $0.isWhitespace }) {
                 throw Invalid(path: reader.path, line: table.lineOf("node"), reason: "[mqtt] node must be one topic level: no /, +, # or blanks")
             }
-            section.username = try table.string("username")
-            section.passwordFile = try table.string("password_file")
-            section.passwordCredential = try table.string("password_credential")
-            section.tlsCAFile = try table.string("tls_ca_file")
-            section.topicPrefix = try table.string("topic_prefix")
-            section.discoveryPrefix = try table.string("discovery_prefix")
+            section.username = try table.string(SettingsTable.mqttUsername)
+            section.passwordFile = try table.string(SettingsTable.mqttPasswordFile)
+            section.passwordCredential = try table.string(SettingsTable.mqttPasswordCredential)
+            section.tlsCAFile = try table.string(SettingsTable.mqttTLSCAFile)
+            section.topicPrefix = try table.string(SettingsTable.mqttTopicPrefix)
+            section.discoveryPrefix = try table.string(SettingsTable.mqttDiscoveryPrefix)
+            section.keysSet = table.keysInLineOrder
             try table.rejectUnknown()
             mqtt = section
         }

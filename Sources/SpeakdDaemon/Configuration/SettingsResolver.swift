@@ -103,69 +103,80 @@ public enum SettingsResolver {
     public static func resolve(flags: CommandLineSettings, environment: [String: String],
                                file: ConfigurationFile?) throws -> ResolvedSettings {
         var sources: [String: String] = [:]
-        func pick<T>(_ name: String, flag: T?, fileValue: T?, fileKey: String? = nil, default value: T) -> T {
-            if let flag { sources[name] = "flag"; return flag }
-            if let fileValue { sources[name] = "file"; return fileValue }
-            sources[name] = "default"
-            return value
+        func pick<T>(_ setting: Setting<T>, flag: T?, fileValue: T?) -> T {
+            if let flag { sources[setting.name] = "flag"; return flag }
+            if let fileValue { sources[setting.name] = "file"; return fileValue }
+            sources[setting.name] = "default"
+            return setting.defaultValue
         }
+        /// Settings only a file can change.
+        func fromFile<T>(_ setting: Setting<T>, _ fileValue: T?) -> T { pick(setting, flag: nil, fileValue: fileValue) }
         let socket: String
         if let flag = flags.socket {
-            socket = flag; sources["socket"] = "flag"
+            socket = flag; sources[SettingsTable.socket.name] = "flag"
         } else if let path = environment["SPEAKD_SOCKET"], !path.isEmpty {
-            socket = path; sources["socket"] = "environment SPEAKD_SOCKET"
+            socket = path; sources[SettingsTable.socket.name] = "environment SPEAKD_SOCKET"
         } else if let path = file?.socket {
-            socket = path; sources["socket"] = "file"
+            socket = path; sources[SettingsTable.socket.name] = "file"
         } else {
-            socket = SocketPath.resolve(explicit: nil, environment: environment); sources["socket"] = "default"
+            socket = SocketPath.resolve(explicit: nil, environment: environment); sources[SettingsTable.socket.name] = "default"
         }
         var options = DaemonOptions(socketPath: socket)
-        options.engine = pick("engine", flag: flags.engine, fileValue: file?.engine, default: .auto)
-        options.voice = pick("voice", flag: flags.voice, fileValue: file?.voice, default: options.voice)
-        options.model = pick("model", flag: flags.model, fileValue: file?.model, default: options.model)
-        options.embeddedVoice = pick("embedded_voice", flag: flags.embeddedVoice, fileValue: file?.embeddedVoice, default: options.embeddedVoice)
-        let fallback = pick("fallback", flag: flags.fallback, fileValue: file?.fallback, default: "important,message")
+        let engine = pick(SettingsTable.engine, flag: flags.engine?.rawValue, fileValue: file?.engine?.rawValue)
+        options.engine = EngineChoice(rawValue: engine) ?? .auto
+        options.voice = pick(SettingsTable.voice, flag: flags.voice, fileValue: file?.voice)
+        options.model = pick(SettingsTable.model, flag: flags.model, fileValue: file?.model)
+        options.embeddedVoice = pick(SettingsTable.embeddedVoice, flag: flags.embeddedVoice, fileValue: file?.embeddedVoice)
+        let fallback = pick(SettingsTable.fallback, flag: flags.fallback, fileValue: file?.fallback)
         options.fallbackPriorities = try Self.priorities(fallback)
         if file?.allowedUIDs != nil || file?.allowedGIDs != nil {
+            sources[SettingsTable.allowedUIDs.name] = "file"; sources[SettingsTable.allowedGIDs.name] = "file"
             options.accessList = PeerAccessList(uids: Set((file?.allowedUIDs ?? []).map(UInt32.init)),
                                                 gids: Set((file?.allowedGIDs ?? []).map(UInt32.init)))
         }
-        options.maxConnections = file?.maxConnections ?? options.maxConnections
-        options.maxQueuedJobs = file?.maxQueuedJobs ?? options.maxQueuedJobs
-        options.maxLineBytes = file?.maxLineBytes ?? options.maxLineBytes
-        options.maxTextCharacters = file?.maxTextCharacters ?? options.maxTextCharacters
-        options.maxUnreadBytes = file?.maxUnreadBytes ?? options.maxUnreadBytes
-        options.device = pick("device", flag: flags.device, fileValue: file?.device, default: options.device)
-        let period = pick("period_ms", flag: flags.periodMilliseconds, fileValue: file?.periodMilliseconds, default: 10)
-        let buffer = pick("buffer_ms", flag: flags.bufferMilliseconds, fileValue: file?.bufferMilliseconds, default: 80)
+        options.maxConnections = fromFile(SettingsTable.maxConnections, file?.maxConnections)
+        options.maxQueuedJobs = fromFile(SettingsTable.maxQueuedJobs, file?.maxQueuedJobs)
+        options.maxLineBytes = fromFile(SettingsTable.maxLineBytes, file?.maxLineBytes)
+        options.maxTextCharacters = fromFile(SettingsTable.maxTextCharacters, file?.maxTextCharacters)
+        options.maxUnreadBytes = fromFile(SettingsTable.maxUnreadBytes, file?.maxUnreadBytes)
+        options.device = pick(SettingsTable.device, flag: flags.device, fileValue: file?.device)
+        let period = pick(SettingsTable.periodMs, flag: flags.periodMilliseconds, fileValue: file?.periodMilliseconds)
+        let buffer = pick(SettingsTable.bufferMs, flag: flags.bufferMilliseconds, fileValue: file?.bufferMilliseconds)
         guard buffer >= 2 * period else {
             throw StartupError("buffer_ms (\(buffer)) must be at least twice period_ms (\(period))")
         }
-        options.periodMicroseconds = UInt32(period * 1000)
-        options.bufferMicroseconds = UInt32(buffer * 1000)
+        options.periodMilliseconds = period
+        options.bufferMilliseconds = buffer
         // SPEAKD_NORMALIZE=false|true (the environment over the file): e.g. a test harness checking sample-exact
         // transport, or a unit started where the level must stay as synthesized.
-        let normalize = environment["SPEAKD_NORMALIZE"].flatMap { ["true": true, "false": false][$0] } ?? file?.normalize
-        sources["normalize"] = environment["SPEAKD_NORMALIZE"] != nil ? "environment SPEAKD_NORMALIZE" : file?.normalize != nil ? "file" : "default"
-        if normalize == false {
-            options.loudness = nil
+        let normalizeVariable = environment[SettingsTable.normalize.environment ?? ""].flatMap { ["true": true, "false": false][$0] }
+        let normalize: Bool
+        if let normalizeVariable {
+            normalize = normalizeVariable
+            sources[SettingsTable.normalize.name] = "environment \(SettingsTable.normalize.environment ?? "")"
         } else {
-            let defaults = LoudnessTarget()
-            options.loudness = LoudnessTarget(integrated: file?.loudnessTarget.map(Double.init) ?? defaults.integrated,
-                                              truePeak: file?.truePeak.map(Double.init) ?? defaults.truePeak)
+            normalize = fromFile(SettingsTable.normalize, file?.normalize)
+        }
+        if normalize {
+            options.loudness = LoudnessTarget(integrated: Double(fromFile(SettingsTable.loudnessTarget, file?.loudnessTarget)),
+                                              truePeak: Double(fromFile(SettingsTable.truePeak, file?.truePeak)))
+        } else {
+            options.loudness = nil
         }
         if file?.deviceSampleRate != nil || file?.deviceChannels != nil {
             guard let rate = file?.deviceSampleRate, let channels = file?.deviceChannels else {
                 throw StartupError("[audio] sample_rate and channels fix the device's format together: set both or neither")
             }
             options.deviceFormat = PCMFormat(sampleRate: rate, channels: channels)
+            sources[SettingsTable.deviceSampleRate.name] = "file"
+            sources[SettingsTable.deviceChannels.name] = "file"
         }
-        let logLevel = pick("log_level", flag: flags.logLevel, fileValue: file?.logLevel, default: "info")
+        let logLevel = pick(SettingsTable.logLevel, flag: flags.logLevel, fileValue: file?.logLevel)
 
         // Upstreams: the file's sections, then the implicit `openai` one from the SDK's variables.
         let sections = file?.upstreams ?? []
         let defaultName = flags.upstream ?? file?.defaultUpstream ?? sections.first?.name ?? "openai"
-        sources["default_upstream"] = flags.upstream != nil ? "flag" : file?.defaultUpstream != nil ? "file" : "first upstream"
+        sources[SettingsTable.defaultUpstream.name] = flags.upstream != nil ? "flag" : file?.defaultUpstream != nil ? "file" : "first upstream"
         if let name = flags.upstream, !sections.contains(where: { $0.name == name }), name != "openai" {
             throw StartupError("--upstream \(name): no [upstream.\(name)] section in the configuration file")
         }
@@ -183,30 +194,29 @@ public enum SettingsResolver {
         if let index = upstreams.firstIndex(where: { $0.name == "openai" }) {
             if let environmentBase {
                 upstreams[index].configuration.baseURL = environmentBase
-                sources["upstream.openai.base_url"] = "environment OPENAI_BASE_URL"
+                sources[SettingsTable.baseURL.name(upstream: "openai")] = "environment OPENAI_BASE_URL"
             }
             if let environmentKey {
                 upstreams[index].configuration.apiKey = environmentKey
-                sources["upstream.openai.api_key"] = "environment OPENAI_API_KEY"
+                sources[SettingsTable.apiKey.name(upstream: "openai")] = "environment OPENAI_API_KEY"
             }
         }
         if let index = upstreams.firstIndex(where: { $0.name == defaultName }) {
-            let prefix = "upstream.\(defaultName)"
             if let base = flags.apiBase {
                 upstreams[index].configuration.baseURL = base
-                sources[prefix + ".base_url"] = "flag"
+                sources[SettingsTable.baseURL.name(upstream: defaultName)] = "flag"
             }
             if let path = flags.apiKeyFile {
                 upstreams[index].configuration.apiKey = try readKeyFile(path)
-                sources[prefix + ".api_key"] = "flag --api-key-file"
+                sources[SettingsTable.apiKey.name(upstream: defaultName)] = "flag --api-key-file"
             }
             if let name = flags.apiKeyCredential {
                 upstreams[index].configuration.apiKey = try readCredential(name, environment: environment)
-                sources[prefix + ".api_key"] = "flag --api-key-credential"
+                sources[SettingsTable.apiKey.name(upstream: defaultName)] = "flag --api-key-credential"
             }
             if let rate = flags.sampleRate {
                 upstreams[index].configuration.sampleRateOverride = rate
-                sources[prefix + ".sample_rate"] = "flag"
+                sources[SettingsTable.sampleRate.name(upstream: defaultName)] = "flag"
             }
             options.defaultUpstream = defaultName
         }
@@ -220,6 +230,8 @@ public enum SettingsResolver {
         options.archive = try archive(flags: flags, environment: environment, file: file?.archive, sources: &sources)
         options.cache = cache(flags: flags, environment: environment, file: file?.cache, sources: &sources)
         options.frontDoors = try FrontDoorOptions.resolve(http: file?.http, mqtt: file?.mqtt, environment: environment)
+        for name in file?.http?.keysSet ?? [] { sources["http." + name] = "file" }
+        for name in file?.mqtt?.keysSet ?? [] { sources["mqtt." + name] = "file" }
         return ResolvedSettings(options: options, logLevel: logLevel, configPath: file?.path, sources: sources)
     }
 
@@ -228,23 +240,23 @@ public enum SettingsResolver {
                               file: ConfigurationFile.CacheSection?, sources: inout [String: String]) -> CacheOptions {
         var cache = CacheOptions()
         if flags.noCache {
-            cache.enabled = false; sources["cache.enabled"] = "flag --no-cache"
+            cache.enabled = false; sources[SettingsTable.cacheEnabled.name] = "flag --no-cache"
         } else if let enabled = file?.enabled {
-            cache.enabled = enabled; sources["cache.enabled"] = "file"
+            cache.enabled = enabled; sources[SettingsTable.cacheEnabled.name] = "file"
         }
         if let directory = flags.cacheDirectory {
-            cache.directory = directory; sources["cache.directory"] = "flag"
+            cache.directory = directory; sources[SettingsTable.cacheDirectory.name] = "flag"
         } else if let directory = environment["SPEAKD_CACHE_DIR"], !directory.isEmpty {
-            cache.directory = directory; sources["cache.directory"] = "environment SPEAKD_CACHE_DIR"
+            cache.directory = directory; sources[SettingsTable.cacheDirectory.name] = "environment SPEAKD_CACHE_DIR"
         } else if let directory = file?.directory {
-            cache.directory = directory; sources["cache.directory"] = "file"
+            cache.directory = directory; sources[SettingsTable.cacheDirectory.name] = "file"
         } else {
             cache.directory = CacheOptions.defaultDirectory(environment: environment)
-            sources["cache.directory"] = environment["CACHE_DIRECTORY"] != nil ? "environment CACHE_DIRECTORY (systemd)" : "default"
+            sources[SettingsTable.cacheDirectory.name] = environment["CACHE_DIRECTORY"] != nil ? "environment CACHE_DIRECTORY (systemd)" : "default"
         }
-        if let size = file?.maxSizeMegabytes { cache.maximumMegabytes = size; sources["cache.max_size_mb"] = "file" }
-        if let length = file?.maxTextLength { cache.maximumTextCharacters = length; sources["cache.max_text_length"] = "file" }
-        if let memory = file?.memoryMegabytes { cache.memoryMegabytes = memory; sources["cache.memory_mb"] = "file" }
+        if let size = file?.maxSizeMegabytes { cache.maximumMegabytes = size; sources[SettingsTable.cacheMaxSizeMB.name] = "file" }
+        if let length = file?.maxTextLength { cache.maximumTextCharacters = length; sources[SettingsTable.cacheMaxTextLength.name] = "file" }
+        if let memory = file?.memoryMegabytes { cache.memoryMegabytes = memory; sources[SettingsTable.cacheMemoryMB.name] = "file" }
         return cache
     }
 
@@ -255,32 +267,32 @@ public enum SettingsResolver {
         var archive = ArchiveOptions()
         func variable(_ name: String) -> String? { environment[name].flatMap { $0.isEmpty ? nil : $0 } }
         if let directory = flags.archiveDirectory {
-            archive.directory = directory; sources["archive.directory"] = "flag"
+            archive.directory = directory; sources[SettingsTable.archiveDirectory.name] = "flag"
         } else if let directory = variable("SPEAKD_ARCHIVE_DIR") {
-            archive.directory = directory; sources["archive.directory"] = "environment SPEAKD_ARCHIVE_DIR"
+            archive.directory = directory; sources[SettingsTable.archiveDirectory.name] = "environment SPEAKD_ARCHIVE_DIR"
         } else if let directory = file?.directory {
-            archive.directory = directory; sources["archive.directory"] = "file"
+            archive.directory = directory; sources[SettingsTable.archiveDirectory.name] = "file"
         }
         if let format = flags.archiveFormat {
-            archive.format = format; sources["archive.format"] = "flag"
+            archive.format = format; sources[SettingsTable.archiveFormat.name] = "flag"
         } else if let name = variable("SPEAKD_ARCHIVE_FORMAT") {
             guard let format = ArchiveFormat(name: name) else {
                 throw StartupError("SPEAKD_ARCHIVE_FORMAT must be one of mp3, opus, flac, wav, not \"\(name)\"")
             }
-            archive.format = format; sources["archive.format"] = "environment SPEAKD_ARCHIVE_FORMAT"
+            archive.format = format; sources[SettingsTable.archiveFormat.name] = "environment SPEAKD_ARCHIVE_FORMAT"
         } else if let format = file?.format {
-            archive.format = format; sources["archive.format"] = "file"
+            archive.format = format; sources[SettingsTable.archiveFormat.name] = "file"
         }
         if let pattern = flags.archiveNamePattern {
             guard !pattern.isEmpty, !pattern.contains("/") else { throw StartupError("--archive-name must be a non-empty file name (no /)") }
-            archive.namePattern = pattern; sources["archive.name_pattern"] = "flag"
+            archive.namePattern = pattern; sources[SettingsTable.archiveNamePattern.name] = "flag"
         } else if let pattern = file?.namePattern {
-            archive.namePattern = pattern; sources["archive.name_pattern"] = "file"
+            archive.namePattern = pattern; sources[SettingsTable.archiveNamePattern.name] = "file"
         }
-        if let quality = file?.mp3Quality { archive.settings.mp3.mode = .vbr(quality: quality); sources["archive.mp3"] = "file" }
-        if let kbps = file?.mp3Bitrate { archive.settings.mp3.mode = .cbr(kbps: kbps); sources["archive.mp3"] = "file" }
-        if let bitrate = file?.opusBitrate { archive.settings.opus.bitrate = bitrate; sources["archive.opus_bitrate"] = "file" }
-        if let level = file?.flacCompression { archive.settings.flac.compressionLevel = level; sources["archive.flac_compression"] = "file" }
+        if let quality = file?.mp3Quality { archive.settings.mp3.mode = .vbr(quality: quality); sources[SettingsTable.mp3Quality.name] = "file" }
+        if let kbps = file?.mp3Bitrate { archive.settings.mp3.mode = .cbr(kbps: kbps); sources[SettingsTable.mp3Bitrate.name] = "file" }
+        if let bitrate = file?.opusBitrate { archive.settings.opus.bitrate = bitrate; sources[SettingsTable.opusBitrate.name] = "file" }
+        if let level = file?.flacCompression { archive.settings.flac.compressionLevel = level; sources[SettingsTable.flacCompression.name] = "file" }
         if let directory = archive.directory {
             var info = stat()
             guard stat(directory, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR else {
@@ -293,99 +305,51 @@ public enum SettingsResolver {
     private static func upstream(from section: ConfigurationFile.UpstreamSection, environment: [String: String],
                                  sources: inout [String: String]) throws -> NamedUpstream {
         var configuration = UpstreamConfiguration()
-        let prefix = "upstream.\(section.name)"
-        if let base = section.baseURL { configuration.baseURL = base; sources[prefix + ".base_url"] = "file" }
+        if let base = section.baseURL { configuration.baseURL = base; sources[SettingsTable.baseURL.name(upstream: section.name)] = "file" }
         if let key = section.apiKey {
             configuration.apiKey = key
-            sources[prefix + ".api_key"] = "file (inline)"
+            sources[SettingsTable.apiKey.name(upstream: section.name)] = "file (inline)"
         } else if let path = section.apiKeyFile {
             configuration.apiKey = try readKeyFile(path)
-            sources[prefix + ".api_key"] = "file api_key_file \(path)"
+            sources[SettingsTable.apiKey.name(upstream: section.name)] = "file api_key_file \(path)"
         } else if let variable = section.apiKeyEnvironment {
             guard let key = environment[variable], !key.isEmpty else {
                 throw StartupError("upstream \(section.name): api_key_env names \(variable), which is not set")
             }
             configuration.apiKey = key
-            sources[prefix + ".api_key"] = "environment \(variable)"
+            sources[SettingsTable.apiKey.name(upstream: section.name)] = "environment \(variable)"
         } else if let name = section.apiKeyCredential {
             configuration.apiKey = try readCredential(name, environment: environment)
-            sources[prefix + ".api_key"] = "credential \(name)"
+            sources[SettingsTable.apiKey.name(upstream: section.name)] = "credential \(name)"
         }
         configuration.sampleRateOverride = section.sampleRate
         configuration.channelsOverride = section.channels
         if let seconds = section.connectTimeoutSeconds {
-            configuration.connectTimeoutSeconds = Int64(seconds); sources[prefix + ".connect_timeout"] = "file"
+            configuration.connectTimeoutSeconds = Int64(seconds); sources[SettingsTable.connectTimeout.name(upstream: section.name)] = "file"
         }
         if let seconds = section.firstByteTimeoutSeconds {
-            configuration.firstByteTimeoutSeconds = Int64(seconds); sources[prefix + ".first_byte_timeout"] = "file"
+            configuration.firstByteTimeoutSeconds = Int64(seconds); sources[SettingsTable.firstByteTimeout.name(upstream: section.name)] = "file"
         }
         if let seconds = section.idleTimeoutSeconds {
-            configuration.idleTimeoutSeconds = Int64(seconds); sources[prefix + ".idle_timeout"] = "file"
+            configuration.idleTimeoutSeconds = Int64(seconds); sources[SettingsTable.idleTimeout.name(upstream: section.name)] = "file"
         }
         if let caFile = section.caFile {
             guard access(caFile, R_OK) == 0 else {
                 throw StartupError("upstream \(section.name): ca_file \(caFile) cannot be read: \(String(cString: strerror(errno)))")
             }
-            configuration.caFile = caFile; sources[prefix + ".ca_file"] = "file"
+            configuration.caFile = caFile; sources[SettingsTable.caFile.name(upstream: section.name)] = "file"
         }
         if let seconds = section.keepWarmSeconds {
-            configuration.keepWarmSeconds = Int64(seconds); sources[prefix + ".keep_warm"] = "file"
+            configuration.keepWarmSeconds = Int64(seconds); sources[SettingsTable.keepWarm.name(upstream: section.name)] = "file"
         }
         if let range = section.speedRange {
-            configuration.speedRange = range; sources[prefix + ".speed_range"] = "file"
+            configuration.speedRange = range; sources[SettingsTable.speedRange.name(upstream: section.name)] = "file"
         }
         if let count = section.concurrentRequests {
-            configuration.concurrentRequests = count; sources[prefix + ".concurrent_requests"] = "file"
+            configuration.concurrentRequests = count; sources[SettingsTable.concurrentRequests.name(upstream: section.name)] = "file"
         }
         configuration.extraBody = section.extraBody
         return NamedUpstream(name: section.name, configuration: configuration, model: section.model, voice: section.voice)
-    }
-
-    /// A systemd credential (`LoadCredential=NAME:…`): `$CREDENTIALS_DIRECTORY/NAME`. Keeps the key out of unit
-    /// files and the environment.
-    static func readCredential(_ name: String, environment: [String: String]) throws -> String {
-        guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
-            throw StartupError("API key credential \"\(name)\" requested, but $CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the unit)")
-        }
-        guard !name.contains("/") else { throw StartupError("credential name \"\(name)\" must not contain /") }
-        return try readKeyFile(directory + "/" + name)
-    }
-
-    static func readKeyFile(_ path: String) throws -> String {
-        var info = stat()
-        if stat(path, &info) == 0, info.st_mode & 0o077 != 0 {
-            let mode = String(info.st_mode & 0o777, radix: 8)
-            throw StartupError("the API key file \(path) is readable by group or others (mode \(mode)); make it private: chmod 600 \(path)")
-        }
-        guard let text = try readTextFile(path, limit: 65_536) else {
-            throw StartupError("cannot read the API key file \(path): no such file")
-        }
-        let firstLine = text.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-        let key = firstLine.filter { !$0.isWhitespace }
-        guard !key.isEmpty else { throw StartupError("the API key file \(path) is empty") }
-        return key
-    }
-
-    /// The file's text, or nil when it does not exist. Other failures (permissions, a directory) are errors.
-    static func readTextFile(_ path: String, limit: Int = 1 << 20) throws -> String? {
-        guard let handle = fopen(path, "r") else {
-            if errno == ENOENT { return nil }
-            throw StartupError("cannot read \(path): \(String(cString: strerror(errno)))")
-        }
-        defer { fclose(handle) }
-        var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 16_384)
-        while true {
-            let count = fread(&buffer, 1, buffer.count, handle)
-            if count == 0 {
-                if ferror(handle) != 0 { throw StartupError("cannot read \(path): \(String(cString: strerror(errno)))") }
-                break
-            }
-            bytes += buffer[0..<count]
-            if bytes.count > limit { throw StartupError("\(path) is larger than \(limit) bytes") }
-        }
-        guard let text = String(validating: bytes, as: UTF8.self) else { throw StartupError("\(path) is not UTF-8 text") }
-        return text
     }
 }
 
