@@ -42,6 +42,7 @@ func wireFields(of operation: Operation) -> [String: JSONValue] {
         fields["play"] = .bool(p.play)
         fields["cache"] = .bool(p.cache)
         if let normalize = p.normalize { fields["normalize"] = .bool(normalize) }
+        if let leadIn = p.leadInMilliseconds { fields["lead_in_ms"] = .number(Double(leadIn)) }
         if !p.marks.isEmpty {
             fields["marks"] = .array(p.marks.map { .object(["name": .string($0.name), "at": .number(Double($0.offset))]) })
         }

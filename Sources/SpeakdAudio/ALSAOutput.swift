@@ -21,6 +21,8 @@ public final class ALSAOutput: AudioOutput {
     public var maximumBufferMicroseconds: Int { Int(bufferMicroseconds) }
     /// Set by a failure mid-stream: `close` then drops alsa-lib's cached configuration (see `forgetConfiguration`).
     private var reloadConfiguration = false
+    /// Stopped at the end of speech, to be prepared before the next write (`stopWhileIdle`).
+    private var stoppedWhileIdle = false
 
     public init(deviceName: String, periodMicroseconds: UInt32 = 10_000, bufferMicroseconds: UInt32 = 40_000) {
         self.deviceName = deviceName
@@ -66,6 +68,7 @@ public final class ALSAOutput: AudioOutput {
         }
         pcm = nil
         format = nil
+        stoppedWhileIdle = false
         periodFrames = 0
         bufferFrames = 0
         if reloadConfiguration {
@@ -85,6 +88,7 @@ public final class ALSAOutput: AudioOutput {
 
     public func availableFrames() throws(AudioOutputError) -> Int {
         guard let pcm else { throw AudioOutputError(kind: .write, code: -EBADFD, device: deviceName) }
+        prepareIfStopped(pcm)
         let available = snd_pcm_avail_update(pcm)
         if available >= 0 { return Int(available) }
         try recover(from: Int32(available))
@@ -93,6 +97,7 @@ public final class ALSAOutput: AudioOutput {
 
     public func write(_ samples: UnsafeBufferPointer<Int16>, frames: Int) throws(AudioOutputError) -> Int {
         guard let pcm, let format else { throw AudioOutputError(kind: .write, code: -EBADFD, device: deviceName) }
+        prepareIfStopped(pcm)
         let count = snd_pcm_uframes_t(max(min(frames, samples.count / max(format.channels, 1)), 0))
         let written = snd_pcm_writei(pcm, samples.baseAddress, count)
         if written >= 0 { return Int(written) }
@@ -135,6 +140,25 @@ public final class ALSAOutput: AudioOutput {
     public func dropAndPrepare() {
         guard let pcm else { return }
         snd_pcm_drop(pcm)
+        snd_pcm_prepare(pcm)
+        stoppedWhileIdle = false
+    }
+
+    /// Dropped without preparing: ALSA's pulse plugin corks its stream on drop and makes a new, running one on
+    /// prepare, and PulseAudio's role-ducking keeps other streams lowered while a trigger stream runs.
+    public func stopWhileIdle() {
+        guard let pcm else { return }
+        snd_pcm_drop(pcm)
+        stoppedWhileIdle = true
+    }
+
+    public func readyForStream() {
+        if let pcm { prepareIfStopped(pcm) }
+    }
+
+    private func prepareIfStopped(_ pcm: OpaquePointer) {
+        guard stoppedWhileIdle else { return }
+        stoppedWhileIdle = false
         snd_pcm_prepare(pcm)
     }
 

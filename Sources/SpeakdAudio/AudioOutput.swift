@@ -50,8 +50,24 @@ public protocol AudioOutput: AnyObject {
     /// Stops at once, throwing away queued frames (ALSA `snd_pcm_drop`), and readies the device for the next stream.
     func dropAndPrepare()
 
+    /// Speech has ended and played out: stop the stream but keep the device open (keep-open). A sound server then
+    /// sees the stream stopped, so its ducking of other streams ends now rather than when the device closes. The next
+    /// `availableFrames` or `write` readies the device again.
+    func stopWhileIdle()
+
+    /// A stream is about to start: ready a device stopped by `stopWhileIdle` now, while the first samples are still
+    /// on their way, rather than on the first write.
+    func readyForStream()
+
     /// File descriptors to poll for writability, written into `buffer`; returns the count (at most `buffer.count`).
     func pollDescriptors(into buffer: UnsafeMutableBufferPointer<PollDescriptor>) -> Int
+}
+
+extension AudioOutput {
+    /// Outputs without a sound server behind them have nothing to release: as `dropAndPrepare`.
+    public func stopWhileIdle() { dropAndPrepare() }
+
+    public func readyForStream() {}
 }
 
 #if canImport(Glibc)

@@ -46,6 +46,22 @@ public struct PlaybackStream: Sendable, Equatable {
 /// are safe from anywhere, any time.
 public final class AudioPlayer: Sendable {
     public let deviceName: String
+    /// How long the device stays open after speech, in milliseconds.
+    public let keepOpenMilliseconds: Int
+    public static let defaultKeepOpenMilliseconds = 10_000
+
+    /// The device is open now (playing, or kept open after speech).
+    public var deviceOpen: Bool { state.deviceOpen.load(ordering: .acquiring) }
+
+    /// True when the device has been closed, or has played nothing for `milliseconds`: an amplifier or a speaker that
+    /// powers down in silence may be asleep, and would swallow the first syllable without a lead-in.
+    public func deviceAsleep(afterIdleMilliseconds milliseconds: Int) -> Bool {
+        guard deviceOpen else { return true }
+        let last = state.lastSoundNanoseconds.load(ordering: .relaxed)
+        guard last != 0 else { return true }
+        let now = AudioThread.monotonicNanoseconds()
+        return now > last && (now - last) / 1_000_000 >= UInt64(max(milliseconds, 0))
+    }
     /// Samples the ring holds (a few seconds); memory stays bounded whatever the text length.
     public let ringCapacity: Int
     /// Consumed samples kept for stepping back over a dropped device buffer (exact pause, fades from the sample
@@ -79,8 +95,11 @@ public final class AudioPlayer: Sendable {
     ///   - ringSeconds: audio buffered ahead of the device, at 48 kHz (twice that at 24 kHz).
     ///   - fadeMilliseconds: length of the fade-out on stop, cancel and pause, and of the fade-in on resume.
     ///   - deviceFormat: a fixed device format (see `deviceFormat`); nil to open the device at each source's format.
+    ///   - keepOpenMilliseconds: how long the device stays open after speech (a sound server's stream keeps
+    ///     exchanging timing updates and a hw: device is exclusive, so it is released after that).
     public init(output: any AudioOutput, ringSeconds: Double = 5.0, fadeMilliseconds: Int = 2,
-                deviceFormat: PCMFormat? = nil) throws(AudioOutputError) {
+                deviceFormat: PCMFormat? = nil, keepOpenMilliseconds: Int = AudioPlayer.defaultKeepOpenMilliseconds) throws(AudioOutputError) {
+        self.keepOpenMilliseconds = keepOpenMilliseconds
         deviceName = output.deviceName
         self.deviceFormat = deviceFormat
         rewindReserve = Self.rewindReserve(bufferMicroseconds: output.maximumBufferMicroseconds, deviceFormat: deviceFormat)
@@ -93,7 +112,8 @@ public final class AudioPlayer: Sendable {
         notify = try EventFD(nonBlocking: false)
         let audio = AudioThread(state: state, output: output, consumer: ring.makeConsumer(),
                                 controls: controlRing.makeConsumer(), wake: wake, notify: notify, maxChunk: 4_800,
-                                fadeMilliseconds: fadeMilliseconds)
+                                fadeMilliseconds: fadeMilliseconds,
+                                keepOpenMilliseconds: Int32(clamping: max(keepOpenMilliseconds, 0)))
         let audioThread = try Self.spawn(name: "speakd-audio") {
             speakd_realtime_guard_register_thread()
             audio.run()
@@ -123,6 +143,7 @@ public final class AudioPlayer: Sendable {
     public func beginStream() -> PlaybackStream {
         state.streamGeneration.add(1, ordering: .releasing)
         state.streaming.store(true, ordering: .releasing)
+        wake.ring()   // the audio thread readies a device stopped at the end of the last speech
         return PlaybackStream(startPosition: ring.writePosition,
                               errorGeneration: state.deviceErrors.load(ordering: .acquiring))
     }

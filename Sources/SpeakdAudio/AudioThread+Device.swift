@@ -10,18 +10,18 @@ import Glibc
 ///
 /// Threading: the audio thread only (see `AudioThread`).
 extension AudioThread {
-    /// How long an idle device stays open.
-    static let idleCloseMilliseconds: Int32 = 10_000
-
     func waitWithEmptyRing() {
         guard deviceHasFrames else {
             state.idle.store(true, ordering: .releasing)
             // Idle: keep the device open for a while (the next sentence starts sooner), then release it — a
             // sound server's stream keeps exchanging timing updates, and a hw: device is exclusive.
-            let woken = waitForWake(timeoutMilliseconds: openFormat == 0 ? -1 : Self.idleCloseMilliseconds)
+            let woken = waitForWake(timeoutMilliseconds: openFormat == 0 ? -1 : keepOpenMilliseconds)
             if !woken, openFormat != 0 {
                 output.close()
                 openFormat = 0
+                state.deviceOpen.store(false, ordering: .releasing)
+            } else if woken, openFormat != 0, state.streaming.load(ordering: .acquiring) {
+                output.readyForStream()
             }
             state.idle.store(false, ordering: .releasing)
             return
@@ -42,7 +42,11 @@ extension AudioThread {
     func drainStep() {
         let delay = output.delayFrames()
         if delay <= 0 || !output.isRunning {
-            output.dropAndPrepare()
+            if state.streaming.load(ordering: .acquiring) {
+                output.dropAndPrepare()   // ran dry mid-stream: more is coming
+            } else {
+                output.stopWhileIdle()    // played out: the sound server sees the stream stop (ducking ends)
+            }
             deviceHasFrames = false
             state.playedPosition.store(state.devicePosition.load(ordering: .relaxed), ordering: .releasing)
             if state.streaming.load(ordering: .acquiring), !state.holdingBack.load(ordering: .acquiring), !starving {
@@ -63,6 +67,7 @@ extension AudioThread {
             do {
                 try output.open(format: PCMFormat(packed: packed))
                 openFormat = packed
+                state.deviceOpen.store(true, ordering: .releasing)
                 state.deviceUsable.store(true, ordering: .relaxed)
                 return true
             } catch {

@@ -38,6 +38,8 @@ final class AudioThread: @unchecked Sendable {
     let pollSet: UnsafeMutableBufferPointer<PollDescriptor>
     let maxChunk: Int
     let fadeMilliseconds: Int
+    /// How long an idle device stays open after speech (`AudioPlayer.keepOpenMilliseconds`).
+    let keepOpenMilliseconds: Int32
     /// Fades are built here: preallocated, so pausing allocates nothing.
     let scratch: UnsafeMutableBufferPointer<Int16>
     /// Zeros fed to the device while paused.
@@ -68,7 +70,8 @@ final class AudioThread: @unchecked Sendable {
 
     init(state: PlayerState, output: any AudioOutput, consumer: consuming SPSCRingBuffer<Int16>.Consumer,
          controls: consuming SPSCRingBuffer<UInt64>.Consumer, wake: EventFD, notify: EventFD, maxChunk: Int,
-         fadeMilliseconds: Int) {
+         fadeMilliseconds: Int, keepOpenMilliseconds: Int32 = 10_000) {
+        self.keepOpenMilliseconds = keepOpenMilliseconds
         self.state = state
         self.output = output
         self.consumer = consumer
@@ -98,6 +101,14 @@ final class AudioThread: @unchecked Sendable {
             step()
         }
         output.close()
+        state.deviceOpen.store(false, ordering: .releasing)
+    }
+
+    /// CLOCK_MONOTONIC in nanoseconds (a vDSO call: no system call, no allocation).
+    static func monotonicNanoseconds() -> UInt64 {
+        var now = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &now)
+        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
     }
 
     /// Channels of the open format (1 when closed).
@@ -189,6 +200,7 @@ final class AudioThread: @unchecked Sendable {
             }
             consumer.consume(written)
             deviceHasFrames = true
+            state.lastSoundNanoseconds.store(Self.monotonicNanoseconds(), ordering: .relaxed)
             starving = false
             let position = consumer.position
             state.devicePosition.store(position, ordering: .releasing)
@@ -201,6 +213,7 @@ final class AudioThread: @unchecked Sendable {
             recordDeviceError(error)
             output.close()
             openFormat = 0
+            state.deviceOpen.store(false, ordering: .releasing)
             deviceHasFrames = false
             if consumer.discard(upTo: .max) > 0 { publishDiscarded() }
         }

@@ -26,6 +26,10 @@ final class PlayerState: Sendable {
     let deviceUsable = Atomic<Bool>(true)
     /// True while the audio thread sleeps with an empty ring and a stopped device.
     let idle = Atomic<Bool>(true)
+    /// The device is open (a stream runs or is kept open after speech); written by the audio thread.
+    let deviceOpen = Atomic<Bool>(false)
+    /// CLOCK_MONOTONIC nanoseconds at which the audio thread last handed frames to the device (0: never).
+    let lastSoundNanoseconds = Atomic<UInt64>(0)
 
     // Written by the control side.
     /// Bumped after each message put on the control ring; the audio thread compares it with `controlCompleted`.

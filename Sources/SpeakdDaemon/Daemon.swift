@@ -39,7 +39,9 @@ public enum Daemon {
 
         let output = ALSAOutput(deviceName: options.device, periodMicroseconds: options.periodMicroseconds,
                                 bufferMicroseconds: options.bufferMicroseconds)
-        let player = try AudioPlayer(output: output, deviceFormat: options.deviceFormat)
+        MediaRole.declare(options.mediaRole)
+        let player = try AudioPlayer(output: output, deviceFormat: options.deviceFormat,
+                                     keepOpenMilliseconds: options.keepOpenMilliseconds)
         defer { player.shutdown() }
         if let error = player.realtimePriorityError {
             logger.notice("audio thread at normal priority (real-time priority \(AudioPlayer.realtimePriority) refused: \(Errno(rawValue: error).message)); a busy machine may cause underruns. Grant it with LimitRTPRIO=\(AudioPlayer.realtimePriority) (systemd) or CAP_SYS_NICE")
@@ -53,13 +55,14 @@ public enum Daemon {
         archiver.removeStalePartials()
         let queue = JobQueue(player: player, events: events, logger: logger, archiver: archiver,
                              maximumJobs: options.maxQueuedJobs,
-                             loudness: options.loudness.map { LearnedLoudness(target: $0, path: LearnedLoudness.defaultPath()) })
+                             loudness: options.loudness.map { LearnedLoudness(target: $0, path: LearnedLoudness.defaultPath()) },
+                             leadIn: options.leadIn)
         let handler = RequestHandler(queue: queue, engines: engines, events: events, player: player,
                                      defaults: JobDefaults(voice: options.voice, model: options.model,
                                                            embeddedVoice: options.embeddedVoice,
                                                            fallbackPriorities: options.fallbackPriorities,
                                                            maxTextCharacters: options.maxTextCharacters),
-                                     logger: logger, metrics: metrics)
+                                     logger: logger, metrics: metrics, mediaRole: options.mediaRole)
         let server = ControlServer(path: options.socketPath, handler: handler, events: events, logger: logger,
                                    accessList: options.accessList, maximumConnections: options.maxConnections,
                                    maximumLineBytes: options.maxLineBytes, maximumUnreadBytes: options.maxUnreadBytes)

@@ -27,6 +27,8 @@ struct JobSpec: Sendable {
     /// Loudness normalisation: the target and what each voice measured before; nil when the job plays its level as
     /// synthesized.
     var loudness: LearnedLoudness?
+    /// Silence written before the job's first sample when the device may be asleep; nil or 0 ms: none.
+    var leadIn: LeadIn?
 }
 
 /// Where a job is on its way to the listener.

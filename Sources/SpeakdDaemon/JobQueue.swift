@@ -51,11 +51,14 @@ public actor JobQueue {
 
     /// Loudness normalisation for jobs that do not turn it off; nil when the configuration turns it off.
     let loudness: LearnedLoudness?
+    /// The configured lead-in (`[audio] lead_in_ms`, `lead_in_after_idle_ms`); a job's `lead_in_ms` replaces its length.
+    let leadIn: LeadIn
 
     init(player: AudioPlayer, events: EventHub, logger: Logger, archiver: Archiver? = nil, maximumJobs: Int = 10_000,
-         loudness: LearnedLoudness? = nil) {
+         loudness: LearnedLoudness? = nil, leadIn: LeadIn = LeadIn()) {
         self.maximumJobs = maximumJobs
         self.loudness = loudness
+        self.leadIn = leadIn
         self.player = player
         self.events = events
         self.logger = logger
@@ -81,6 +84,8 @@ public actor JobQueue {
         spec.marks = parameters.marks
         spec.performance = choice.performance
         spec.loudness = parameters.normalize == false ? nil : loudness
+        spec.leadIn = LeadIn(milliseconds: parameters.leadInMilliseconds ?? leadIn.milliseconds,
+                             afterIdleMilliseconds: leadIn.afterIdleMilliseconds)
         let job = Job(id: id, sequence: nextJobNumber, parameters: parameters, spec: spec, owner: owner,
                       queuedAt: monotonicSeconds())
         unfinished[id] = job

@@ -20,10 +20,13 @@ final class RequestHandler: Sendable {
     private let logger: Logger
     /// Serves the `metrics` op (and through it `GET /metrics`).
     private let metrics: SpeakdMetrics?
+    /// The stream's media.role (reported by `status`).
+    private let mediaRole: String
 
     init(queue: JobQueue, engines: Engines, events: EventHub, player: AudioPlayer, defaults: JobDefaults, logger: Logger,
-         metrics: SpeakdMetrics? = nil) {
+         metrics: SpeakdMetrics? = nil, mediaRole: String = "") {
         self.metrics = metrics
+        self.mediaRole = mediaRole
         self.logger = logger
         self.queue = queue
         self.engines = engines
@@ -195,6 +198,11 @@ final class RequestHandler: Sendable {
                           deviceError: player.deviceProblem?.description)
         let pacing = engines.upstreams.compactMap { $0.performance.pacingNote }
         info.pacing = pacing.isEmpty ? nil : pacing
+        info.leadInMilliseconds = queue.leadIn.milliseconds
+        info.leadInAfterIdleMilliseconds = queue.leadIn.afterIdleMilliseconds
+        info.keepOpenMilliseconds = player.keepOpenMilliseconds
+        info.deviceOpen = player.deviceOpen
+        info.mediaRole = mediaRole.isEmpty ? nil : mediaRole
         return info
     }
 }

@@ -18,6 +18,8 @@ public enum SpeechLimits {
     public static let volumeRange: ClosedRange<Double> = 0.0...2.0
     /// `ttl` of a job: up to a day.
     public static let ttlRange: ClosedRange<Double> = 0.001...86_400
+    /// A job's `lead_in_ms` (silence before it when the output may be asleep).
+    public static let leadInMillisecondsRange: ClosedRange<Double> = 0...2_000
     /// `cache` `warm`: phrases per request (a screen reader's vocabulary fits; more take several requests).
     public static let warmMaxPhrases = 10_000
     /// Marks a job may carry beyond one per character of its input (several marks may share a place).

@@ -51,11 +51,15 @@ public struct SpeakParameters: Sendable, Equatable {
     /// Bring the speech to the daemon's loudness target (`normalize` in the configuration); nil follows the
     /// configuration, false plays the level as synthesized (`volume` still applies).
     public var normalize: Bool?
+    /// Milliseconds of silence before the job when the output may be asleep (`lead_in_ms`); nil follows the
+    /// configuration, 0 turns it off for this job.
+    public var leadInMilliseconds: Int?
 
     public init(input: String, voice: String? = nil, model: String? = nil, instructions: String? = nil, speed: Double? = nil,
                 upstream: String? = nil, priority: JobPriority = .message, volume: Double? = nil, ttl: Double? = nil,
                 interrupt: Bool = false, archive: Bool? = nil, save: SaveFormat? = nil, play: Bool = true,
-                cache: Bool = true, marks: [SpeakMark] = [], normalize: Bool? = nil) {
+                cache: Bool = true, marks: [SpeakMark] = [], normalize: Bool? = nil, leadInMilliseconds: Int? = nil) {
+        self.leadInMilliseconds = leadInMilliseconds
         self.cache = cache
         self.normalize = normalize
         self.marks = marks

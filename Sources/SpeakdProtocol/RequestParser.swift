@@ -129,13 +129,17 @@ public enum RequestParser {
         let cache = try fields.bool("cache") ?? true
         let marks = try speakMarks(&fields, input: input)
         let normalize = try fields.bool("normalize")
+        let leadIn = try fields.number("lead_in_ms", range: SpeechLimits.leadInMillisecondsRange)
+        if let leadIn, leadIn != leadIn.rounded() {
+            throw ProtocolError(.invalidField, "lead_in_ms must be a whole number of milliseconds, got \(leadIn)", field: "lead_in_ms")
+        }
         if !play && save == nil && archive != true {
             throw ProtocolError(.invalidField, "play is false but the job is neither saved nor archived: there would be nothing to do", field: "play")
         }
         return SpeakParameters(input: input, voice: voice, model: model, instructions: instructions, speed: speed,
                                upstream: upstream, priority: priority, volume: volume, ttl: ttl, interrupt: interrupt,
                                archive: archive, save: save, play: play, cache: cache, marks: marks,
-                               normalize: normalize)
+                               normalize: normalize, leadInMilliseconds: leadIn.map { Int($0) })
     }
 
     /// `marks`: `[{"name":"w1","at":0}, …]`, offsets in Unicode scalars of `input`, non-decreasing.

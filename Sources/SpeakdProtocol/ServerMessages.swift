@@ -77,6 +77,13 @@ public struct StatusInfo: Sendable, Codable, Equatable {
     public var uptimeSeconds: Double
     /// Upstreams that deliver slower than real time, and what speakd does about it; absent while all keep up.
     public var pacing: [String]?
+    /// The output's lead-in and keep-open settings, and whether the device is open now (absent from older daemons).
+    public var leadInMilliseconds: Int?
+    public var leadInAfterIdleMilliseconds: Int?
+    public var keepOpenMilliseconds: Int?
+    public var deviceOpen: Bool?
+    /// The stream's media.role for ducking; absent when none is set.
+    public var mediaRole: String?
 
     public init(version: String, protocol: Int, engine: String, upstream: String?, device: String, currentJob: String?,
                 position: Double? = nil, currentEngine: String? = nil, paused: Bool = false,

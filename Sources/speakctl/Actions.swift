@@ -30,6 +30,8 @@ struct SpeakInvocation: Equatable {
     var cache = true
     /// `--no-normalize`: play the synthesized level (no loudness normalisation; `--volume` still applies).
     var normalize = true
+    /// `--lead-in MS`: silence before the speech when the output may be asleep; nil: the daemon's setting.
+    var leadIn: Int? = nil
 
     /// Sends the text (or standard input) to speakd; with `wait`, returns once heard and exits 1 if it was not.
     func run() {
@@ -57,6 +59,7 @@ struct SpeakInvocation: Equatable {
         if !play { fields["play"] = .bool(false) }
         if !cache { fields["cache"] = .bool(false) }
         if !normalize { fields["normalize"] = .bool(false) }
+        if let leadIn { fields["lead_in_ms"] = .number(Double(leadIn)) }
         return fields
     }
 

@@ -69,6 +69,9 @@ struct Say: ParsableCommand {
     @Flag(name: .customLong("no-normalize"), help: "Play the synthesized level: no loudness normalisation (--volume still applies).")
     var noNormalize = false
 
+    @Option(name: .customLong("lead-in"), help: ArgumentHelp("Silence before the speech when the speakers may be asleep (0: none; default: the daemon's lead_in_ms).", valueName: "MS"))
+    var leadIn: Int?
+
     @Option(help: "Drop the announcement if it has not started within SECONDS.")
     var ttl: Double?
 
@@ -111,7 +114,8 @@ struct Say: ParsableCommand {
         SpeakInvocation(text: text, voice: voice, model: model, speed: speed, instructions: instructions,
                         upstream: upstream, priority: priority, interrupt: interrupt, volume: volume, ttl: ttl,
                         wait: wait, follow: follow, verbose: verbose, socket: connection.socket, save: save,
-                        format: format, play: !noPlay, archive: archive, cache: !noCache, normalize: !noNormalize).run()
+                        format: format, play: !noPlay, archive: archive, cache: !noCache, normalize: !noNormalize,
+                        leadIn: leadIn).run()
     }
 }
 

@@ -33,6 +33,11 @@ public struct ConfigurationFile: Sendable, Equatable {
     /// `[audio] sample_rate` / `channels`: a fixed device format (both or neither).
     public var deviceSampleRate: Int?
     public var deviceChannels: Int?
+    /// `[audio] lead_in_ms`, `lead_in_after_idle_ms`, `keep_open_ms`, `media_role`.
+    public var leadInMilliseconds: Int?
+    public var leadInAfterIdleMilliseconds: Int?
+    public var keepOpenMilliseconds: Int?
+    public var mediaRole: String?
     public var embeddedVoice: String?
     public var fallback: String?
     /// In file order.
@@ -129,6 +134,10 @@ public struct ConfigurationFile: Sendable, Equatable {
             truePeak = try audio.integer(SettingsTable.truePeak)
             deviceSampleRate = try audio.integer(SettingsTable.deviceSampleRate)
             deviceChannels = try audio.integer(SettingsTable.deviceChannels)
+            leadInMilliseconds = try audio.integer(SettingsTable.leadInMs)
+            leadInAfterIdleMilliseconds = try audio.integer(SettingsTable.leadInAfterIdleMs)
+            keepOpenMilliseconds = try audio.integer(SettingsTable.keepOpenMs)
+            mediaRole = try audio.string(SettingsTable.mediaRole)
             try audio.rejectUnknown()
         }
         if var table = try reader.table("archive") {

@@ -1,3 +1,4 @@
+import SpeakdAudio
 import SpeakdCore
 import SpeakdProtocol
 import SpeakdSynthesis
@@ -65,6 +66,12 @@ public struct DaemonOptions: Sendable, Equatable {
     public var loudness: LoudnessTarget? = LoudnessTarget()
     /// Open the device at this format whatever the source's (`[audio] sample_rate` and `channels`); nil: as it comes.
     public var deviceFormat: PCMFormat?
+    /// Silence before a job when the device may be asleep (`[audio] lead_in_ms`, `lead_in_after_idle_ms`).
+    public var leadIn = LeadIn()
+    /// How long the device stays open after speech (`[audio] keep_open_ms`).
+    public var keepOpenMilliseconds = SettingsTable.keepOpenMs.defaultValue
+    /// The stream's `media.role` for the sound server's ducking policy (`[audio] media_role`); empty: none.
+    public var mediaRole = SettingsTable.mediaRole.defaultValue
     /// The daemon-side archive; off unless a directory is configured.
     public var archive = ArchiveOptions()
     /// The phrase cache; on by default.
@@ -81,4 +88,29 @@ public struct DaemonOptions: Sendable, Equatable {
 public struct StartupError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
+}
+
+/// Silence written before a job's first sample when the output may be asleep (closed, or silent for a while):
+/// amplifiers and speakers that power down in silence swallow the first syllable otherwise.
+///
+/// Threading: a value type; Sendable.
+public struct LeadIn: Sendable, Equatable {
+    /// Length of the silence; 0: no lead-in.
+    public var milliseconds = SettingsTable.leadInMs.defaultValue
+    /// Silence on an open device for this long counts as asleep too.
+    public var afterIdleMilliseconds = SettingsTable.leadInAfterIdleMs.defaultValue
+
+    public init() {}
+
+    public init(milliseconds: Int, afterIdleMilliseconds: Int) {
+        self.milliseconds = milliseconds
+        self.afterIdleMilliseconds = afterIdleMilliseconds
+    }
+
+    /// The silence to write now, at `format`, or nil when there is none or the device is awake.
+    func silence(format: PCMFormat, player: AudioPlayer) -> AudioChunk? {
+        guard milliseconds > 0, player.deviceAsleep(afterIdleMilliseconds: afterIdleMilliseconds) else { return nil }
+        let frames = format.sampleRate * milliseconds / 1_000
+        return AudioChunk(format: format, samples: [Int16](repeating: 0, count: frames * max(format.channels, 1)))
+    }
 }

@@ -50,6 +50,10 @@ extension ResolvedSettings {
         } else {
             lines.append("# sample_rate, channels: each stream's own")
         }
+        line(T.leadInMs, "\(options.leadIn.milliseconds)")
+        line(T.leadInAfterIdleMs, "\(options.leadIn.afterIdleMilliseconds)")
+        line(T.keepOpenMs, "\(options.keepOpenMilliseconds)")
+        line(T.mediaRole, quoted(options.mediaRole))
         section("embedded")
         line(T.embeddedVoice, quoted(options.embeddedVoice))
         let fallback = JobPriority.allCases.filter(options.fallbackPriorities.contains).map(\.rawValue).joined(separator: ",")

@@ -163,6 +163,10 @@ public enum SettingsResolver {
         } else {
             options.loudness = nil
         }
+        options.leadIn = LeadIn(milliseconds: fromFile(SettingsTable.leadInMs, file?.leadInMilliseconds),
+                                afterIdleMilliseconds: fromFile(SettingsTable.leadInAfterIdleMs, file?.leadInAfterIdleMilliseconds))
+        options.keepOpenMilliseconds = fromFile(SettingsTable.keepOpenMs, file?.keepOpenMilliseconds)
+        options.mediaRole = fromFile(SettingsTable.mediaRole, file?.mediaRole)
         if file?.deviceSampleRate != nil || file?.deviceChannels != nil {
             guard let rate = file?.deviceSampleRate, let channels = file?.deviceChannels else {
                 throw StartupError("[audio] sample_rate and channels fix the device's format together: set both or neither")

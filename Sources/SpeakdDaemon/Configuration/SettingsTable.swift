@@ -66,6 +66,14 @@ public enum SettingsTable {
         help: "True-peak ceiling of the limiter, in dBTP")
     public static let deviceSampleRate = Setting<Int?>("audio.sample_rate", default: nil, defaultText: "each stream's own",
         range: 8_000...192_000, help: "Open the device at this rate whatever the source's (with channels; resampled with soxr)")
+    public static let leadInMs = Setting<Int>("audio.lead_in_ms", default: 0, range: 0...2_000,
+        help: "Silence before a job when the device was closed or silent for lead_in_after_idle_ms, so a sleeping amplifier or speaker wakes before the first syllable (0: none; a job's lead_in_ms replaces it)")
+    public static let leadInAfterIdleMs = Setting<Int>("audio.lead_in_after_idle_ms", default: 5_000, range: 0...3_600_000,
+        help: "Silence on an open device for this long counts as asleep too")
+    public static let keepOpenMs = Setting<Int>("audio.keep_open_ms", default: 10_000, range: 0...3_600_000,
+        help: "Keep the device open this long after speech (the next job starts sooner; a hw: device stays taken)")
+    public static let mediaRole = Setting<String>("audio.media_role", default: "announcement",
+        help: "media.role of the sound-server stream (PULSE_PROP / PIPEWIRE_PROPS), which ducking policies follow; empty: none")
     public static let deviceChannels = Setting<Int?>("audio.channels", default: nil, defaultText: "each stream's own",
         range: 1...2, help: "Open the device with this many channels whatever the source's (with sample_rate)")
 
@@ -194,7 +202,7 @@ public enum SettingsTable {
         socket.row, allowedUIDs.row, allowedGIDs.row, engine.row, logLevel.row, defaultUpstream.row, voice.row, model.row,
         maxConnections.row, maxQueuedJobs.row, maxLineBytes.row, maxTextCharacters.row, maxUnreadBytes.row,
         device.row, periodMs.row, bufferMs.row, normalize.row, loudnessTarget.row, truePeak.row, deviceSampleRate.row,
-        deviceChannels.row,
+        deviceChannels.row, leadInMs.row, leadInAfterIdleMs.row, keepOpenMs.row, mediaRole.row,
         embeddedVoice.row, fallback.row,
         archiveDirectory.row, archiveFormat.row, archiveNamePattern.row, mp3Quality.row, mp3Bitrate.row, opusBitrate.row,
         flacCompression.row,

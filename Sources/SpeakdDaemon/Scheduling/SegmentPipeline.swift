@@ -156,6 +156,7 @@ struct SegmentPipeline: Sendable {
         var index = 0
         var loudness = LoudnessStage(spec: spec)
         defer { loudness.record() }
+        var leadInDecided = false
         do {
             while index < spec.segments.count {
                 let feed = controller.feed(index)
@@ -176,6 +177,13 @@ struct SegmentPipeline: Sendable {
                         let normalized = loudness.process(chunk.samples, format: chunk.format, voice: controller.currentVoice)
                         let played = try chain.process(AudioChunk(format: chunk.format, samples: normalized,
                                                                   wordStarts: chunk.wordStarts))
+                        if !leadInDecided {
+                            // Decided at the first sample, in its format (a change of format would reopen the device).
+                            leadInDecided = true
+                            if let silence = spec.leadIn?.silence(format: played.format, player: player) {
+                                try await delivery.deliver(silence, synthesized: nil)
+                            }
+                        }
                         try await delivery.deliver(played, synthesized: chunk)
                         feed.taken(seconds: chunk.format.seconds(frames: chunk.samples.count / max(chunk.format.channels, 1)))
                         if !markIndices.isEmpty {
