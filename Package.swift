@@ -34,6 +34,7 @@ let package = Package(
         .systemLibrary(name: "CSonic", providers: [.apt(["libsonic-dev"])]),   // Debian ships no sonic.pc
         .systemLibrary(name: "CSoxr", pkgConfig: "soxr", providers: [.apt(["libsoxr-dev"])]),
         .systemLibrary(name: "CEbur128", pkgConfig: "libebur128", providers: [.apt(["libebur128-dev"])]),
+        .systemLibrary(name: "CSndfile", pkgConfig: "sndfile", providers: [.apt(["libsndfile1-dev"])]),
         // C shims for what Swift cannot import: variadic callbacks and macros.
         .target(name: "CSpeakdShim", dependencies: ["CAlsa"]),
         // The archive encoders' C libraries. Only SpeakdEncoding links them, never the audio path.
@@ -64,7 +65,7 @@ let package = Package(
         // Sentence segmentation, shared by the daemon (upstream requests) and speakctl (--follow); pure Swift.
         .target(name: "SpeakdText", dependencies: ["SpeakdProtocol"]),
         // Upstream answers to s16: raw PCM in any byte order, WAV, MP3, Ogg Opus, FLAC, streaming; no NIO.
-        .target(name: "SpeakdDecoding", dependencies: ["SpeakdCore", "CMPG123", "COgg", "COpus", "CFLAC"]),
+        .target(name: "SpeakdDecoding", dependencies: ["SpeakdCore", "CMPG123", "COgg", "COpus", "CFLAC", "CSndfile"]),
         // Post-processing between synthesis and the ring: the filter interface, the chain and its filters (gain,
         // time-stretching over libsonic, resampling over libsoxr, channel mapping, loudness over libebur128). No NIO:
         // it runs wherever the audio is produced, never on the audio thread.
@@ -109,7 +110,7 @@ let package = Package(
         // The daemon: socket server, job runner, configuration.
         .target(name: "SpeakdDaemon", dependencies: [
             "SpeakdProtocol", "SpeakdText", "SpeakdSynthesis", "SpeakdCore", "SpeakdAudio", "SpeakdProcessing", "SpeakdEncoding",
-            "SpeakdCache", "SpeakdSystem", "SpeakdMetrics", "SpeakdHTTP", "SpeakdMQTT",
+            "SpeakdCache", "SpeakdSystem", "SpeakdMetrics", "SpeakdHTTP", "SpeakdMQTT", "SpeakdDecoding",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -153,7 +154,7 @@ let package = Package(
         .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis", "SpeakdText", "SpeakdProcessing", "SpeakdCore"]),
         .testTarget(name: "SpeakdProcessingTests", dependencies: ["SpeakdProcessing", "SpeakdCore"]),
         .testTarget(name: "SpeakdTextTests", dependencies: ["SpeakdText"]),
-        .testTarget(name: "SpeakdDaemonTests", dependencies: ["SpeakdDaemon", "SpeakdProtocol", "SpeakdSynthesis", "SpeakdCore",
+        .testTarget(name: "SpeakdDaemonTests", dependencies: ["SpeakdDaemon", "SpeakdProtocol", "SpeakdSynthesis", "SpeakdCore", "SpeakdProcessing",
                                                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                                            .product(name: "Logging", package: "swift-log")]),
         .testTarget(name: "SpeakdFrontDoorTests", dependencies: ["SpeakdHTTP", "SpeakdMetrics", "SpeakdMQTT", "SpeakdProtocol"]),

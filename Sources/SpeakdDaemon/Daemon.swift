@@ -62,7 +62,8 @@ public enum Daemon {
                                                            embeddedVoice: options.embeddedVoice,
                                                            fallbackPriorities: options.fallbackPriorities,
                                                            maxTextCharacters: options.maxTextCharacters),
-                                     logger: logger, metrics: metrics, mediaRole: options.mediaRole)
+                                     logger: logger, metrics: metrics, mediaRole: options.mediaRole,
+                                     chimeOptions: options.chimes)
         let server = ControlServer(path: options.socketPath, handler: handler, events: events, logger: logger,
                                    accessList: options.accessList, maximumConnections: options.maxConnections,
                                    maximumLineBytes: options.maxLineBytes, maximumUnreadBytes: options.maxUnreadBytes)

@@ -29,6 +29,8 @@ struct JobSpec: Sendable {
     var loudness: LearnedLoudness?
     /// Silence written before the job's first sample when the device may be asleep; nil or 0 ms: none.
     var leadIn: LeadIn?
+    /// Chimes before and after the speech, ready to play.
+    var chimes: ChimePlan?
 }
 
 /// Where a job is on its way to the listener.

@@ -73,7 +73,7 @@ public actor JobQueue {
 
     /// Accepts a job and answers at once with its id; audio follows. The priority rules may cancel or postpone
     /// other jobs (the reply waits until their audio is silenced) or drop this one (its `cancelled` event says why).
-    func submit(_ parameters: SpeakParameters, choice: JobEngine, owner: ConnectionID?) async -> String {
+    func submit(_ parameters: SpeakParameters, choice: JobEngine, chimes: ChimePlan? = nil, owner: ConnectionID?) async -> String {
         let id = String(nextJobNumber)
         nextJobNumber += 1
         let segments = Self.segmenter(for: parameters.input, performance: choice.performance).segments(of: parameters.input)
@@ -84,6 +84,7 @@ public actor JobQueue {
         spec.marks = parameters.marks
         spec.performance = choice.performance
         spec.loudness = parameters.normalize == false ? nil : loudness
+        spec.chimes = chimes
         spec.leadIn = LeadIn(milliseconds: parameters.leadInMilliseconds ?? leadIn.milliseconds,
                              afterIdleMilliseconds: leadIn.afterIdleMilliseconds)
         let job = Job(id: id, sequence: nextJobNumber, parameters: parameters, spec: spec, owner: owner,

@@ -22,10 +22,14 @@ final class RequestHandler: Sendable {
     private let metrics: SpeakdMetrics?
     /// The stream's media.role (reported by `status`).
     private let mediaRole: String
+    /// `[chimes]`, and the chimes prepared so far (each source read and converted once).
+    private let chimeOptions: ChimeOptions
+    private let chimes = Chimes()
 
     init(queue: JobQueue, engines: Engines, events: EventHub, player: AudioPlayer, defaults: JobDefaults, logger: Logger,
-         metrics: SpeakdMetrics? = nil, mediaRole: String = "") {
+         metrics: SpeakdMetrics? = nil, mediaRole: String = "", chimeOptions: ChimeOptions = ChimeOptions()) {
         self.metrics = metrics
+        self.chimeOptions = chimeOptions
         self.mediaRole = mediaRole
         self.logger = logger
         self.queue = queue
@@ -52,7 +56,15 @@ final class RequestHandler: Sendable {
             do throws(ProtocolError) { choice = try engines.choose(for: parameters, defaults: defaults) } catch {
                 return .failure(id: request.id, error)
             }
-            let job = await queue.submit(parameters, choice: choice, owner: connection)
+            let chimePlan: ChimePlan?
+            do throws(ChimeError) {
+                chimePlan = try chimeOptions.plan(for: parameters, engine: choice.kind, engines: engines, player: player,
+                                                  chimes: chimes, loudness: queue.loudness?.target)
+            } catch {
+                return .failure(id: request.id, ProtocolError(.invalidField, error.message,
+                                                              field: parameters.chime != nil ? "chime" : "chime_after"))
+            }
+            let job = await queue.submit(parameters, choice: choice, chimes: chimePlan, owner: connection)
             logger.info("job accepted", metadata: ["job": "\(job)", "priority": "\(parameters.priority.rawValue)",
                                                    "characters": "\(parameters.input.unicodeScalars.count)",
                                                    "peer": "\(origin ?? peer.map(String.init(describing:)) ?? "unknown")"])

@@ -54,12 +54,20 @@ public struct SpeakParameters: Sendable, Equatable {
     /// Milliseconds of silence before the job when the output may be asleep (`lead_in_ms`); nil follows the
     /// configuration, 0 turns it off for this job.
     public var leadInMilliseconds: Int?
+    /// A chime played before the speech (`chime`: a built-in name or an absolute path to a sound file); nil follows
+    /// the configuration's chime for the job's priority, "" plays none.
+    public var chime: String?
+    /// A chime played after the speech (`chime_after`); nil: none.
+    public var chimeAfter: String?
 
     public init(input: String, voice: String? = nil, model: String? = nil, instructions: String? = nil, speed: Double? = nil,
                 upstream: String? = nil, priority: JobPriority = .message, volume: Double? = nil, ttl: Double? = nil,
                 interrupt: Bool = false, archive: Bool? = nil, save: SaveFormat? = nil, play: Bool = true,
-                cache: Bool = true, marks: [SpeakMark] = [], normalize: Bool? = nil, leadInMilliseconds: Int? = nil) {
+                cache: Bool = true, marks: [SpeakMark] = [], normalize: Bool? = nil, leadInMilliseconds: Int? = nil,
+                chime: String? = nil, chimeAfter: String? = nil) {
         self.leadInMilliseconds = leadInMilliseconds
+        self.chime = chime
+        self.chimeAfter = chimeAfter
         self.cache = cache
         self.normalize = normalize
         self.marks = marks

@@ -133,13 +133,16 @@ public enum RequestParser {
         if let leadIn, leadIn != leadIn.rounded() {
             throw ProtocolError(.invalidField, "lead_in_ms must be a whole number of milliseconds, got \(leadIn)", field: "lead_in_ms")
         }
+        let chime = try fields.string("chime", maxCharacters: 4_096)
+        let chimeAfter = try fields.string("chime_after", maxCharacters: 4_096)
         if !play && save == nil && archive != true {
             throw ProtocolError(.invalidField, "play is false but the job is neither saved nor archived: there would be nothing to do", field: "play")
         }
         return SpeakParameters(input: input, voice: voice, model: model, instructions: instructions, speed: speed,
                                upstream: upstream, priority: priority, volume: volume, ttl: ttl, interrupt: interrupt,
                                archive: archive, save: save, play: play, cache: cache, marks: marks,
-                               normalize: normalize, leadInMilliseconds: leadIn.map { Int($0) })
+                               normalize: normalize, leadInMilliseconds: leadIn.map { Int($0) },
+                               chime: chime, chimeAfter: chimeAfter)
     }
 
     /// `marks`: `[{"name":"w1","at":0}, …]`, offsets in Unicode scalars of `input`, non-decreasing.

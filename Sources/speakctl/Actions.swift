@@ -32,6 +32,9 @@ struct SpeakInvocation: Equatable {
     var normalize = true
     /// `--lead-in MS`: silence before the speech when the output may be asleep; nil: the daemon's setting.
     var leadIn: Int? = nil
+    /// `--chime NAME|FILE` and `--chime-after NAME|FILE`; a relative file is made absolute (the daemon reads it).
+    var chime: String? = nil
+    var chimeAfter: String? = nil
 
     /// Sends the text (or standard input) to speakd; with `wait`, returns once heard and exits 1 if it was not.
     func run() {
@@ -41,6 +44,14 @@ struct SpeakInvocation: Equatable {
             fail("nothing to speak: give TEXT or pipe it on standard input")
         }
         speakOnce(fields: requestFields(input: input))
+    }
+
+    /// A chime's name as given, or a file path made absolute against the current directory (the daemon has another).
+    static func chimeArgument(_ text: String) -> String {
+        guard !text.isEmpty, !text.hasPrefix("/"), text.contains(".") || text.contains("/") else { return text }
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        guard getcwd(&buffer, buffer.count) != nil else { return text }
+        return String(cString: buffer) + "/" + text
     }
 
     /// The speak request's members for `input`, from the options.
@@ -60,6 +71,8 @@ struct SpeakInvocation: Equatable {
         if !cache { fields["cache"] = .bool(false) }
         if !normalize { fields["normalize"] = .bool(false) }
         if let leadIn { fields["lead_in_ms"] = .number(Double(leadIn)) }
+        if let chime { fields["chime"] = .string(Self.chimeArgument(chime)) }
+        if let chimeAfter { fields["chime_after"] = .string(Self.chimeArgument(chimeAfter)) }
         return fields
     }
 

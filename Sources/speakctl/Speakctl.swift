@@ -72,6 +72,12 @@ struct Say: ParsableCommand {
     @Option(name: .customLong("lead-in"), help: ArgumentHelp("Silence before the speech when the speakers may be asleep (0: none; default: the daemon's lead_in_ms).", valueName: "MS"))
     var leadIn: Int?
 
+    @Option(help: ArgumentHelp("A chime before the speech: ding, dong, or a WAV, FLAC or Ogg file (\"\" for none; default: the daemon's for the priority).", valueName: "NAME|FILE"))
+    var chime: String?
+
+    @Option(name: .customLong("chime-after"), help: ArgumentHelp("A chime after the speech: ding, dong, or a sound file.", valueName: "NAME|FILE"))
+    var chimeAfter: String?
+
     @Option(help: "Drop the announcement if it has not started within SECONDS.")
     var ttl: Double?
 
@@ -115,7 +121,7 @@ struct Say: ParsableCommand {
                         upstream: upstream, priority: priority, interrupt: interrupt, volume: volume, ttl: ttl,
                         wait: wait, follow: follow, verbose: verbose, socket: connection.socket, save: save,
                         format: format, play: !noPlay, archive: archive, cache: !noCache, normalize: !noNormalize,
-                        leadIn: leadIn).run()
+                        leadIn: leadIn, chime: chime, chimeAfter: chimeAfter).run()
     }
 }
 

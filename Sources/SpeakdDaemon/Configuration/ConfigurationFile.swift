@@ -38,6 +38,9 @@ public struct ConfigurationFile: Sendable, Equatable {
     public var leadInAfterIdleMilliseconds: Int?
     public var keepOpenMilliseconds: Int?
     public var mediaRole: String?
+    /// `[chimes]`: a chime per priority (its text as written) and `offset_ms`.
+    public var chimes: [JobPriority: String] = [:]
+    public var chimeOffsetMilliseconds: Int?
     public var embeddedVoice: String?
     public var fallback: String?
     /// In file order.
@@ -139,6 +142,13 @@ public struct ConfigurationFile: Sendable, Equatable {
             keepOpenMilliseconds = try audio.integer(SettingsTable.keepOpenMs)
             mediaRole = try audio.string(SettingsTable.mediaRole)
             try audio.rejectUnknown()
+        }
+        if var table = try reader.table("chimes") {
+            for (priority, setting) in SettingsTable.chimeByPriority {
+                if let text = try table.string(setting) { chimes[priority] = text }
+            }
+            chimeOffsetMilliseconds = try table.integer(SettingsTable.chimeOffsetMs)
+            try table.rejectUnknown()
         }
         if var table = try reader.table("archive") {
             var section = ArchiveSection()

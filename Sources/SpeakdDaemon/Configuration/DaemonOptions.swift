@@ -72,6 +72,8 @@ public struct DaemonOptions: Sendable, Equatable {
     public var keepOpenMilliseconds = SettingsTable.keepOpenMs.defaultValue
     /// The stream's `media.role` for the sound server's ducking policy (`[audio] media_role`); empty: none.
     public var mediaRole = SettingsTable.mediaRole.defaultValue
+    /// `[chimes]`: the chime before each priority's jobs and the silence after it.
+    public var chimes = ChimeOptions()
     /// The daemon-side archive; off unless a directory is configured.
     public var archive = ArchiveOptions()
     /// The phrase cache; on by default.

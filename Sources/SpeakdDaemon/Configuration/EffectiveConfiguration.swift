@@ -123,6 +123,11 @@ extension ResolvedSettings {
                 }
             }
         }
+        section("chimes")
+        for (priority, setting) in SettingsTable.chimeByPriority {
+            if let source = options.chimes.byPriority[priority] { line(setting, quoted(source.description)) }
+        }
+        line(T.chimeOffsetMs, "\(options.chimes.offsetMilliseconds)")
         // The front doors: what each serves, or its defaults while it is off. Tokens and passwords are never shown.
         section("http")
         let http = options.frontDoors.http ?? HTTPFrontDoorConfiguration()

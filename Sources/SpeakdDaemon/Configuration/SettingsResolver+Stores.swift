@@ -1,3 +1,4 @@
+import SpeakdProtocol
 import SpeakdEncoding
 #if canImport(Glibc)
 import Glibc
@@ -70,5 +71,30 @@ extension SettingsResolver {
             }
         }
         return archive
+    }
+}
+
+extension SettingsResolver {
+    /// `[chimes]`: each priority's chime checked now (a file that cannot be read stops the start with its reason,
+    /// rather than leaving every announcement without its chime).
+    static func chimeOptions(file: ConfigurationFile?, sources: inout [String: String]) throws -> ChimeOptions {
+        var options = ChimeOptions()
+        for (priority, setting) in SettingsTable.chimeByPriority {
+            guard let text = file?.chimes[priority], !text.isEmpty else { continue }
+            let source: Chimes.Source
+            do throws(ChimeError) {
+                source = try Chimes.source(text)
+                if case .file = source { _ = try Chimes().samples(source, format: .openAISpeech, loudness: nil) }
+            } catch {
+                throw StartupError("[chimes] \(setting.key): \(error.message)")
+            }
+            options.byPriority[priority] = source
+            sources[setting.name] = "file"
+        }
+        if let offset = file?.chimeOffsetMilliseconds {
+            options.offsetMilliseconds = offset
+            sources[SettingsTable.chimeOffsetMs.name] = "file"
+        }
+        return options
     }
 }

@@ -167,6 +167,7 @@ public enum SettingsResolver {
                                 afterIdleMilliseconds: fromFile(SettingsTable.leadInAfterIdleMs, file?.leadInAfterIdleMilliseconds))
         options.keepOpenMilliseconds = fromFile(SettingsTable.keepOpenMs, file?.keepOpenMilliseconds)
         options.mediaRole = fromFile(SettingsTable.mediaRole, file?.mediaRole)
+        options.chimes = try chimeOptions(file: file, sources: &sources)
         if file?.deviceSampleRate != nil || file?.deviceChannels != nil {
             guard let rate = file?.deviceSampleRate, let channels = file?.deviceChannels else {
                 throw StartupError("[audio] sample_rate and channels fix the device's format together: set both or neither")

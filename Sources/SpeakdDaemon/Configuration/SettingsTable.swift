@@ -153,6 +153,25 @@ public enum SettingsTable {
     public static let extraBody = Setting<SettingTableValue?>("upstream.NAME.extra_body", default: nil, defaultText: "none",
         help: "Extra request members sent only to this upstream (OpenAI refuses unknown ones)")
 
+    // [chimes]
+    public static let chimeImportant = Setting<String?>("chimes.important", default: nil, defaultText: "none",
+        help: "Chime before important jobs: ding, dong, or an absolute path to a WAV, FLAC or Ogg file")
+    public static let chimeMessage = Setting<String?>("chimes.message", default: nil, defaultText: "none",
+        help: "Chime before message jobs")
+    public static let chimeText = Setting<String?>("chimes.text", default: nil, defaultText: "none", help: "Chime before text jobs")
+    public static let chimeNotification = Setting<String?>("chimes.notification", default: nil, defaultText: "none",
+        help: "Chime before notification jobs")
+    public static let chimeProgress = Setting<String?>("chimes.progress", default: nil, defaultText: "none",
+        help: "Chime before progress jobs")
+    public static let chimeOffsetMs = Setting<Int>("chimes.offset_ms", default: 0, range: 0...2_000,
+        help: "Silence between a chime and the speech, in milliseconds")
+
+    /// The `[chimes]` row of each priority.
+    public static let chimeByPriority: [(JobPriority, Setting<String?>)] = [
+        (.important, chimeImportant), (.message, chimeMessage), (.text, chimeText),
+        (.notification, chimeNotification), (.progress, chimeProgress),
+    ]
+
     // [http]
     public static let httpEnabled = Setting<Bool>("http.enabled", default: false, help: "Serve the HTTP API (docs/http-api.yaml)")
     public static let httpAddress = Setting<String>("http.address", default: HTTPFrontDoorConfiguration().host,
@@ -210,6 +229,7 @@ public enum SettingsTable {
         baseURL.row, apiKey.row, apiKeyFile.row, apiKeyEnvironment.row, apiKeyCredential.row, upstreamModel.row,
         upstreamVoice.row, sampleRate.row, channels.row, connectTimeout.row, firstByteTimeout.row, idleTimeout.row,
         readTimeout.row, caFile.row, keepWarm.row, speedRange.row, concurrentRequests.row, extraBody.row,
+        chimeImportant.row, chimeMessage.row, chimeText.row, chimeNotification.row, chimeProgress.row, chimeOffsetMs.row,
         httpEnabled.row, httpAddress.row, httpPort.row, httpTokenFile.row, httpTokenCredential.row, httpMaxBodyBytes.row,
         httpMaxConnections.row, httpRateLimit.row, httpRateBurst.row, httpTLSCertificate.row, httpTLSKey.row,
         mqttEnabled.row, mqttHost.row, mqttPort.row, mqttNode.row, mqttUsername.row, mqttPasswordFile.row,

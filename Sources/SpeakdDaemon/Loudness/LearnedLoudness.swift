@@ -8,7 +8,7 @@ import Foundation
 /// The loudness every job is brought to: integrated loudness in LUFS and a true-peak ceiling in dBTP. -16 LUFS is
 /// what speech on phones and smart speakers is mastered to (AES TD1004 for streaming; podcasts); -1 dBTP leaves room
 /// for lossy codecs and cheap DACs.
-public struct LoudnessTarget: Sendable, Equatable {
+public struct LoudnessTarget: Sendable, Hashable {
     public var integrated = -16.0
     public var truePeak = -1.0
     public init() {}

@@ -157,7 +157,16 @@ struct SegmentPipeline: Sendable {
         var loudness = LoudnessStage(spec: spec)
         defer { loudness.record() }
         var leadInDecided = false
+        // After a chime, until the speech's first samples: the device running dry is a chosen pause.
+        var chimeHolding = false
+        defer { if chimeHolding { player.holdBack(false) } }
         do {
+            if let chime = spec.chimes, chime.before != nil {
+                _ = controller.feed(0)   // the first segment is synthesized while the chime plays
+                leadInDecided = true
+                try await playChimeBefore(chime, chain: chain)
+                chimeHolding = true
+            }
             while index < spec.segments.count {
                 let feed = controller.feed(index)
                 controller.considerNext()
@@ -168,6 +177,7 @@ struct SegmentPipeline: Sendable {
                 let markIndices = marks(inSegment: index)
                 do {
                     await waitUntilPlayableThrough(feed, segment: index)
+                    if chimeHolding { player.holdBack(true) }
                     for try await chunk in feed.chunks {
                         try Task.checkCancellation()
                         if segmentStart == nil { segmentStart = player.writePosition }
@@ -177,6 +187,10 @@ struct SegmentPipeline: Sendable {
                         let normalized = loudness.process(chunk.samples, format: chunk.format, voice: controller.currentVoice)
                         let played = try chain.process(AudioChunk(format: chunk.format, samples: normalized,
                                                                   wordStarts: chunk.wordStarts))
+                        if chimeHolding {
+                            chimeHolding = false
+                            player.holdBack(false)
+                        }
                         if !leadInDecided {
                             // Decided at the first sample, in its format (a change of format would reopen the device).
                             leadInDecided = true
@@ -219,6 +233,9 @@ struct SegmentPipeline: Sendable {
             // Marks at the very end of the input (after the last segment's text).
             let trailing = spec.marks.indices.filter { spec.marks[$0].offset >= endOfText }
             if !trailing.isEmpty { await onMarks(trailing.map { ($0, player.writePosition) }) }
+            if let chime = spec.chimes, let after = chime.after {
+                try await delivery.deliver(try chain.process(AudioChunk(format: chime.format, samples: after)), synthesized: nil)
+            }
             return .completed(format, failure: nil)
         } catch {
             return .ended(by: error, format: format)
