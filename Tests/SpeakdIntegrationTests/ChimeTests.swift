@@ -79,6 +79,32 @@ final class ChimeTests: IntegrationTestCase {
 
     /// The chime starts at once and hides the upstream's first byte; when the first byte comes after the chime has
     /// ended, the speech follows at the excess, not later.
+    /// A first byte faster than the chime: the speech starts at the chime's end, with no gap.
+    func testWhenTheFirstByteComesDuringTheChimeTheSpeechFollowsItsEnd() throws {
+        let (daemon, _, _) = try startDaemon(mock: ["--header-delay", "0.05", "--tone", "1000"], device: "default")
+        let gap = try chimeToSpeechGap(daemon)
+        print("chime then speech (first byte 50 ms): gap \(gap) ms")
+        XCTAssertLessThanOrEqual(gap, 10)
+    }
+
+    /// Plays a 250 ms chime before one sentence into the null sink; the silence between them, in ms (10 ms windows).
+    private func chimeToSpeechGap(_ daemon: DaemonProcess) throws -> Double {
+        let recorder = try SinkRecorder(in: directory)
+        self.recorder = recorder
+        let chime = try chimeFile(milliseconds: 250)
+        XCTAssertEqual(try daemon.speakctl(["--wait", "--chime", chime.path, "Hello."]).status, 0)
+        usleep(300_000)
+        let recorded = recorder.stop()
+        let window = 240
+        let windows = stride(from: 0, to: recorded.count - window, by: window).map { start in
+            (chime: DuckingTests.amplitude(of: 660, in: recorded[start..<start + window]) > 1_000,
+             speech: DuckingTests.amplitude(of: 1_000, in: recorded[start..<start + window]) > 1_000)
+        }
+        let chimeEnd = try XCTUnwrap(windows.lastIndex { $0.chime }, "no chime in the recording")
+        let speechStart = try XCTUnwrap(windows.firstIndex { $0.speech }, "no speech in the recording")
+        return Double(speechStart - chimeEnd - 1) * 10
+    }
+
     func testWhenTheFirstByteComesAfterTheChimeTheGapIsTheExcess() throws {
         let (daemon, _, _) = try startDaemon(mock: ["--header-delay", "0.6", "--tone", "1000"], device: "default")
         let recorder = try SinkRecorder(in: directory)

@@ -67,6 +67,34 @@ final class LoudnessTests: IntegrationTestCase {
         XCTAssertLessThanOrEqual(level.truePeak, -1)
     }
 
+    /// The first job of a voice 13 dB under the assumed level: the gain it needs is learned during the sentence but
+    /// never applied inside it (no pause to hide a step): the tone's level in 100 ms windows stays within 0.5 dB.
+    func testTheGainNeverStepsInsideASentence() throws {
+        let daemon = try upstreamDaemon(amplitude: 1_036)
+        recorder = try SinkRecorder(in: directory)
+        let spoken = try daemon.speakctl(["--wait", "--no-cache", "One long sentence with no pause in it goes on and on for a few seconds"])
+        XCTAssertEqual(spoken.status, 0, spoken.stderr)
+        usleep(200_000)
+        let recorded = try XCTUnwrap(recorder).stop()
+        // The tone's own level in 100 ms windows (Goertzel at 1 kHz: 100 whole cycles), deaf to other sounds.
+        let levels = stride(from: 0, to: recorded.count - 2_400, by: 2_400).map {
+            DuckingTests.amplitude(of: 1_000, in: recorded[$0..<$0 + 2_400])
+        }
+        // Whole windows of sound: not the first two of a run (a new stream's first milliseconds may come out of the
+        // null sink as zeros) nor its last; a gap on a loaded machine splits runs but is no gain step.
+        var inside: [Double] = []
+        var run: [Double] = []
+        for level in levels + [0] {
+            if level > 100 { run.append(level); continue }
+            if run.count > 3 { inside += run.dropFirst(2).dropLast() }
+            run = []
+        }
+        XCTAssertGreaterThan(inside.count, 15, "shorter than expected: \(levels.map { Int($0) })")
+        let spread = 20 * log10((inside.max() ?? 1) / max(inside.min() ?? 1, 1))
+        print("loudness continuity: \(inside.count) windows of 100 ms within \(String(format: "%.2f", spread)) dB")
+        XCTAssertLessThanOrEqual(spread, 0.5, "the gain changed inside the sentence: \(levels.map { Int($0) })")
+    }
+
     func testNormalizeFalsePlaysTheLevelAsSynthesized() throws {
         let daemon = try upstreamDaemon(amplitude: 3_277)
         recorder = try SinkRecorder(in: directory)
