@@ -50,9 +50,9 @@ public protocol AudioOutput: AnyObject {
     /// Stops at once, throwing away queued frames (ALSA `snd_pcm_drop`), and readies the device for the next stream.
     func dropAndPrepare()
 
-    /// Speech has ended and played out: stop the stream but keep the device open (keep-open). A sound server then
-    /// sees the stream stopped, so its ducking of other streams ends now rather than when the device closes. The next
-    /// `availableFrames` or `write` readies the device again.
+    /// Speech has ended and the device has been quiet for a moment: stop the stream but keep the device open
+    /// (keep-open). A sound server then sees the stream stopped, so its ducking of other streams ends now rather than
+    /// when the device closes. `readyForStream`, `availableFrames` or `write` readies the device again.
     func stopWhileIdle()
 
     /// A stream is about to start: ready a device stopped by `stopWhileIdle` now, while the first samples are still

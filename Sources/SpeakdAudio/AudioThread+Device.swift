@@ -10,18 +10,35 @@ import Glibc
 ///
 /// Threading: the audio thread only (see `AudioThread`).
 extension AudioThread {
+    /// Quiet time after speech before the stream is stopped (kept open): music ducked for the speech comes back
+    /// this long after it.
+    static let quietStopMilliseconds: Int32 = 250
+
     func waitWithEmptyRing() {
         guard deviceHasFrames else {
             state.idle.store(true, ordering: .releasing)
             // Idle: keep the device open for a while (the next sentence starts sooner), then release it — a
-            // sound server's stream keeps exchanging timing updates, and a hw: device is exclusive.
-            let woken = waitForWake(timeoutMilliseconds: openFormat == 0 ? -1 : keepOpenMilliseconds)
+            // sound server's stream keeps exchanging timing updates, and a hw: device is exclusive. A quiet spell
+            // of `quietStopMilliseconds` first stops the stream while keeping it open: a sound server's ducking of
+            // other streams ends then, while speech coming in bursts (a screen reader) finds the stream ready.
+            if openFormat != 0, !stoppedWhileIdle {
+                let quiet = min(Self.quietStopMilliseconds, keepOpenMilliseconds)
+                if waitForWake(timeoutMilliseconds: quiet) {
+                    state.idle.store(false, ordering: .releasing)
+                    return
+                }
+                output.stopWhileIdle()
+                stoppedWhileIdle = true
+            }
+            let remaining = max(keepOpenMilliseconds - Self.quietStopMilliseconds, 0)
+            let woken = waitForWake(timeoutMilliseconds: openFormat == 0 ? -1 : remaining)
             if !woken, openFormat != 0 {
                 output.close()
                 openFormat = 0
                 state.deviceOpen.store(false, ordering: .releasing)
             } else if woken, openFormat != 0, state.streaming.load(ordering: .acquiring) {
                 output.readyForStream()
+                stoppedWhileIdle = false
             }
             state.idle.store(false, ordering: .releasing)
             return
@@ -42,11 +59,7 @@ extension AudioThread {
     func drainStep() {
         let delay = output.delayFrames()
         if delay <= 0 || !output.isRunning {
-            if state.streaming.load(ordering: .acquiring) {
-                output.dropAndPrepare()   // ran dry mid-stream: more is coming
-            } else {
-                output.stopWhileIdle()    // played out: the sound server sees the stream stop (ducking ends)
-            }
+            output.dropAndPrepare()
             deviceHasFrames = false
             state.playedPosition.store(state.devicePosition.load(ordering: .relaxed), ordering: .releasing)
             if state.streaming.load(ordering: .acquiring), !state.holdingBack.load(ordering: .acquiring), !starving {
@@ -67,6 +80,7 @@ extension AudioThread {
             do {
                 try output.open(format: PCMFormat(packed: packed))
                 openFormat = packed
+                stoppedWhileIdle = false
                 state.deviceOpen.store(true, ordering: .releasing)
                 state.deviceUsable.store(true, ordering: .relaxed)
                 return true

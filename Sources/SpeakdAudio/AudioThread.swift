@@ -56,6 +56,8 @@ final class AudioThread: @unchecked Sendable {
     var openFormat: UInt64 = 0
     /// Frames are queued in the device (it is running or prepared with data).
     var deviceHasFrames = false
+    /// The device is open but its stream stopped after a quiet spell (`AudioOutput.stopWhileIdle`).
+    var stoppedWhileIdle = false
     var controlSeen: UInt64 = 0
     /// A device that failed to open is not retried within the same stream.
     var failedStreamGeneration: UInt64 = .max
@@ -200,6 +202,7 @@ final class AudioThread: @unchecked Sendable {
             }
             consumer.consume(written)
             deviceHasFrames = true
+            stoppedWhileIdle = false
             state.lastSoundNanoseconds.store(Self.monotonicNanoseconds(), ordering: .relaxed)
             starving = false
             let position = consumer.position
