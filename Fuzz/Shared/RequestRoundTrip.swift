@@ -45,6 +45,7 @@ func wireFields(of operation: Operation) -> [String: JSONValue] {
         if let leadIn = p.leadInMilliseconds { fields["lead_in_ms"] = .number(Double(leadIn)) }
         if let chime = p.chime { fields["chime"] = .string(chime) }
         if let chimeAfter = p.chimeAfter { fields["chime_after"] = .string(chimeAfter) }
+        if let mediaRole = p.mediaRole { fields["media_role"] = .string(mediaRole) }
         if !p.marks.isEmpty {
             fields["marks"] = .array(p.marks.map { .object(["name": .string($0.name), "at": .number(Double($0.offset))]) })
         }

@@ -152,6 +152,8 @@ public final class ALSAOutput: AudioOutput {
         stoppedWhileIdle = true
     }
 
+    public func useRole(_ role: String) { StreamRole.declare(role) }
+
     public func readyForStream() {
         if let pcm { prepareIfStopped(pcm) }
     }

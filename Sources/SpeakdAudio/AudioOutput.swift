@@ -59,6 +59,10 @@ public protocol AudioOutput: AnyObject {
     /// on their way, rather than on the first write.
     func readyForStream()
 
+    /// The `media.role` the next `open` gives its stream ("" for none), for the sound server's ducking policy.
+    /// Called on the audio thread between streams.
+    func useRole(_ role: String)
+
     /// File descriptors to poll for writability, written into `buffer`; returns the count (at most `buffer.count`).
     func pollDescriptors(into buffer: UnsafeMutableBufferPointer<PollDescriptor>) -> Int
 }
@@ -68,6 +72,8 @@ extension AudioOutput {
     public func stopWhileIdle() { dropAndPrepare() }
 
     public func readyForStream() {}
+
+    public func useRole(_ role: String) {}
 }
 
 #if canImport(Glibc)

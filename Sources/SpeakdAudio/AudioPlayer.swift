@@ -48,6 +48,11 @@ public final class AudioPlayer: Sendable {
     public let deviceName: String
     /// How long the device stays open after speech, in milliseconds.
     public let keepOpenMilliseconds: Int
+    /// The `media.role`s a stream may carry (`write(_:format:role:)` takes an index; 0 is the default; "" for
+    /// none). Fixed at start: the audio thread reads it without a lock.
+    public let streamRoles: [String]
+    /// Where the role's index sits in the requested-format word (PCMFormat's packing leaves bits 40 and up free).
+    static let roleShift: UInt64 = 48
     public static let defaultKeepOpenMilliseconds = 10_000
 
     /// The device is open now (playing, or kept open after speech).
@@ -98,8 +103,10 @@ public final class AudioPlayer: Sendable {
     ///   - keepOpenMilliseconds: how long the device stays open after speech (a sound server's stream keeps
     ///     exchanging timing updates and a hw: device is exclusive, so it is released after that).
     public init(output: any AudioOutput, ringSeconds: Double = 5.0, fadeMilliseconds: Int = 2,
-                deviceFormat: PCMFormat? = nil, keepOpenMilliseconds: Int = AudioPlayer.defaultKeepOpenMilliseconds) throws(AudioOutputError) {
+                deviceFormat: PCMFormat? = nil, keepOpenMilliseconds: Int = AudioPlayer.defaultKeepOpenMilliseconds,
+                streamRoles: [String] = [""]) throws(AudioOutputError) {
         self.keepOpenMilliseconds = keepOpenMilliseconds
+        self.streamRoles = streamRoles.isEmpty ? [""] : streamRoles
         deviceName = output.deviceName
         self.deviceFormat = deviceFormat
         rewindReserve = Self.rewindReserve(bufferMicroseconds: output.maximumBufferMicroseconds, deviceFormat: deviceFormat)
@@ -113,7 +120,8 @@ public final class AudioPlayer: Sendable {
         let audio = AudioThread(state: state, output: output, consumer: ring.makeConsumer(),
                                 controls: controlRing.makeConsumer(), wake: wake, notify: notify, maxChunk: 4_800,
                                 fadeMilliseconds: fadeMilliseconds,
-                                keepOpenMilliseconds: Int32(clamping: max(keepOpenMilliseconds, 0)))
+                                keepOpenMilliseconds: Int32(clamping: max(keepOpenMilliseconds, 0)),
+                                streamRoles: self.streamRoles)
         let audioThread = try Self.spawn(name: "speakd-audio") {
             speakd_realtime_guard_register_thread()
             audio.run()
@@ -164,12 +172,15 @@ public final class AudioPlayer: Sendable {
     /// the previous audio has been played, then the device is reopened at the new rate. Gain and format conversion
     /// happen before, in the writer's `ProcessingChain`.
     /// Throws `CancellationError` when the calling task is cancelled; what was written stays written.
-    public func write(_ samples: [Int16], format: PCMFormat) async throws {
-        if format.packed != state.requestedFormat.load(ordering: .relaxed) {
+    /// `role` indexes `streamRoles`: a stream of another role also waits and reopens the device (the sound server
+    /// takes a stream's role when it is created).
+    public func write(_ samples: [Int16], format: PCMFormat, role: Int = 0) async throws {
+        let key = format.packed | UInt64(min(max(role, 0), streamRoles.count - 1)) << Self.roleShift
+        if key != state.requestedFormat.load(ordering: .relaxed) {
             while ring.readPosition != ring.writePosition {
                 try await Task.sleep(for: .milliseconds(5))
             }
-            state.requestedFormat.store(format.packed, ordering: .releasing)
+            state.requestedFormat.store(key, ordering: .releasing)
         }
         var offset = 0
         while offset < samples.count {

@@ -78,6 +78,8 @@ extension AudioThread {
         let generation = state.streamGeneration.load(ordering: .acquiring)
         if generation != failedStreamGeneration {
             do {
+                // The role goes to the sound server with the new stream (opening allocates anyway).
+                output.useRole(streamRoles[Int(min(packed >> AudioPlayer.roleShift, UInt64(streamRoles.count - 1)))])
                 try output.open(format: PCMFormat(packed: packed))
                 openFormat = packed
                 stoppedWhileIdle = false

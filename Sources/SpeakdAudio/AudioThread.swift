@@ -40,6 +40,8 @@ final class AudioThread: @unchecked Sendable {
     let fadeMilliseconds: Int
     /// How long an idle device stays open after speech (`AudioPlayer.keepOpenMilliseconds`).
     let keepOpenMilliseconds: Int32
+    /// `AudioPlayer.streamRoles`, indexed by the requested format word's top bits.
+    let streamRoles: [String]
     /// Fades are built here: preallocated, so pausing allocates nothing.
     let scratch: UnsafeMutableBufferPointer<Int16>
     /// Zeros fed to the device while paused.
@@ -72,8 +74,9 @@ final class AudioThread: @unchecked Sendable {
 
     init(state: PlayerState, output: any AudioOutput, consumer: consuming SPSCRingBuffer<Int16>.Consumer,
          controls: consuming SPSCRingBuffer<UInt64>.Consumer, wake: EventFD, notify: EventFD, maxChunk: Int,
-         fadeMilliseconds: Int, keepOpenMilliseconds: Int32 = 10_000) {
+         fadeMilliseconds: Int, keepOpenMilliseconds: Int32 = 10_000, streamRoles: [String] = [""]) {
         self.keepOpenMilliseconds = keepOpenMilliseconds
+        self.streamRoles = streamRoles
         self.state = state
         self.output = output
         self.consumer = consumer

@@ -27,5 +27,6 @@ public struct PCMFormat: Sendable, Hashable, CustomStringConvertible {
 
     /// Packs into one word so the format can be published to the audio thread through a single atomic (SpeakdAudio).
     package var packed: UInt64 { UInt64(sampleRate) << 8 | UInt64(channels & 0xFF) }
-    package init(packed: UInt64) { self.init(sampleRate: Int(packed >> 8), channels: Int(packed & 0xFF)) }
+    /// Bits 40 and up are free for the player's own use (the stream's role); they are ignored here.
+    package init(packed: UInt64) { self.init(sampleRate: Int((packed >> 8) & 0xFFFF_FFFF), channels: Int(packed & 0xFF)) }
 }

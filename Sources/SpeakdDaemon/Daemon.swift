@@ -39,9 +39,9 @@ public enum Daemon {
 
         let output = ALSAOutput(deviceName: options.device, periodMicroseconds: options.periodMicroseconds,
                                 bufferMicroseconds: options.bufferMicroseconds)
-        MediaRole.declare(options.mediaRole)
+        StreamRole.prepare(options.streamRoles, initial: options.mediaRole)
         let player = try AudioPlayer(output: output, deviceFormat: options.deviceFormat,
-                                     keepOpenMilliseconds: options.keepOpenMilliseconds)
+                                     keepOpenMilliseconds: options.keepOpenMilliseconds, streamRoles: options.streamRoles)
         defer { player.shutdown() }
         if let error = player.realtimePriorityError {
             logger.notice("audio thread at normal priority (real-time priority \(AudioPlayer.realtimePriority) refused: \(Errno(rawValue: error).message)); a busy machine may cause underruns. Grant it with LimitRTPRIO=\(AudioPlayer.realtimePriority) (systemd) or CAP_SYS_NICE")
@@ -56,7 +56,7 @@ public enum Daemon {
         let queue = JobQueue(player: player, events: events, logger: logger, archiver: archiver,
                              maximumJobs: options.maxQueuedJobs,
                              loudness: options.loudness.map { LearnedLoudness(target: $0, path: LearnedLoudness.defaultPath()) },
-                             leadIn: options.leadIn)
+                             leadIn: options.leadIn, mediaRoles: options.mediaRoles)
         let handler = RequestHandler(queue: queue, engines: engines, events: events, player: player,
                                      defaults: JobDefaults(voice: options.voice, model: options.model,
                                                            embeddedVoice: options.embeddedVoice,

@@ -31,6 +31,8 @@ struct JobSpec: Sendable {
     var leadIn: LeadIn?
     /// Chimes before and after the speech, ready to play.
     var chimes: ChimePlan?
+    /// Its stream's media.role, as an index into `AudioPlayer.streamRoles`.
+    var role = 0
 }
 
 /// Where a job is on its way to the listener.

@@ -22,7 +22,7 @@ extension JobQueue {
         let taps = makeTaps(job, mode: .dropOnLag)
         job.markPositions = Array(repeating: nil, count: spec.marks.count)
         job.marksReported = 0
-        let delivery = JobDelivery(destination: .ring(player), taps: taps)
+        let delivery = JobDelivery(destination: .ring(player), taps: taps, role: spec.role)
         let pipeline = SegmentPipeline(spec: spec, player: player, delivery: delivery, onFallback: { error in
             await self.fellBack(id, attempt: attempt, because: error)
         }, onMarks: { placed in

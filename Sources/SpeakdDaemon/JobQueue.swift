@@ -53,9 +53,12 @@ public actor JobQueue {
     let loudness: LearnedLoudness?
     /// The configured lead-in (`[audio] lead_in_ms`, `lead_in_after_idle_ms`); a job's `lead_in_ms` replaces its length.
     let leadIn: LeadIn
+    /// `[media_roles]`: the stream role of a priority's jobs that name none.
+    let mediaRoles: [JobPriority: String]
 
     init(player: AudioPlayer, events: EventHub, logger: Logger, archiver: Archiver? = nil, maximumJobs: Int = 10_000,
-         loudness: LearnedLoudness? = nil, leadIn: LeadIn = LeadIn()) {
+         loudness: LearnedLoudness? = nil, leadIn: LeadIn = LeadIn(), mediaRoles: [JobPriority: String] = [:]) {
+        self.mediaRoles = mediaRoles
         self.maximumJobs = maximumJobs
         self.loudness = loudness
         self.leadIn = leadIn
@@ -85,6 +88,8 @@ public actor JobQueue {
         spec.performance = choice.performance
         spec.loudness = parameters.normalize == false ? nil : loudness
         spec.chimes = chimes
+        let roleName = parameters.mediaRole ?? mediaRoles[parameters.priority]
+        spec.role = roleName.flatMap { player.streamRoles.firstIndex(of: $0) } ?? 0
         spec.leadIn = LeadIn(milliseconds: parameters.leadInMilliseconds ?? leadIn.milliseconds,
                              afterIdleMilliseconds: leadIn.afterIdleMilliseconds)
         let job = Job(id: id, sequence: nextJobNumber, parameters: parameters, spec: spec, owner: owner,

@@ -56,6 +56,10 @@ final class RequestHandler: Sendable {
             do throws(ProtocolError) { choice = try engines.choose(for: parameters, defaults: defaults) } catch {
                 return .failure(id: request.id, error)
             }
+            if let role = parameters.mediaRole, !player.streamRoles.contains(role) {
+                let known = player.streamRoles.filter { !$0.isEmpty }.joined(separator: ", ")
+                return .failure(id: request.id, ProtocolError(.invalidField, "media_role \"\(role)\" is not one this daemon plays with: \(known), or \"\" for none (a priority's role is set in [media_roles])", field: "media_role"))
+            }
             let chimePlan: ChimePlan?
             do throws(ChimeError) {
                 chimePlan = try chimeOptions.plan(for: parameters, engine: choice.kind, engines: engines, player: player,

@@ -59,12 +59,16 @@ public struct SpeakParameters: Sendable, Equatable {
     public var chime: String?
     /// A chime played after the speech (`chime_after`); nil: none.
     public var chimeAfter: String?
+    /// The sound server's `media.role` for this job's stream (`media_role`), which its ducking policy follows; nil:
+    /// the configuration's for the job's priority.
+    public var mediaRole: String?
 
     public init(input: String, voice: String? = nil, model: String? = nil, instructions: String? = nil, speed: Double? = nil,
                 upstream: String? = nil, priority: JobPriority = .message, volume: Double? = nil, ttl: Double? = nil,
                 interrupt: Bool = false, archive: Bool? = nil, save: SaveFormat? = nil, play: Bool = true,
                 cache: Bool = true, marks: [SpeakMark] = [], normalize: Bool? = nil, leadInMilliseconds: Int? = nil,
-                chime: String? = nil, chimeAfter: String? = nil) {
+                chime: String? = nil, chimeAfter: String? = nil, mediaRole: String? = nil) {
+        self.mediaRole = mediaRole
         self.leadInMilliseconds = leadInMilliseconds
         self.chime = chime
         self.chimeAfter = chimeAfter

@@ -135,6 +135,7 @@ public enum RequestParser {
         }
         let chime = try fields.string("chime", maxCharacters: 4_096)
         let chimeAfter = try fields.string("chime_after", maxCharacters: 4_096)
+        let mediaRole = try fields.string("media_role", maxCharacters: 64)
         if !play && save == nil && archive != true {
             throw ProtocolError(.invalidField, "play is false but the job is neither saved nor archived: there would be nothing to do", field: "play")
         }
@@ -142,7 +143,7 @@ public enum RequestParser {
                                upstream: upstream, priority: priority, volume: volume, ttl: ttl, interrupt: interrupt,
                                archive: archive, save: save, play: play, cache: cache, marks: marks,
                                normalize: normalize, leadInMilliseconds: leadIn.map { Int($0) },
-                               chime: chime, chimeAfter: chimeAfter)
+                               chime: chime, chimeAfter: chimeAfter, mediaRole: mediaRole)
     }
 
     /// `marks`: `[{"name":"w1","at":0}, …]`, offsets in Unicode scalars of `input`, non-decreasing.

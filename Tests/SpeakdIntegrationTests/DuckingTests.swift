@@ -7,9 +7,12 @@ import XCTest
 /// cycles) a Goertzel filter tells their levels apart in the null sink's recording.
 final class DuckingTests: IntegrationTestCase {
     private var moduleIndex: String?
+    var moduleIndexForRoles: String?
 
     override func tearDownWithError() throws {
-        if let moduleIndex { _ = try? Child("/usr/bin/pactl", ["unload-module", moduleIndex]).finish() }
+        for index in [moduleIndex, moduleIndexForRoles].compactMap({ $0 }) {
+            _ = try? Child("/usr/bin/pactl", ["unload-module", index]).finish()
+        }
         try super.tearDownWithError()
     }
 
@@ -93,5 +96,55 @@ final class DuckingTests: IntegrationTestCase {
             withUnsafeBytes(of: sample.littleEndian) { data.append(contentsOf: $0) }
         }
         return data
+    }
+}
+
+extension DuckingTests {
+    /// Roles per job: with only `accessibility` ducking the music, a job of that role ducks it and a job of the
+    /// default role (`announcement`) right after does not: the device is reopened for the other role.
+    func testEachJobsStreamCarriesItsOwnRole() throws {
+        let load = try Child("/usr/bin/pactl", ["load-module", "module-role-ducking", "trigger_roles=accessibility",
+                                                "ducking_roles=music", "volume=-20dB"]).finish()
+        XCTAssertEqual(load.status, 0, "module-role-ducking did not load: \(load.stderr)")
+        moduleIndexForRoles = load.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let upstream = try MockUpstream(["--ms-per-char", "60", "--tone", "1000"], in: directory)
+        self.upstream = upstream
+        let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL], in: directory,
+                                       environment: ["OPENAI_API_KEY": "sk-test"])
+        self.daemon = daemon
+        let recorder = try SinkRecorder(in: directory)
+        self.recorder = recorder
+        let music = directory.appendingPathComponent("music.wav")
+        try Self.sineWAV(hertz: 220, seconds: 9, amplitude: 8_000).write(to: music)
+        let player = try Child("/usr/bin/paplay", ["--property=media.role=music", music.path])
+        defer { player.process.signal(SIGKILL) }
+        usleep(1_000_000)
+        let client = try daemon.connect()
+        let refused = try client.request("speak", ["input": .string("x"), "media_role": .string("bad role")])
+        XCTAssertEqual(refused.error?.field, "media_role")
+        for role in ["accessibility", "announcement"] {
+            let reply = try client.request("speak", ["input": .string("A screen reader speaks."), "media_role": .string(role)])
+            XCTAssertTrue(reply.ok, "\(reply)")
+            while try client.nextEvent().state?.isFinal != true {}
+            usleep(600_000)
+        }
+        let recorded = recorder.stop()
+        let window = 2_400
+        let windows = stride(from: 0, to: recorded.count - window, by: window).map { start in
+            (music: Self.amplitude(of: 220, in: recorded[start..<start + window]),
+             speech: Self.amplitude(of: 1_000, in: recorded[start..<start + window]))
+        }
+        // Two runs of speech: the first (accessibility) with the music ducked, the second (announcement) not.
+        var runs: [[Int]] = []
+        for index in windows.indices where windows[index].speech > 2_000 {
+            if let last = runs.last?.last, last == index - 1 { runs[runs.count - 1].append(index) } else { runs.append([index]) }
+        }
+        XCTAssertEqual(runs.count, 2, "expected two jobs' speech")
+        guard runs.count == 2, runs[0].count > 4, runs[1].count > 4 else { return }
+        let first = Self.median(runs[0].dropFirst(2).dropLast().map { windows[$0].music })
+        let second = Self.median(runs[1].dropFirst(2).dropLast().map { windows[$0].music })
+        print("roles: music \(Int(first)) under accessibility, \(Int(second)) under announcement")
+        XCTAssertLessThan(20 * log10(first / 8_000), -15, "the accessibility job did not duck the music")
+        XCTAssertGreaterThan(20 * log10(second / 8_000), -1, "the announcement job ducked the music")
     }
 }

@@ -87,6 +87,7 @@ final class ModuleStateMachineTests: XCTestCase {
         XCTAssertEqual(requests.map(\.op), ["speak"])
         XCTAssertEqual(requests[0].fields, ["input": .string("One. Two."), "speed": .number(2.0), "volume": .number(0.5),
                                             "priority": .string("message"), "voice": .string("nova"),
+                                            "media_role": .string("accessibility"),
                                             "marks": marks(("m0", 0), ("__spd_0", 5), ("last", 9))])
         acceptSpeaks()
         event("1", "queued")

@@ -40,6 +40,8 @@ public struct ConfigurationFile: Sendable, Equatable {
     public var mediaRole: String?
     /// `[chimes]`: a chime per priority (its text as written) and `offset_ms`.
     public var chimes: [JobPriority: String] = [:]
+    /// `[media_roles]`: a stream role per priority.
+    public var mediaRoles: [JobPriority: String] = [:]
     public var chimeOffsetMilliseconds: Int?
     public var embeddedVoice: String?
     public var fallback: String?
@@ -142,6 +144,12 @@ public struct ConfigurationFile: Sendable, Equatable {
             keepOpenMilliseconds = try audio.integer(SettingsTable.keepOpenMs)
             mediaRole = try audio.string(SettingsTable.mediaRole)
             try audio.rejectUnknown()
+        }
+        if var table = try reader.table("media_roles") {
+            for (priority, setting) in SettingsTable.roleByPriority {
+                if let role = try table.string(setting) { mediaRoles[priority] = role }
+            }
+            try table.rejectUnknown()
         }
         if var table = try reader.table("chimes") {
             for (priority, setting) in SettingsTable.chimeByPriority {

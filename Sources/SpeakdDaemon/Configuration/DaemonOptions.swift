@@ -72,6 +72,22 @@ public struct DaemonOptions: Sendable, Equatable {
     public var keepOpenMilliseconds = SettingsTable.keepOpenMs.defaultValue
     /// The stream's `media.role` for the sound server's ducking policy (`[audio] media_role`); empty: none.
     public var mediaRole = SettingsTable.mediaRole.defaultValue
+    /// `[media_roles]`: another role for a priority's jobs.
+    public var mediaRoles: [JobPriority: String] = [:]
+
+    /// Roles a job may name (`media_role`): the default first, the configured ones, and the roles sound servers'
+    /// policies know. A fixed table: the audio thread picks from it by index.
+    public var streamRoles: [String] {
+        var roles = [mediaRole]
+        for role in JobPriority.allCases.compactMap({ mediaRoles[$0] }) + Self.knownRoles where !roles.contains(role) {
+            roles.append(role)
+        }
+        return roles
+    }
+
+    /// PulseAudio's and PipeWire's usual roles, and the two speakd uses.
+    public static let knownRoles = ["announcement", "accessibility", "notification", "alarm", "event", "phone", "a11y",
+                                    "music", "video", "game", "animation", "production", "test", ""]
     /// `[chimes]`: the chime before each priority's jobs and the silence after it.
     public var chimes = ChimeOptions()
     /// The daemon-side archive; off unless a directory is configured.

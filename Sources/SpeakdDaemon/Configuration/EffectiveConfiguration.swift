@@ -54,6 +54,12 @@ extension ResolvedSettings {
         line(T.leadInAfterIdleMs, "\(options.leadIn.afterIdleMilliseconds)")
         line(T.keepOpenMs, "\(options.keepOpenMilliseconds)")
         line(T.mediaRole, quoted(options.mediaRole))
+        if !options.mediaRoles.isEmpty {
+            section("media_roles")
+            for (priority, setting) in SettingsTable.roleByPriority {
+                if let role = options.mediaRoles[priority] { line(setting, quoted(role)) }
+            }
+        }
         section("embedded")
         line(T.embeddedVoice, quoted(options.embeddedVoice))
         let fallback = JobPriority.allCases.filter(options.fallbackPriorities.contains).map(\.rawValue).joined(separator: ",")

@@ -1,3 +1,4 @@
+import SpeakdAudio
 import SpeakdCore
 import SpeakdEncoding
 import SpeakdProtocol
@@ -167,6 +168,17 @@ public enum SettingsResolver {
                                 afterIdleMilliseconds: fromFile(SettingsTable.leadInAfterIdleMs, file?.leadInAfterIdleMilliseconds))
         options.keepOpenMilliseconds = fromFile(SettingsTable.keepOpenMs, file?.keepOpenMilliseconds)
         options.mediaRole = fromFile(SettingsTable.mediaRole, file?.mediaRole)
+        guard options.mediaRole.isEmpty || StreamRole.isValid(options.mediaRole) else {
+            throw StartupError("[audio] media_role \"\(options.mediaRole)\" must be one word (letters, digits, - _ .)")
+        }
+        for (priority, setting) in SettingsTable.roleByPriority {
+            guard let role = file?.mediaRoles[priority] else { continue }
+            guard role.isEmpty || StreamRole.isValid(role) else {
+                throw StartupError("[media_roles] \(setting.key) \"\(role)\" must be one word (letters, digits, - _ .)")
+            }
+            options.mediaRoles[priority] = role
+            sources[setting.name] = "file"
+        }
         options.chimes = try chimeOptions(file: file, sources: &sources)
         if file?.deviceSampleRate != nil || file?.deviceChannels != nil {
             guard let rate = file?.deviceSampleRate, let channels = file?.deviceChannels else {

@@ -153,6 +153,24 @@ public enum SettingsTable {
     public static let extraBody = Setting<SettingTableValue?>("upstream.NAME.extra_body", default: nil, defaultText: "none",
         help: "Extra request members sent only to this upstream (OpenAI refuses unknown ones)")
 
+    // [media_roles]
+    public static let roleImportant = Setting<String?>("media_roles.important", default: nil, defaultText: "media_role",
+        help: "media.role of important jobs' stream (e.g. alarm)")
+    public static let roleMessage = Setting<String?>("media_roles.message", default: nil, defaultText: "media_role",
+        help: "media.role of message jobs' stream")
+    public static let roleText = Setting<String?>("media_roles.text", default: nil, defaultText: "media_role",
+        help: "media.role of text jobs' stream")
+    public static let roleNotification = Setting<String?>("media_roles.notification", default: nil, defaultText: "media_role",
+        help: "media.role of notification jobs' stream")
+    public static let roleProgress = Setting<String?>("media_roles.progress", default: nil, defaultText: "media_role",
+        help: "media.role of progress jobs' stream")
+
+    /// The `[media_roles]` row of each priority.
+    public static let roleByPriority: [(JobPriority, Setting<String?>)] = [
+        (.important, roleImportant), (.message, roleMessage), (.text, roleText),
+        (.notification, roleNotification), (.progress, roleProgress),
+    ]
+
     // [chimes]
     public static let chimeImportant = Setting<String?>("chimes.important", default: nil, defaultText: "none",
         help: "Chime before important jobs: ding, dong, or an absolute path to a WAV, FLAC or Ogg file")
@@ -229,6 +247,7 @@ public enum SettingsTable {
         baseURL.row, apiKey.row, apiKeyFile.row, apiKeyEnvironment.row, apiKeyCredential.row, upstreamModel.row,
         upstreamVoice.row, sampleRate.row, channels.row, connectTimeout.row, firstByteTimeout.row, idleTimeout.row,
         readTimeout.row, caFile.row, keepWarm.row, speedRange.row, concurrentRequests.row, extraBody.row,
+        roleImportant.row, roleMessage.row, roleText.row, roleNotification.row, roleProgress.row,
         chimeImportant.row, chimeMessage.row, chimeText.row, chimeNotification.row, chimeProgress.row, chimeOffsetMs.row,
         httpEnabled.row, httpAddress.row, httpPort.row, httpTokenFile.row, httpTokenCredential.row, httpMaxBodyBytes.row,
         httpMaxConnections.row, httpRateLimit.row, httpRateBurst.row, httpTLSCertificate.row, httpTLSKey.row,

@@ -18,6 +18,8 @@ struct JobDelivery: Sendable {
 
     let destination: Destination
     let taps: [EncodingTap]
+    /// The stream role (`AudioPlayer.streamRoles` index) the job's audio plays with.
+    var role = 0
 
     /// Hands one chunk on: `played` (post-processed) into the ring, `synthesized` (the engine's own audio, nil for
     /// what a filter released at a segment's end) to the encoders. Suspends while the ring (or, offline, an encoder)
@@ -25,7 +27,7 @@ struct JobDelivery: Sendable {
     func deliver(_ played: AudioChunk, synthesized: AudioChunk?) async throws {
         switch destination {
         case .ring(let player):
-            if !played.samples.isEmpty { try await player.write(played.samples, format: played.format) }
+            if !played.samples.isEmpty { try await player.write(played.samples, format: played.format, role: role) }
             if let synthesized { for tap in taps { tap.feed(synthesized.samples, format: synthesized.format) } }
         case .encodersOnly:
             guard let synthesized else { return }

@@ -36,7 +36,9 @@ extension ModuleStateMachine {
     }
 
     func speakFields(for text: String) -> [String: JSONValue] {
-        var fields: [String: JSONValue] = ["input": .string(text), "priority": .string(configuration.priority)]
+        // A screen reader's stream: the sound server's policy may duck music for it as it does for announcements.
+        var fields: [String: JSONValue] = ["input": .string(text), "priority": .string(configuration.priority),
+                                           "media_role": .string("accessibility")]
         fields.merge(voiceFields) { $1 }
         fields["volume"] = .number(SettingsMapping.gain(forVolume: settings.volume))
         return fields
