@@ -7,32 +7,14 @@ import XCTest
 /// cycles) a Goertzel filter tells their levels apart in the null sink's recording.
 final class DuckingTests: IntegrationTestCase {
     private var moduleIndex: String?
-    var moduleIndexForRoles: String?
 
     override func tearDownWithError() throws {
-        for index in [moduleIndex, moduleIndexForRoles].compactMap({ $0 }) {
-            _ = try? Child("/usr/bin/pactl", ["unload-module", index]).finish()
-        }
+        if let moduleIndex { _ = try? Child("/usr/bin/pactl", ["unload-module", moduleIndex]).finish() }
         try super.tearDownWithError()
     }
 
     func testMusicIsLoweredWhileSpeakdSpeaksAndRestoredAfter() throws {
-        let load = try Child("/usr/bin/pactl", ["load-module", "module-role-ducking", "trigger_roles=announcement",
-                                                "ducking_roles=music", "volume=-20dB"]).finish()
-        XCTAssertEqual(load.status, 0, "module-role-ducking did not load: \(load.stderr)")
-        moduleIndex = load.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-
-        let upstream = try MockUpstream(["--ms-per-char", "60", "--tone", "1000"], in: directory)
-        self.upstream = upstream
-        let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL], in: directory,
-                                       environment: ["OPENAI_API_KEY": "sk-test"])
-        self.daemon = daemon
-        let recorder = try SinkRecorder(in: directory)
-        self.recorder = recorder
-
-        let music = directory.appendingPathComponent("music.wav")
-        try Self.sineWAV(hertz: 220, seconds: 9, amplitude: 8_000).write(to: music)
-        let player = try Child("/usr/bin/paplay", ["--property=media.role=music", music.path])
+        let (daemon, recorder, player) = try startMusicAndDaemon(triggerRoles: "announcement")
         defer { player.process.signal(SIGKILL) }
         usleep(1_500_000)
         // About 2 s of speech (60 ms of audio per character).
@@ -40,11 +22,7 @@ final class DuckingTests: IntegrationTestCase {
         usleep(2_500_000)
         let recorded = recorder.stop()
 
-        let window = 2_400
-        let windows = stride(from: 0, to: recorded.count - window, by: window).map { start in
-            (music: Self.amplitude(of: 220, in: recorded[start..<start + window]),
-             speech: Self.amplitude(of: 1_000, in: recorded[start..<start + window]))
-        }
+        let windows = Self.levels(recorded)
         let speaking = windows.indices.filter { windows[$0].speech > 2_000 }
         let first = try XCTUnwrap(speaking.first, "no speech in the recording")
         let last = try XCTUnwrap(speaking.last)
@@ -61,6 +39,33 @@ final class DuckingTests: IntegrationTestCase {
         print("ducking: music \(Int(before)) before, \(Int(during)) while speaking (\(String(format: "%.1f", ducked)) dB), \(Int(after)) 1 s after (\(String(format: "%.1f", restored)) dB)")
         XCTAssertLessThanOrEqual(ducked, -15, "the music was not lowered by 15 dB while speakd spoke")
         XCTAssertGreaterThan(restored, -1, "the music was not back to its level 1 s after the speech")
+    }
+
+    /// Loads `module-role-ducking` ducking music for `triggerRoles` (unloaded in tearDown), starts a daemon on a
+    /// 1 kHz mock voice, a recorder, and 9 s of 220 Hz music with `media.role=music`.
+    private func startMusicAndDaemon(triggerRoles: String) throws -> (DaemonProcess, SinkRecorder, Child) {
+        let load = try Child("/usr/bin/pactl", ["load-module", "module-role-ducking", "trigger_roles=\(triggerRoles)",
+                                                "ducking_roles=music", "volume=-20dB"]).finish()
+        XCTAssertEqual(load.status, 0, "module-role-ducking did not load: \(load.stderr)")
+        moduleIndex = load.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
+        let upstream = try MockUpstream(["--ms-per-char", "60", "--tone", "1000"], in: directory)
+        self.upstream = upstream
+        let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL], in: directory,
+                                       environment: ["OPENAI_API_KEY": "sk-test"])
+        self.daemon = daemon
+        let recorder = try SinkRecorder(in: directory)
+        self.recorder = recorder
+        let music = directory.appendingPathComponent("music.wav")
+        try Self.sineWAV(hertz: 220, seconds: 9, amplitude: 8_000).write(to: music)
+        return (daemon, recorder, try Child("/usr/bin/paplay", ["--property=media.role=music", music.path]))
+    }
+
+    /// The music's (220 Hz) and the speech's (1 kHz) level in each 100 ms window.
+    static func levels(_ recorded: [Int16]) -> [(music: Double, speech: Double)] {
+        stride(from: 0, to: recorded.count - 2_400, by: 2_400).map { start in
+            (music: amplitude(of: 220, in: recorded[start..<start + 2_400]),
+             speech: amplitude(of: 1_000, in: recorded[start..<start + 2_400]))
+        }
     }
 
     /// Amplitude of the `hertz` component of `samples` (Goertzel; exact for whole cycles in the window).
@@ -103,20 +108,7 @@ extension DuckingTests {
     /// Roles per job: with only `accessibility` ducking the music, a job of that role ducks it and a job of the
     /// default role (`announcement`) right after does not: the device is reopened for the other role.
     func testEachJobsStreamCarriesItsOwnRole() throws {
-        let load = try Child("/usr/bin/pactl", ["load-module", "module-role-ducking", "trigger_roles=accessibility",
-                                                "ducking_roles=music", "volume=-20dB"]).finish()
-        XCTAssertEqual(load.status, 0, "module-role-ducking did not load: \(load.stderr)")
-        moduleIndexForRoles = load.stdout.trimmingCharacters(in: .whitespacesAndNewlines)
-        let upstream = try MockUpstream(["--ms-per-char", "60", "--tone", "1000"], in: directory)
-        self.upstream = upstream
-        let daemon = try DaemonProcess(arguments: ["--api-base", upstream.baseURL], in: directory,
-                                       environment: ["OPENAI_API_KEY": "sk-test"])
-        self.daemon = daemon
-        let recorder = try SinkRecorder(in: directory)
-        self.recorder = recorder
-        let music = directory.appendingPathComponent("music.wav")
-        try Self.sineWAV(hertz: 220, seconds: 9, amplitude: 8_000).write(to: music)
-        let player = try Child("/usr/bin/paplay", ["--property=media.role=music", music.path])
+        let (daemon, recorder, player) = try startMusicAndDaemon(triggerRoles: "accessibility")
         defer { player.process.signal(SIGKILL) }
         usleep(1_000_000)
         let client = try daemon.connect()
@@ -129,11 +121,7 @@ extension DuckingTests {
             usleep(600_000)
         }
         let recorded = recorder.stop()
-        let window = 2_400
-        let windows = stride(from: 0, to: recorded.count - window, by: window).map { start in
-            (music: Self.amplitude(of: 220, in: recorded[start..<start + window]),
-             speech: Self.amplitude(of: 1_000, in: recorded[start..<start + window]))
-        }
+        let windows = Self.levels(recorded)
         // Two runs of speech: the first (accessibility) with the music ducked, the second (announcement) not.
         var runs: [[Int]] = []
         for index in windows.indices where windows[index].speech > 2_000 {
