@@ -37,9 +37,11 @@ public final class HTTPFrontDoor: Sendable {
         let tls = try TLSFiles(configuration)
         let hangUp = tls?.reloadOnHangUp(logger: logger)
         defer { hangUp?.cancel() }
-        let app = Application(router: router, server: tls?.serverBuilder ?? .http1(),
-                              configuration: .init(address: address, serverName: "speakd",
-                                                   availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
+        let limit = ConnectionLimit(maximum: configuration.maxConnections)
+        let server = tls?.serverBuilder(limit: limit)
+            ?? HTTPServerBuilder { responder in LimitedChannel(base: HTTP1Channel(responder: responder), limit: limit) }
+        let app = Application(router: router, server: server,
+                              configuration: .init(address: address, serverName: "speakd"),
                               onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
                               logger: logger)
         try await app.run()

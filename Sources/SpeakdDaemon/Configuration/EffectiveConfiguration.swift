@@ -72,6 +72,8 @@ extension ResolvedSettings {
         line("max_size_mb", "\(cache.maximumMegabytes)", source: sources["cache.max_size_mb"])
         line("max_text_length", "\(cache.maximumTextCharacters)", source: sources["cache.max_text_length"])
         line("memory_mb", "\(cache.memoryMegabytes)", source: sources["cache.memory_mb"])
+        describeFrontDoors(line: { key, value, source in line(key, value, source: source ?? "default") },
+                           comment: { lines.append($0) })
         for upstream in options.upstreams {
             let prefix = "upstream.\(upstream.name)"
             let configuration = upstream.configuration
@@ -120,7 +122,7 @@ extension ResolvedSettings {
         return prefix + "…" + secret.suffix(4)
     }
 
-    private func quoted(_ text: String) -> String {
+    func quoted(_ text: String) -> String {
         var escaped = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
