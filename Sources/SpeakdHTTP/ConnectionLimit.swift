@@ -31,14 +31,16 @@ final class ConnectionLimit: Sendable {
     }
 }
 
-/// A child channel that checks the limit before its base (HTTP/1.1) sees the connection: beyond it, a
-/// `RefuseConnectionHandler` answers in the base's place.
+/// A child channel that checks the limit before its base (HTTP/1.1) sees the connection (beyond it, a
+/// `RefuseConnectionHandler` answers in the base's place), and handles its requests on the `BackgroundExecutor`.
 ///
 /// Threading: Sendable (immutable).
 struct LimitedChannel<Base: ServerChildChannel>: ServerChildChannel {
     typealias Value = Base.Value
     let base: Base
     let limit: ConnectionLimit
+    /// Where the connection's requests are handled (at low priority), not the cooperative pool.
+    let executor: BackgroundExecutor
 
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         guard !limit.admit(channel) else { return base.setup(channel: channel, logger: logger) }
@@ -52,7 +54,9 @@ struct LimitedChannel<Base: ServerChildChannel>: ServerChildChannel {
     }
 
     func handle(value: Value, logger: Logger) async {
-        await base.handle(value: value, logger: logger)
+        await withTaskExecutorPreference(executor) {
+            await base.handle(value: value, logger: logger)
+        }
     }
 }
 

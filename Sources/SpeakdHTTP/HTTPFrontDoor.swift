@@ -38,13 +38,22 @@ public final class HTTPFrontDoor: Sendable {
         let hangUp = tls?.reloadOnHangUp(logger: logger)
         defer { hangUp?.cancel() }
         let limit = ConnectionLimit(maximum: configuration.maxConnections)
-        let server = tls?.serverBuilder(limit: limit)
-            ?? HTTPServerBuilder { responder in LimitedChannel(base: HTTP1Channel(responder: responder), limit: limit) }
+        let executor = BackgroundExecutor(name: "speakd-http")
+        let server = tls?.serverBuilder(limit: limit, executor: executor) ?? HTTPServerBuilder { responder in
+            LimitedChannel(base: HTTP1Channel(responder: responder), limit: limit, executor: executor)
+        }
+        let group = try await BackgroundExecutor.eventLoopGroup()
         let app = Application(router: router, server: server,
                               configuration: .init(address: address, serverName: "speakd"),
                               onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
-                              logger: logger)
-        try await app.run()
+                              eventLoopGroupProvider: .shared(group), logger: logger)
+        do {
+            try await app.run()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try? await group.shutdownGracefully()
     }
 
     private func respond(_ route: HTTPRoute, _ request: Request, _ context: FrontDoorContext) async throws -> Response {

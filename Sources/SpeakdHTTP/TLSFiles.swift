@@ -62,9 +62,10 @@ final class TLSFiles: Sendable {
 
     /// HTTP/1.1 behind TLS with whatever context is current when a connection is accepted; a connection beyond
     /// the limit is refused over TLS, so the client can read why.
-    func serverBuilder(limit: ConnectionLimit) -> HTTPServerBuilder {
+    func serverBuilder(limit: ConnectionLimit, executor: BackgroundExecutor) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            ReloadingTLSChannel(base: LimitedChannel(base: HTTP1Channel(responder: responder), limit: limit), files: self)
+            ReloadingTLSChannel(base: LimitedChannel(base: HTTP1Channel(responder: responder), limit: limit, executor: executor),
+                                files: self)
         }
     }
 }
