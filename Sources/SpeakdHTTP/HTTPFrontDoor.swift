@@ -37,12 +37,23 @@ public final class HTTPFrontDoor: Sendable {
         let tls = try TLSFiles(configuration)
         let hangUp = tls?.reloadOnHangUp(logger: logger)
         defer { hangUp?.cancel() }
-        let app = Application(router: router, server: tls?.serverBuilder ?? .http1(),
-                              configuration: .init(address: address, serverName: "speakd",
-                                                   availableConnectionsDelegate: MaximumAvailableConnections(configuration.maxConnections)),
+        let limit = ConnectionLimit(maximum: configuration.maxConnections)
+        let executor = BackgroundExecutor(name: "speakd-http")
+        let server = tls?.serverBuilder(limit: limit, executor: executor) ?? HTTPServerBuilder { responder in
+            LimitedChannel(base: HTTP1Channel(responder: responder), limit: limit, executor: executor)
+        }
+        let group = try await BackgroundExecutor.eventLoopGroup()
+        let app = Application(router: router, server: server,
+                              configuration: .init(address: address, serverName: "speakd"),
                               onServerRunning: { channel in onListening(channel.localAddress?.port ?? 0) },
-                              logger: logger)
-        try await app.run()
+                              eventLoopGroupProvider: .shared(group), logger: logger)
+        do {
+            try await app.run()
+        } catch {
+            try? await group.shutdownGracefully()
+            throw error
+        }
+        try? await group.shutdownGracefully()
     }
 
     private func respond(_ route: HTTPRoute, _ request: Request, _ context: FrontDoorContext) async throws -> Response {

@@ -10,7 +10,7 @@ public struct HTTPFrontDoorConfiguration: Sendable, Equatable {
     public var tokens: [String] = []
     /// Largest request body; a longer one is answered 413.
     public var maxBodyBytes = 64 * 1_024
-    /// Connections served at once; beyond it the server stops accepting until one closes.
+    /// Connections served at once; one beyond it is answered 503 (too_many_connections) and closed.
     public var maxConnections = 64
     /// Requests one client address may make per second on average, and in a burst; beyond it: 429.
     public var requestsPerSecond = 20.0
@@ -24,7 +24,7 @@ public struct HTTPFrontDoorConfiguration: Sendable, Equatable {
     /// Why this configuration must not be served, or nil.
     public var refusal: String? {
         if tokens.isEmpty && !Self.isLoopback(host) {
-            return "[http] listen = \"\(host)\" is beyond loopback: configure a token (token_file or the systemd credential speakd-http-token) first"
+            return "[http] address = \"\(host)\" is beyond loopback: configure a token (token_file or the systemd credential speakd-http-token) first"
         }
         if (certificateFile == nil) != (keyFile == nil) {
             return "[http] needs both tls_certificate and tls_key, or neither"

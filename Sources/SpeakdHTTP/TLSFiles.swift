@@ -60,10 +60,12 @@ final class TLSFiles: Sendable {
         }
     }
 
-    /// HTTP/1.1 behind TLS with whatever context is current when a connection is accepted.
-    var serverBuilder: HTTPServerBuilder {
+    /// HTTP/1.1 behind TLS with whatever context is current when a connection is accepted; a connection beyond
+    /// the limit is refused over TLS, so the client can read why.
+    func serverBuilder(limit: ConnectionLimit, executor: BackgroundExecutor) -> HTTPServerBuilder {
         HTTPServerBuilder { responder in
-            ReloadingTLSChannel(base: HTTP1Channel(responder: responder), files: self)
+            ReloadingTLSChannel(base: LimitedChannel(base: HTTP1Channel(responder: responder), limit: limit, executor: executor),
+                                files: self)
         }
     }
 }

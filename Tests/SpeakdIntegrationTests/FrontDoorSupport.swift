@@ -51,6 +51,23 @@ extension IntegrationTestCase {
         return (Int(stdout) ?? 0, body)
     }
 
+    /// A test CA (`NAME-ca.pem`) and a server certificate it signed for localhost and 127.0.0.1 (`NAME-server.pem`,
+    /// key `NAME-server.key`, private), made with openssl in the test's directory. Returns their path prefix.
+    func makeTestCertificates(_ name: String) throws -> String {
+        let prefix = directory.appendingPathComponent(name).path
+        let script = """
+            set -e
+            openssl req -x509 -newkey rsa:2048 -nodes -keyout \(prefix)-ca.key -out \(prefix)-ca.pem -days 2 -subj /CN=\(name)-ca 2>/dev/null
+            openssl req -newkey rsa:2048 -nodes -keyout \(prefix)-server.key -out \(prefix)-server.csr -subj /CN=localhost 2>/dev/null
+            printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > \(prefix)-server.ext
+            openssl x509 -req -in \(prefix)-server.csr -CA \(prefix)-ca.pem -CAkey \(prefix)-ca.key -CAcreateserial -out \(prefix)-server.pem -days 2 -extfile \(prefix)-server.ext 2>/dev/null
+            chmod 600 \(prefix)-server.key
+            """
+        let made = try Child("/bin/sh", ["-c", script]).finish()
+        guard made.status == 0 else { throw HarnessError("openssl failed: \(made.stderr)") }
+        return prefix
+    }
+
     func json(_ text: String, file: StaticString = #filePath, line: UInt = #line) -> [String: Any] {
         (try? JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]) ?? {
             XCTFail("not a JSON object: \(text)", file: file, line: line)

@@ -127,6 +127,93 @@ final class MQTTFrontDoorTests: IntegrationTestCase {
         XCTAssertFalse(log.contains(secret), "the MQTT password appears in the log")
     }
 
+    /// A broker on a TLS listener whose certificate a test CA signed, refusing anonymous clients: speakd verifies it
+    /// with the CA file, logs in, and what is published is spoken; the password appears in no log.
+    func testTLSWithATestCAAndAPassword() throws {
+        let certificates = try makeTestCertificates("broker")
+        let secret = try startTLSBroker(certificates)
+        let passwordFile = directory.appendingPathComponent("mqtt-password")
+        try Harness.writePrivately("\(secret)\n", to: passwordFile)
+        let daemon = try startDaemon(config: """
+            [mqtt]
+            enabled = true
+            host = "localhost"
+            port = \(brokerPort)
+            node = "secure"
+            username = "speaker"
+            password_file = "\(passwordFile.path)"
+            tls_ca_file = "\(certificates)-ca.pem"
+            """)
+        _ = try waitFor("online") { $0 == "speakd/secure/availability online" }
+        let before = seen.count
+        let published = try Child("/usr/bin/mosquitto_pub", ["-h", "localhost", "-p", "\(brokerPort)", "--cafile", "\(certificates)-ca.pem",
+                                                             "-u", "speaker", "-P", secret, "-t", "speakd/secure/say", "-m", "Over TLS."]).finish()
+        XCTAssertEqual(published.status, 0, published.stderr)
+        let speaking = try waitFor("speaking", after: before) { $0.hasPrefix("speakd/secure/state ") && $0.contains(#""state":"speaking""#) }
+        _ = try waitFor("idle", after: speaking) { $0.hasPrefix("speakd/secure/state ") && $0.contains(#""state":"idle""#) }
+        let inputs = try XCTUnwrap(upstream).requests().compactMap { ($0.log["body"] as? [String: Any])?["input"] as? String }
+        XCTAssertEqual(inputs, ["Over TLS."])
+        XCTAssertGreaterThan(try XCTUnwrap(recorder).samples.rms, 50, "nothing was heard")
+        let log = daemon.stop().log
+        self.daemon = nil
+        XCTAssertFalse(log.contains(secret), "the MQTT password appears in the log")
+    }
+
+    /// A broker whose certificate comes from a CA speakd was not given: speakd never connects (and never sends the
+    /// password to it), and the Unix socket speaks meanwhile: a broker that cannot be reached blocks no other door.
+    func testRefusesABrokerFromAnotherCAAndSpeaksOn() throws {
+        let trusted = try makeTestCertificates("trusted")
+        let other = try makeTestCertificates("other")
+        let secret = try startTLSBroker(other)
+        let passwordFile = directory.appendingPathComponent("mqtt-password")
+        try Harness.writePrivately("\(secret)\n", to: passwordFile)
+        let daemon = try startDaemon(config: """
+            [mqtt]
+            enabled = true
+            host = "localhost"
+            port = \(brokerPort)
+            node = "wary"
+            username = "speaker"
+            password_file = "\(passwordFile.path)"
+            tls_ca_file = "\(trusted)-ca.pem"
+            """)
+        let spoken = try daemon.speakctl(["--wait", "The socket still speaks."])
+        XCTAssertEqual(spoken.status, 0, spoken.stderr)
+        usleep(1_000_000)
+        XCTAssertFalse(seen.contains { $0.hasPrefix("speakd/wary/") }, "speakd connected to a broker it cannot verify: \(seen)")
+        let brokerLog = String(decoding: broker?.stderrSoFar ?? Data(), as: UTF8.self)
+        XCTAssertFalse(brokerLog.contains("as speakd-wary"), "speakd logged in to an unverified broker: \(brokerLog)")
+        XCTAssertTrue(brokerLog.contains("unknown ca"), "speakd did not try the broker and refuse its certificate: \(brokerLog)")
+        XCTAssertFalse(daemon.stop().log.contains(secret))
+        self.daemon = nil
+    }
+
+    /// Starts mosquitto with a TLS listener (the certificates at `prefix`) that wants user `speaker`; the watcher
+    /// subscribes with that CA. Returns the password.
+    private func startTLSBroker(_ prefix: String) throws -> String {
+        brokerPort = Harness.unusedPort()
+        let passwords = directory.appendingPathComponent("mosquitto.passwd").path
+        let secret = "pw-tls-4e8d20b1"
+        XCTAssertEqual(try Child("/usr/bin/mosquitto_passwd", ["-b", "-c", passwords, "speaker", secret]).finish().status, 0)
+        let brokerConfig = directory.appendingPathComponent("mosquitto-tls.conf")
+        // user root: mosquitto started as root otherwise drops to its own user, which cannot read the private key here.
+        try """
+            user root
+            listener \(brokerPort) 127.0.0.1
+            cafile \(prefix)-ca.pem
+            certfile \(prefix)-server.pem
+            keyfile \(prefix)-server.key
+            allow_anonymous false
+            password_file \(passwords)
+            """.write(to: brokerConfig, atomically: true, encoding: .utf8)
+        broker = try Child("/usr/sbin/mosquitto", ["-c", brokerConfig.path, "-v"])
+        try waitForPort(brokerPort)
+        watcher = try Child("/usr/bin/mosquitto_sub", ["-h", "localhost", "-p", "\(brokerPort)", "--cafile", "\(prefix)-ca.pem",
+                                                       "-u", "speaker", "-P", secret, "-v", "-t", "speakd/#"])
+        usleep(200_000)
+        return secret
+    }
+
     func testReconnectsAfterTheBrokerRestarts() throws {
         _ = try startAll()
         _ = try waitFor("online") { $0 == "speakd/testnode/availability online" }

@@ -134,31 +134,39 @@ extension ResolvedSettings {
             if let source = options.chimes.byPriority[priority] { line(setting, quoted(source.description)) }
         }
         line(T.chimeOffsetMs, "\(options.chimes.offsetMilliseconds)")
-        // The front doors: what each serves, or its defaults while it is off. Tokens and passwords are never shown.
+        // The front doors: what each serves, or its defaults while it is off. Tokens and the password are never
+        // shown, only their count or mask and where they come from.
         section("http")
         let http = options.frontDoors.http ?? HTTPFrontDoorConfiguration()
         line(T.httpEnabled, "\(options.frontDoors.http != nil)")
         line(T.httpAddress, quoted(http.host))
         line(T.httpPort, "\(http.port)")
-        if let http = options.frontDoors.http {
-            lines.append("# tokens: \(http.tokens.count) (\(sources[T.httpTokenFile.name] ?? "none"))")
+        if options.frontDoors.http != nil {
+            lines.append(http.tokens.isEmpty ? "# tokens: none (loopback only; every local user may speak)"
+                                             : "# tokens: \(http.tokens.count) from \(sources["http.tokens"] ?? "?") (never shown)")
         }
         line(T.httpMaxBodyBytes, "\(http.maxBodyBytes)")
         line(T.httpMaxConnections, "\(http.maxConnections)")
         line(T.httpRateLimit, "\(Int(http.requestsPerSecond))")
         line(T.httpRateBurst, "\(http.burst)")
-        if let certificate = http.certificateFile { line(T.httpTLSCertificate, quoted(certificate)) }
-        if let key = http.keyFile { line(T.httpTLSKey, quoted(key)) }
+        if let certificate = http.certificateFile, let key = http.keyFile {
+            line(T.httpTLSCertificate, quoted(certificate))
+            line(T.httpTLSKey, quoted(key))
+        } else if options.frontDoors.http != nil {
+            lines.append("# TLS: off (plain HTTP)")
+        }
         section("mqtt")
         let mqtt = options.frontDoors.mqtt
         line(T.mqttEnabled, "\(mqtt != nil)")
         line(T.mqttHost, quoted(mqtt?.host ?? T.mqttHost.defaultValue))
         line(T.mqttPort, "\(mqtt?.port ?? T.mqttPort.defaultValue)")
         if let mqtt {
-            line(T.mqttNode, quoted(mqtt.node))
+            line(T.mqttNode, quoted(mqtt.node), source: sources[T.mqttNode.name] ?? "default (the host name)")
             if let username = mqtt.username { line(T.mqttUsername, quoted(username)) }
-            if mqtt.password != nil { lines.append("# password: set (\(sources[T.mqttPasswordFile.name] ?? "file"))") }
-            if let caFile = mqtt.caFile { line(T.mqttTLSCAFile, quoted(caFile)) }
+            if let password = mqtt.password {
+                lines.append("# password: \(Self.mask(password)) from \(sources["mqtt.password"] ?? "?")")
+            }
+            if let caFile = mqtt.caFile { line(T.mqttTLSCAFile, quoted(caFile)) } else { lines.append("# TLS: off (plain MQTT)") }
         }
         line(T.mqttTopicPrefix, quoted(mqtt?.topicPrefix ?? T.mqttTopicPrefix.defaultValue))
         line(T.mqttDiscoveryPrefix, quoted(mqtt?.discoveryPrefix ?? T.mqttDiscoveryPrefix.defaultValue))

@@ -19,8 +19,6 @@ extension ConfigurationFile {
         public var rateBurst: Int?
         public var tlsCertificate: String?
         public var tlsKey: String?
-        /// The keys the file set (for the effective configuration's sources).
-        public var keysSet: [String] = []
     }
 
     public struct MQTTSection: Sendable, Equatable {
@@ -34,8 +32,6 @@ extension ConfigurationFile {
         public var tlsCAFile: String?
         public var topicPrefix: String?
         public var discoveryPrefix: String?
-        /// The keys the file set (for the effective configuration's sources).
-        public var keysSet: [String] = []
     }
 
     static func frontDoorSections(_ reader: inout TableReader) throws(Invalid) -> (HTTPSection?, MQTTSection?) {
@@ -54,8 +50,21 @@ extension ConfigurationFile {
             section.rateBurst = try table.integer(SettingsTable.httpRateBurst)
             section.tlsCertificate = try table.string(SettingsTable.httpTLSCertificate)
             section.tlsKey = try table.string(SettingsTable.httpTLSKey)
-            section.keysSet = table.keysInLineOrder
             try table.rejectUnknown()
+            if section.address?.isEmpty == true {
+                throw Invalid(path: reader.path, line: table.lineOf("address"), reason: "[http] address must name an address to bind, such as \"127.0.0.1\" or \"0.0.0.0\"")
+            }
+            if section.tokenFile != nil && section.tokenCredential != nil {
+                throw Invalid(path: reader.path, line: table.line, reason: "[http] names both token_file and token_credential; keep one")
+            }
+            if (section.tlsCertificate == nil) != (section.tlsKey == nil) {
+                throw Invalid(path: reader.path, line: table.lineOf(section.tlsKey == nil ? "tls_certificate" : "tls_key"),
+                              reason: "[http] needs both tls_certificate and tls_key, or neither")
+            }
+            if let rate = section.rateLimit, let burst = section.rateBurst, burst < rate {
+                throw Invalid(path: reader.path, line: table.lineOf("rate_burst"),
+                              reason: "[http] rate_burst (\(burst)) must be at least rate_limit (\(rate)): a client could never make a second's requests at once")
+            }
             http = section
         }
         if var table = try reader.table("mqtt") {
@@ -73,8 +82,23 @@ extension ConfigurationFile {
             section.tlsCAFile = try table.string(SettingsTable.mqttTLSCAFile)
             section.topicPrefix = try table.string(SettingsTable.mqttTopicPrefix)
             section.discoveryPrefix = try table.string(SettingsTable.mqttDiscoveryPrefix)
-            section.keysSet = table.keysInLineOrder
             try table.rejectUnknown()
+            if section.host?.isEmpty == true {
+                throw Invalid(path: reader.path, line: table.lineOf("host"), reason: "[mqtt] host must name the broker")
+            }
+            for key in ["topic_prefix", "discovery_prefix"] {
+                let value = key == "topic_prefix" ? section.topicPrefix : section.discoveryPrefix
+                if let value, value.isEmpty || value.hasPrefix("/") || value.hasSuffix("/") || value.contains(where: { "+#".contains($0) || $0.isWhitespace }) {
+                    throw Invalid(path: reader.path, line: table.lineOf(key), reason: "[mqtt] \(key) must be a topic without +, #, blanks or a leading or trailing /")
+                }
+            }
+            if section.passwordFile != nil && section.passwordCredential != nil {
+                throw Invalid(path: reader.path, line: table.line, reason: "[mqtt] names both password_file and password_credential; keep one")
+            }
+            if section.username == nil && (section.passwordFile != nil || section.passwordCredential != nil) {
+                throw Invalid(path: reader.path, line: table.lineOf(section.passwordFile != nil ? "password_file" : "password_credential"),
+                              reason: "[mqtt] a password needs a username")
+            }
             mqtt = section
         }
         return (http, mqtt)
@@ -99,8 +123,10 @@ public struct FrontDoorOptions: Sendable, Equatable {
     public static let defaultTokenCredential = "speakd-http-token"
 
     static func resolve(http section: ConfigurationFile.HTTPSection?, mqtt mqttSection: ConfigurationFile.MQTTSection?,
-                        environment: [String: String]) throws -> FrontDoorOptions {
+                        environment: [String: String], sources: inout [String: String]) throws -> FrontDoorOptions {
         var options = FrontDoorOptions()
+        if let section { recordSources(section, prefix: "http", into: &sources) }
+        if let mqttSection { recordSources(mqttSection, prefix: "mqtt", into: &sources) }
         if let section = section, section.enabled == true {
             var http = HTTPFrontDoorConfiguration()
             http.host = section.address ?? http.host
@@ -113,14 +139,22 @@ public struct FrontDoorOptions: Sendable, Equatable {
             http.keyFile = section.tlsKey
             if let file = section.tokenFile {
                 http.tokens = try tokens(in: file)
+                sources["http.tokens"] = "token_file \(file)"
             } else if let name = section.tokenCredential {
                 guard let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty else {
                     throw StartupError("[http] token_credential \"\(name)\" requested, but $CREDENTIALS_DIRECTORY is not set (use LoadCredential= in the unit)")
                 }
                 http.tokens = try tokens(in: directory + "/" + name)
+                sources["http.tokens"] = "systemd credential \(name)"
             } else if let directory = environment["CREDENTIALS_DIRECTORY"], !directory.isEmpty,
                       access(directory + "/" + defaultTokenCredential, R_OK) == 0 {
                 http.tokens = try tokens(in: directory + "/" + defaultTokenCredential)
+                sources["http.tokens"] = "systemd credential \(defaultTokenCredential)"
+            }
+            for (key, file) in [("tls_certificate", http.certificateFile), ("tls_key", http.keyFile)] {
+                if let file, access(file, R_OK) != 0 {
+                    throw StartupError("[http] \(key) \(file) cannot be read: \(String(cString: strerror(errno)))")
+                }
             }
             if let refusal = http.refusal { throw StartupError(refusal) }
             options.http = http
@@ -136,11 +170,36 @@ public struct FrontDoorOptions: Sendable, Equatable {
                 mqtt.password = try SettingsResolver.readCredential(name, environment: environment)
             }
             mqtt.caFile = section.tlsCAFile
+            if let file = mqtt.caFile, access(file, R_OK) != 0 {
+                throw StartupError("[mqtt] tls_ca_file \(file) cannot be read: \(String(cString: strerror(errno)))")
+            }
             mqtt.topicPrefix = section.topicPrefix ?? mqtt.topicPrefix
             mqtt.discoveryPrefix = section.discoveryPrefix ?? mqtt.discoveryPrefix
             options.mqtt = mqtt
         }
         return options
+    }
+
+    /// "file" for each key the section sets (`http.port`…), for `--check-config`.
+    private static func recordSources(_ section: ConfigurationFile.HTTPSection, prefix: String, into sources: inout [String: String]) {
+        let given: [(String, Any?)] = [
+            ("enabled", section.enabled), ("address", section.address), ("port", section.port),
+            ("max_body_bytes", section.maxBodyBytes), ("max_connections", section.maxConnections),
+            ("rate_limit", section.rateLimit), ("rate_burst", section.rateBurst),
+            ("tls_certificate", section.tlsCertificate), ("tls_key", section.tlsKey),
+        ]
+        for (key, value) in given where value != nil { sources[prefix + "." + key] = "file" }
+    }
+
+    private static func recordSources(_ section: ConfigurationFile.MQTTSection, prefix: String, into sources: inout [String: String]) {
+        let given: [(String, Any?)] = [
+            ("enabled", section.enabled), ("host", section.host), ("port", section.port), ("node", section.node),
+            ("username", section.username), ("tls_ca_file", section.tlsCAFile), ("topic_prefix", section.topicPrefix),
+            ("discovery_prefix", section.discoveryPrefix),
+        ]
+        for (key, value) in given where value != nil { sources[prefix + "." + key] = "file" }
+        if let file = section.passwordFile { sources["mqtt.password"] = "password_file \(file)" }
+        if let name = section.passwordCredential { sources["mqtt.password"] = "systemd credential \(name)" }
     }
 
     /// Bearer tokens, one a line; the file must be private and name at least one.

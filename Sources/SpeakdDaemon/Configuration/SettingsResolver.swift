@@ -246,9 +246,8 @@ public enum SettingsResolver {
         options.upstreams = upstreams
         options.archive = try archive(flags: flags, environment: environment, file: file?.archive, sources: &sources)
         options.cache = cache(flags: flags, environment: environment, file: file?.cache, sources: &sources)
-        options.frontDoors = try FrontDoorOptions.resolve(http: file?.http, mqtt: file?.mqtt, environment: environment)
-        for name in file?.http?.keysSet ?? [] { sources["http." + name] = "file" }
-        for name in file?.mqtt?.keysSet ?? [] { sources["mqtt." + name] = "file" }
+        options.frontDoors = try FrontDoorOptions.resolve(http: file?.http, mqtt: file?.mqtt, environment: environment,
+                                                          sources: &sources)
         return ResolvedSettings(options: options, logLevel: logLevel, configPath: file?.path, sources: sources)
     }
 
