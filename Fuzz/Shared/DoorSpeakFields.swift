@@ -37,9 +37,11 @@ func checkDoorSpeak(_ fields: [String: JSONValue], socketLine: [UInt8]?) {
 }
 
 /// `body`, a JSON object's text without envelope keys, as a socket line with the door's envelope spliced in after
-/// its `{`; nil when the text does not start with `{` (after JSON whitespace) or names an envelope key itself.
+/// its `{`; nil when the text does not start with `{` (after JSON whitespace), names an envelope key itself, or
+/// holds a NUL byte: UTF-8 JSON never does, and JSONDecoder reads such text as UTF-16 or UTF-32 (`{\0}\0` is `{}`),
+/// on the socket as at the doors, so splicing UTF-8 into it would compare different documents.
 func socketLine(forObject body: [UInt8], fields: [String: JSONValue], rawKeys: Set<String>) -> [UInt8]? {
-    guard rawKeys.isDisjoint(with: ["op", "id", "v"]),
+    guard rawKeys.isDisjoint(with: ["op", "id", "v"]), !body.contains(0),
           let brace = body.firstIndex(where: { ![0x20, 0x09, 0x0A, 0x0D].contains($0) }),
           body[brace] == UInt8(ascii: "{") else { return nil }
     var line = Array(#"{"op":"speak","id":1,"v":1"#.utf8)

@@ -25,6 +25,16 @@ final class FrontDoorPayloadFuzzFindingsTests: XCTestCase {
         XCTAssertEqual(try MQTTPayload.speakFields(Array("Hi ü".utf8)).get(), ["input": .string("Hi ü")])
     }
 
+    /// Not a bug, but worth knowing (http-body's door-equals-socket property tripped on it): JSONDecoder reads text
+    /// with NUL bytes as UTF-16 or UTF-32, so `{\0}\0` is the empty object, at the doors and on the socket alike.
+    func testNULsMakeJSONReadAsUTF16AtEveryDoor() throws {
+        let utf16: [UInt8] = [0x7B, 0x00, 0x7D, 0x00]
+        XCTAssertEqual(try HTTPSpeakBody.fields(utf16, contentType: "application/json").get(), [:])
+        XCTAssertEqual(try MQTTPayload.speakFields(utf16).get(), [:])
+        guard case .failure(let socket) = RequestParser.parse(utf16) else { return XCTFail("an empty object has no op") }
+        XCTAssertEqual(socket.error.field, "op", socket.error.message)
+    }
+
     /// Media types ignore case and may carry parameters (RFC 9110): `Text/Plain;charset=UTF-8` was read as JSON and
     /// refused (found while writing http-body's case property).
     func testTextPlainIsRecognisedInAnyCase() throws {
