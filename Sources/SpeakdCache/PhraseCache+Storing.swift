@@ -61,19 +61,45 @@ extension PhraseCache {
     }
 
     func storingAllowed() -> Bool {
-        state.withLock { state in
-            guard let until = state.pausedUntil else { return true }
-            if ContinuousClock.now < until { return false }
-            state.pausedUntil = nil
-            state.pauseReason = nil
-            return true
+        let resumed = state.withLock { state -> Bool? in
+            guard state.pausedUntil != nil else { return nil }
+            return endPauseIfOver(&state)
         }
+        guard let resumed else { return true }
+        if resumed { logger.info("phrase cache: storing again (the pause is over or space came back)") }
+        return resumed
+    }
+
+    /// Ends the pause when its time is up, or sooner when the file system has at least `spaceBackMargin` more free
+    /// than when it filled (space was freed: storing need not wait out the whole pause). Returns whether it ended.
+    func endPauseIfOver(_ state: inout State) -> Bool {
+        guard let until = state.pausedUntil else { return true }
+        let spaceBack = state.freeBytesAtPause.map { then in
+            freeBytes().map { $0 >= then + Self.spaceBackMargin } ?? false
+        } ?? false
+        guard ContinuousClock.now >= until || spaceBack else { return false }
+        state.pausedUntil = nil
+        state.pauseReason = nil
+        state.freeBytesAtPause = nil
+        return true
+    }
+
+    /// Free space a full disk must regain before storing resumes early (about ten typical entries).
+    static let spaceBackMargin = 1024 * 1024
+
+    /// Bytes an unprivileged writer may still use in the cache's file system, nil when it cannot be read.
+    func freeBytes() -> Int? {
+        var info = statvfs()
+        guard statvfs(settings.directory, &info) == 0 else { return nil }
+        return Int(info.f_bavail) * Int(info.f_frsize)
     }
 
     func pauseStoring(because reason: String) {
+        let free = freeBytes()
         state.withLock { state in
             state.pausedUntil = ContinuousClock.now + settings.diskFullPause
             state.pauseReason = reason
+            state.freeBytesAtPause = free
         }
         logger.warning("phrase cache: storing is off for a while; playback is not affected",
                        metadata: ["reason": "\(reason)", "retry_in": "\(settings.diskFullPause)"])

@@ -28,8 +28,8 @@ extension AudioChunk {
 /// - Writes are atomic (`AtomicFile`: temporary, fsync, rename) and happen on a background queue, off the job's path.
 /// - Eviction is least-recently-used by bytes on disk; the order survives restarts through each file's mtime, which
 ///   a hit refreshes.
-/// - A full disk turns storing off (lookups go on) for `Settings.diskFullPause`, with one warning; playback is never
-///   affected.
+/// - A full disk turns storing off (lookups go on) for `Settings.diskFullPause`, with one warning, or until a
+///   megabyte of space comes back; playback is never affected.
 ///
 /// Threading: every method may be called from any thread or task. The index and counters sit behind a mutex held
 /// only for bookkeeping; file reads and decoding happen outside it, and writes on one serial queue.
@@ -99,6 +99,8 @@ public final class PhraseCache: Sendable {
         var hits = 0, misses = 0, stores = 0, evictions = 0, repaired = 0
         var pausedUntil: ContinuousClock.Instant?
         var pauseReason: String?
+        /// Free bytes in the cache's file system right after it filled (see `endPauseIfOver`).
+        var freeBytesAtPause: Int?
 
         mutating func tick() -> UInt64 {
             clock += 1
@@ -226,6 +228,7 @@ public final class PhraseCache: Sendable {
             state.memoryBytes = 0
             state.pausedUntil = nil
             state.pauseReason = nil
+            state.freeBytesAtPause = nil
             return (keys, bytes)
         }
         for digest in removed.0 { unlink(path(ofDigest: digest)) }
@@ -234,7 +237,7 @@ public final class PhraseCache: Sendable {
 
     public func statistics() -> Statistics {
         state.withLock { state in
-            let paused = state.pausedUntil.map { ContinuousClock.now < $0 } ?? false
+            let paused = !endPauseIfOver(&state)
             return Statistics(directory: settings.directory, entries: state.entries.count, bytes: state.totalBytes,
                               maximumBytes: settings.maximumBytes, hits: state.hits, misses: state.misses,
                               stores: state.stores, evictions: state.evictions, repaired: state.repaired,

@@ -97,16 +97,8 @@ public final class HTTPFrontDoor: Sendable {
         } catch {
             return .failure(Refusal(.contentTooLarge, "body_too_large", "the body exceeds the limit of \(limit) bytes ([http] max_body_bytes)"))
         }
-        let bytes = Data(body.readableBytesView)
-        if request.headers[.contentType]?.hasPrefix("text/plain") == true {
-            return .success(["input": .string(String(decoding: bytes, as: UTF8.self))])
-        }
-        guard case .object(var fields)? = try? JSONDecoder().decode(JSONValue.self, from: bytes) else {
-            return .failure(Refusal(.badRequest, "invalid_json", "the body must be a JSON object of speak fields (docs/protocol.md), or text/plain"))
-        }
-        // The envelope is the door's, not the client's.
-        for key in ["op", "id", "v"] { fields.removeValue(forKey: key) }
-        return .success(fields)
+        return HTTPSpeakBody.fields(body.readableBytesView, contentType: request.headers[.contentType])
+            .mapError { Refusal(.badRequest, $0.code, $0.message) }
     }
 
     static func reply(_ reply: Reply) -> Response {

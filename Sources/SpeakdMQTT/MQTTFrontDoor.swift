@@ -75,14 +75,21 @@ public final class MQTTFrontDoor: Sendable {
         let origin = "mqtt \(topic)"
         let reply: Reply
         if topic == configuration.sayTopic {
-            reply = await backend.speak(Self.speakFields(payload), wait: false, origin: origin).0
-        } else {
-            let command = String(decoding: payload, as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines).lowercased()
-            guard ["stop", "pause", "resume", "skip"].contains(command) else {
-                reportError(ProtocolError(.invalidRequest, "unknown command \"\(command.prefix(40))\": use stop, pause, resume or skip"), client: client)
+            switch MQTTPayload.speakFields(payload) {
+            case .success(let fields):
+                reply = await backend.speak(fields, wait: false, origin: origin).0
+            case .failure(let error):
+                reportError(error, client: client)
                 return
             }
-            reply = await backend.handle(op: command, connection: backend.newConnection(), origin: origin)
+        } else {
+            switch MQTTPayload.command(payload) {
+            case .success(let command):
+                reply = await backend.handle(op: command, connection: backend.newConnection(), origin: origin)
+            case .failure(let error):
+                reportError(error, client: client)
+                return
+            }
         }
         if let error = reply.error { reportError(error, client: client) }
     }
@@ -93,16 +100,6 @@ public final class MQTTFrontDoor: Sendable {
         var payload = WireCodec.encodeLine(error)
         payload.removeLast()
         client.publish("\(configuration.base)/error", payload, retain: false)
-    }
-
-    /// A JSON object is the speak fields; anything else is the text to speak.
-    static func speakFields(_ payload: [UInt8]) -> [String: JSONValue] {
-        if payload.first == UInt8(ascii: "{"),
-           case .object(var fields)? = try? JSONDecoder().decode(JSONValue.self, from: Data(payload)) {
-            for key in ["op", "id", "v"] { fields.removeValue(forKey: key) }
-            return fields
-        }
-        return ["input": .string(String(decoding: payload, as: UTF8.self))]
     }
 }
 

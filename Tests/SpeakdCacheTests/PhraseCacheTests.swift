@@ -155,6 +155,42 @@ final class PhraseCacheTests: XCTestCase {
         XCTAssertNil(cache.statistics().storingPausedBecause)
     }
 
+    /// Storing resumes as soon as space comes back (a filler file removed), not after the whole pause.
+    func testStoringResumesWhenSpaceComesBack() throws {
+        XCTAssertEqual(getuid(), 0, "this test mounts a tmpfs: run it as root")
+        let directory = try CacheDirectory()
+        let mountPoint = directory.path + "/small"
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: false)
+        let mount = try Subprocess("/bin/mount", ["-t", "tmpfs", "-o", "size=4m", "tmpfs", mountPoint]).finish()
+        XCTAssertEqual(mount.status, 0, mount.stderr)
+        defer { _ = try? Subprocess("/bin/umount", [mountPoint]).finish() }
+
+        let cache = try PhraseCache(settings: .init(directory: mountPoint + "/cache"), logger: .test)
+        // Fill the file system to the last byte.
+        let filler = mountPoint + "/filler"
+        let fd = open(filler, O_WRONLY | O_CREAT, 0o600)
+        XCTAssertGreaterThanOrEqual(fd, 0)
+        let block = [UInt8](repeating: 0x55, count: 64 * 1024)
+        while block.withUnsafeBytes({ write(fd, $0.baseAddress, $0.count) }) > 0 {}
+        close(fd)
+        let audio = AudioChunk(format: .openAISpeech, samples: Speech.samples(seconds: 1))
+        cache.store(key("while full"), audio, tags: Tags())
+        cache.waitForPendingStores()
+        XCTAssertNotNil(cache.statistics().storingPausedBecause, "a full disk pauses storing")
+        cache.store(key("still full"), audio, tags: Tags())
+        cache.waitForPendingStores()
+        XCTAssertEqual(cache.statistics().entries, 0)
+
+        XCTAssertEqual(unlink(filler), 0)
+        XCTAssertNil(cache.statistics().storingPausedBecause, "space is back: no longer paused")
+        cache.store(key("space is back"), audio, tags: Tags())
+        cache.waitForPendingStores()
+        XCTAssertEqual(cache.statistics().entries, 1)
+        XCTAssertEqual(cache.lookup(key("space is back")), audio)
+        let leftovers = try FileManager.default.subpathsOfDirectory(atPath: mountPoint).filter { $0.hasSuffix(".partial") }
+        XCTAssertEqual(leftovers, [])
+    }
+
     func testClearRemovesEveryEntry() throws {
         let directory = try CacheDirectory()
         let cache = try PhraseCache(settings: .init(directory: directory.path), logger: .test)
