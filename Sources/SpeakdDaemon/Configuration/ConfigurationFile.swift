@@ -146,15 +146,11 @@ public struct ConfigurationFile: Sendable, Equatable {
             try audio.rejectUnknown()
         }
         if var table = try reader.table("media_roles") {
-            for (priority, setting) in SettingsTable.roleByPriority {
-                if let role = try table.string(setting) { mediaRoles[priority] = role }
-            }
+            mediaRoles = try table.strings(SettingsTable.roleByPriority)
             try table.rejectUnknown()
         }
         if var table = try reader.table("chimes") {
-            for (priority, setting) in SettingsTable.chimeByPriority {
-                if let text = try table.string(setting) { chimes[priority] = text }
-            }
+            chimes = try table.strings(SettingsTable.chimeByPriority)
             chimeOffsetMilliseconds = try table.integer(SettingsTable.chimeOffsetMs)
             try table.rejectUnknown()
         }

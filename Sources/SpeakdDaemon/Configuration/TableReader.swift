@@ -109,6 +109,15 @@ struct TableReader {
         try speedRange(setting.key)
     }
 
+    /// One string per priority (`[chimes]`, `[media_roles]`): the rows given, keyed by their priority.
+    mutating func strings(_ rows: [(JobPriority, Setting<String?>)]) throws(ConfigurationFile.Invalid) -> [JobPriority: String] {
+        var values: [JobPriority: String] = [:]
+        for (priority, setting) in rows {
+            if let value = try string(setting) { values[priority] = value }
+        }
+        return values
+    }
+
     func lineOf<Value>(_ setting: Setting<Value>) -> Int { lineOf(setting.key) }
 
     func jsonObject() throws(ConfigurationFile.Invalid) -> [String: JSONValue] {
