@@ -70,6 +70,9 @@ let package = Package(
         // time-stretching over libsonic, resampling over libsoxr, channel mapping, loudness over libebur128). No NIO:
         // it runs wherever the audio is produced, never on the audio thread.
         .target(name: "SpeakdProcessing", dependencies: ["SpeakdCore", "CSonic", "CSoxr", "CEbur128"]),
+        // The Snapcast output (a snapserver TCP or pipe source, paced by the wall clock on its own thread) and the
+        // optional group switching over snapserver's JSON-RPC. No NIO: plain sockets on plain threads.
+        .target(name: "SpeakdSnapcast", dependencies: ["SpeakdCore", "SpeakdAudio", "SpeakdProcessing", "SpeakdSystem"]),
         // OpenAI-compatible streaming client, embedded espeak-ng engine.
         .target(name: "SpeakdSynthesis", dependencies: [
             "SpeakdProtocol", "SpeakdText", "SpeakdCore", "SpeakdDecoding", "SpeakdProcessing", "CEspeakNG",
@@ -111,7 +114,7 @@ let package = Package(
         // The daemon: socket server, job runner, configuration.
         .target(name: "SpeakdDaemon", dependencies: [
             "SpeakdProtocol", "SpeakdText", "SpeakdSynthesis", "SpeakdCore", "SpeakdAudio", "SpeakdProcessing", "SpeakdEncoding",
-            "SpeakdCache", "SpeakdSystem", "SpeakdMetrics", "SpeakdHTTP", "SpeakdMQTT", "SpeakdDecoding",
+            "SpeakdCache", "SpeakdSystem", "SpeakdMetrics", "SpeakdHTTP", "SpeakdMQTT", "SpeakdDecoding", "SpeakdSnapcast",
             .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "NIOPosix", package: "swift-nio"),
@@ -155,6 +158,7 @@ let package = Package(
         .testTarget(name: "SpeakdSynthesisTests", dependencies: ["SpeakdSynthesis", "SpeakdText", "SpeakdProcessing", "SpeakdCore"]),
         .testTarget(name: "SpeakdProcessingTests", dependencies: ["SpeakdProcessing", "SpeakdCore"]),
         .testTarget(name: "SpeakdTextTests", dependencies: ["SpeakdText"]),
+        .testTarget(name: "SpeakdSnapcastTests", dependencies: ["SpeakdSnapcast", "SpeakdAudio", "SpeakdCore", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdDaemonTests", dependencies: ["SpeakdDaemon", "SpeakdProtocol", "SpeakdSynthesis", "SpeakdCore", "SpeakdProcessing",
                                                            .product(name: "AsyncHTTPClient", package: "async-http-client"),
                                                            .product(name: "Logging", package: "swift-log")]),
