@@ -63,6 +63,11 @@ public protocol AudioOutput: AnyObject {
     /// Called on the audio thread between streams.
     func useRole(_ role: String)
 
+    /// Latency after this output that speakd cannot cut, in microseconds: a network server's buffer (Snapcast's
+    /// `buffer`), 0 for a local device. Events that say a sample was heard wait this much longer. Read once, on any
+    /// thread, when a player is created.
+    var downstreamLatencyMicroseconds: Int { get }
+
     /// File descriptors to poll for writability, written into `buffer`; returns the count (at most `buffer.count`).
     func pollDescriptors(into buffer: UnsafeMutableBufferPointer<PollDescriptor>) -> Int
 }
@@ -74,6 +79,8 @@ extension AudioOutput {
     public func readyForStream() {}
 
     public func useRole(_ role: String) {}
+
+    public var downstreamLatencyMicroseconds: Int { 0 }
 }
 
 #if canImport(Glibc)

@@ -46,6 +46,9 @@ public struct PlaybackStream: Sendable, Equatable {
 /// are safe from anywhere, any time.
 public final class AudioPlayer: Sendable {
     public let deviceName: String
+    /// Latency after the output that speakd cannot cut (a networked output's server buffer), in microseconds; the
+    /// waits for "heard" add it.
+    public let downstreamLatencyMicroseconds: Int
     /// How long the device stays open after speech, in milliseconds.
     public let keepOpenMilliseconds: Int
     /// The `media.role`s a stream may carry (`write(_:format:role:)` takes an index; 0 is the default; "" for
@@ -108,6 +111,7 @@ public final class AudioPlayer: Sendable {
         self.keepOpenMilliseconds = keepOpenMilliseconds
         self.streamRoles = streamRoles.isEmpty ? [""] : streamRoles
         deviceName = output.deviceName
+        downstreamLatencyMicroseconds = max(output.downstreamLatencyMicroseconds, 0)
         self.deviceFormat = deviceFormat
         rewindReserve = Self.rewindReserve(bufferMicroseconds: output.maximumBufferMicroseconds, deviceFormat: deviceFormat)
         ring = SPSCRingBuffer(minimumCapacity: Int(ringSeconds * 48_000), rewindReserve: rewindReserve, zero: 0)
@@ -286,13 +290,22 @@ public final class AudioPlayer: Sendable {
     }
 
     /// Waits until the stream's first sample has been handed to the device: "the first sample reaches the device".
+    /// On an output with a downstream latency (a Snapcast server's buffer), that much later: when it is heard there.
     public func waitUntilStarted(_ stream: PlaybackStream) async -> PlaybackOutcome {
-        await wait(for: .device(stream.startPosition + 1), since: stream)
+        await afterDownstreamLatency(await wait(for: .device(stream.startPosition + 1), since: stream))
     }
 
-    /// Waits until every sample before `position` has been heard (device latency included).
+    /// Waits until every sample before `position` has been heard (device latency included, and the output's
+    /// downstream latency after that).
     public func waitUntilPlayed(position: UInt64, of stream: PlaybackStream) async -> PlaybackOutcome {
-        await wait(for: .played(position), since: stream)
+        await afterDownstreamLatency(await wait(for: .played(position), since: stream))
+    }
+
+    private func afterDownstreamLatency(_ outcome: PlaybackOutcome) async -> PlaybackOutcome {
+        if outcome == .reached, downstreamLatencyMicroseconds > 0 {
+            try? await Task.sleep(nanoseconds: UInt64(downstreamLatencyMicroseconds) * 1_000)
+        }
+        return outcome
     }
 
     /// xruns and starvations while a stream was open, since start.

@@ -1,0 +1,106 @@
+import SpeakdCore
+
+/// A second destination that gets a copy of what the primary output takes (the Snapcast output beside the local
+/// device). It is fed from the audio thread and must never make it wait: it queues the copy for a thread of its own
+/// and drops what does not fit (counting it), so a slow or absent destination costs the primary nothing.
+///
+/// Threading: every method is called on the audio thread only, and must not block, allocate, lock or log.
+public protocol AudioMirror: AnyObject {
+    /// A stream starts at `format` (the primary's open format).
+    func streamStarts(format: PCMFormat)
+    /// Frames the primary just took: `frames` × channels interleaved samples at the stream's format.
+    func copy(_ samples: UnsafeBufferPointer<Int16>, frames: Int)
+    /// What the primary held was thrown away (a stop or a cut): throw away what the mirror still holds too.
+    func cut()
+    /// The stream stopped (speech ended and the primary went quiet, or it closed): end the destination's stream.
+    func streamStops()
+    /// Latency after the mirror that speakd cannot cut, in microseconds (see `AudioOutput`).
+    var downstreamLatencyMicroseconds: Int { get }
+}
+
+/// Several outputs at once: a primary `AudioOutput` that sets the pace (its buffer, its clock, its failures are the
+/// player's) and mirrors that receive a copy of every frame it takes. The events that say a sample was heard follow
+/// the slowest of them (`downstreamLatencyMicroseconds` is the largest).
+///
+/// A mirror never holds the primary back (see `AudioMirror`); the primary failing ends the stream for the mirrors
+/// too (the audio thread drops a stream whose device cannot play it), so configure the networked output alone when
+/// there is no local device.
+///
+/// Threading: the `AudioOutput` contract (audio thread only), except `maximumBufferMicroseconds` and
+/// `downstreamLatencyMicroseconds` (constants read when the player is made).
+public final class OutputGroup: AudioOutput {
+    public let primary: any AudioOutput
+    public let mirrors: [any AudioMirror]
+    public let downstreamLatencyMicroseconds: Int
+    private var format: PCMFormat?
+    private var streaming = false
+
+    public init(primary: any AudioOutput, mirrors: [any AudioMirror]) {
+        self.primary = primary
+        self.mirrors = mirrors
+        downstreamLatencyMicroseconds = mirrors.map(\.downstreamLatencyMicroseconds)
+            .reduce(primary.downstreamLatencyMicroseconds, max)
+    }
+
+    public var deviceName: String { primary.deviceName }
+    public var maximumBufferMicroseconds: Int { primary.maximumBufferMicroseconds }
+    public var periodFrames: Int { primary.periodFrames }
+    public var bufferFrames: Int { primary.bufferFrames }
+    public var isRunning: Bool { primary.isRunning }
+
+    public func open(format: PCMFormat) throws(AudioOutputError) {
+        endMirrorStream()
+        try primary.open(format: format)
+        self.format = format
+    }
+
+    public func close() {
+        endMirrorStream()
+        format = nil
+        primary.close()
+    }
+
+    public func availableFrames() throws(AudioOutputError) -> Int { try primary.availableFrames() }
+
+    public func write(_ samples: UnsafeBufferPointer<Int16>, frames: Int) throws(AudioOutputError) -> Int {
+        let taken = try primary.write(samples, frames: frames)
+        if taken > 0, let format {
+            if !streaming {
+                streaming = true
+                for mirror in mirrors { mirror.streamStarts(format: format) }
+            }
+            let copied = UnsafeBufferPointer(rebasing: samples.prefix(taken * max(format.channels, 1)))
+            for mirror in mirrors { mirror.copy(copied, frames: taken) }
+        }
+        return taken
+    }
+
+    public func delayFrames() -> Int { primary.delayFrames() }
+    public func start() { primary.start() }
+
+    /// A drop with frames still held is a cut (stop, cancel, a discarded range): the mirrors drop theirs too. A drop
+    /// of an empty device (the end of a stream) is not, or the mirrors would lose the tail they send a little later.
+    public func dropAndPrepare() {
+        let held = primary.delayFrames() > 0
+        primary.dropAndPrepare()
+        if held, streaming { for mirror in mirrors { mirror.cut() } }
+    }
+
+    public func stopWhileIdle() {
+        endMirrorStream()
+        primary.stopWhileIdle()
+    }
+
+    public func readyForStream() { primary.readyForStream() }
+    public func useRole(_ role: String) { primary.useRole(role) }
+
+    public func pollDescriptors(into buffer: UnsafeMutableBufferPointer<PollDescriptor>) -> Int {
+        primary.pollDescriptors(into: buffer)
+    }
+
+    private func endMirrorStream() {
+        guard streaming else { return }
+        streaming = false
+        for mirror in mirrors { mirror.streamStops() }
+    }
+}
