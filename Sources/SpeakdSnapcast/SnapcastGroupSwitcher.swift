@@ -49,7 +49,8 @@ public final class SnapcastGroupSwitcher: Sendable {
     /// file. A group someone switched elsewhere meanwhile is left alone (and the log says so).
     public func announcementEnds() { worker.enqueue(.ends) }
 
-    /// At daemon start: restores what a state file left by an earlier run says, then deletes it.
+    /// At daemon start: restores what a state file left by an earlier run says, then deletes it. (The file is read
+    /// at the first request of any kind, so an announcement that starts first keeps those streams for its end.)
     public func restoreLeftovers() { worker.enqueue(.restoreLeftovers) }
 
     /// Blocks until every queued request has been handled, at most `timeoutSeconds`; whether it was.

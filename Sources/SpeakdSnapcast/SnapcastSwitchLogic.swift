@@ -21,6 +21,7 @@ final class SnapcastSwitchLogic {
     private(set) var restore: [String: String] = [:]
     /// The last exchange's failure; nil when it worked.
     private(set) var lastError: String?
+    private var loadedStateFile = false
 
     init(rpc: SnapcastRPCClient, stream: String, selectors: [String]?, stateFile: String?,
          log: @escaping @Sendable (String) -> Void) {
@@ -35,6 +36,7 @@ final class SnapcastSwitchLogic {
     var restorePending: Bool { depth == 0 && !restore.isEmpty }
 
     func announcementStarts() {
+        loadStateFile()
         depth += 1
         if depth == 1 { switched = false }
         guard !switched else { return }      // an overlapping announcement: the groups are switched already
@@ -60,6 +62,7 @@ final class SnapcastSwitchLogic {
     }
 
     func announcementEnds() {
+        loadStateFile()
         if depth == 0 {
             log("snapcast: announcementEnds without announcementStarts; ignored")
         } else {
@@ -70,19 +73,26 @@ final class SnapcastSwitchLogic {
         giveBackAll()
     }
 
-    /// Adds what the state file says (a previous run's leftovers) and, unless an announcement runs, gives it back.
+    /// Gives back what the state file said at the first request (a previous run's leftovers), unless an
+    /// announcement runs (its end gives them back).
     func restoreLeftovers() {
-        guard let file else { return }
+        loadStateFile()
+        if depth == 0 { giveBackAll() }
+    }
+
+    /// Before the first request of any kind: the state file's streams join `restore`, so a start that comes
+    /// before `restoreLeftovers` (or instead of it) neither forgets nor overwrites them.
+    private func loadStateFile() {
+        guard !loadedStateFile, let file else { return }
+        loadedStateFile = true
         do {
             let saved = try file.load()
             guard !saved.isEmpty else { return }
             log("snapcast: \(saved.count) group(s) left on \(stream) by an earlier run; restoring")
             restore.merge(saved) { current, _ in current }
         } catch {
-            fail("\(error)")
-            return
+            fail("\(error) (it will be overwritten)")
         }
-        if depth == 0 { giveBackAll() }
     }
 
     /// Gives every remembered group its stream back (the end of speech, or a retry after a failure).
