@@ -4,7 +4,9 @@
 /// The streams to give back (`restore`, group id → stream) outlive a failed exchange: they stay in memory and in the
 /// state file until a later exchange gives them back, so a server that was down when speech ended, or a speakd that
 /// died mid-announcement, loses nothing. A group found on another stream than the announcement's when it is given
-/// back was switched by someone else meanwhile and is left where it is.
+/// back was switched by someone else meanwhile and is left where it is. The give-back waits `restoreDelay` after
+/// the last end (snapclients drop what they hold of a stream when their group switches, so switching back at once
+/// would cut the last `buffer` ms of speech); a start within that time keeps the groups where they are.
 ///
 /// Threading: confined to the switcher's thread; not Sendable. Every method blocks on the network for at most the
 /// RPC client's timeouts.
@@ -14,6 +16,7 @@ final class SnapcastSwitchLogic {
     let file: SnapcastRestoreFile?
     let log: @Sendable (String) -> Void
     let rpc: SnapcastRPCClient
+    let timing: SnapcastGroupSwitcher.Timing
     /// Overlapping announcements in progress.
     private(set) var depth = 0
     /// Whether the current announcement's groups were switched (a failed switch is tried again on the next start).
@@ -22,21 +25,41 @@ final class SnapcastSwitchLogic {
     /// The last exchange's failure; nil when it worked.
     private(set) var lastError: String?
     private var loadedStateFile = false
+    /// When the last end's give-back is due (`restoreDelay` after it).
+    private var restoreDue: ContinuousClock.Instant?
+    /// When a give-back that failed is tried again.
+    private var retryDue: ContinuousClock.Instant?
 
-    init(rpc: SnapcastRPCClient, stream: String, selectors: [String]?, stateFile: String?,
+    init(server: HostAndPort, stream: String, selectors: [String]?, stateFile: String?, timing: SnapcastGroupSwitcher.Timing,
          log: @escaping @Sendable (String) -> Void) {
-        self.rpc = rpc
+        self.rpc = SnapcastRPCClient(server: server, connectTimeout: timing.connectTimeout,
+                                     readTimeout: timing.readTimeout)
+        self.timing = timing
         self.stream = stream
         self.selectors = selectors
         self.file = stateFile.map(SnapcastRestoreFile.init(path:))
         self.log = log
     }
 
-    /// Streams to give back while no announcement runs: the switcher retries them now and then.
-    var restorePending: Bool { depth == 0 && !restore.isEmpty }
+    /// When `timerFired` has work: a delayed give-back, or a retry of a failed one (nil: none while speaking).
+    var wakeAt: ContinuousClock.Instant? {
+        guard depth == 0, !restore.isEmpty else { return nil }
+        return restoreDue ?? retryDue
+    }
+
+    func timerFired() {
+        guard let wakeAt, wakeAt <= .now else { return }
+        giveBackAll()
+    }
+
+    /// The switcher is going away: a give-back still waiting for its delay happens now.
+    func closing() {
+        if depth == 0, restoreDue != nil { giveBackAll() }
+    }
 
     func announcementStarts() {
         loadStateFile()
+        restoreDue = nil                     // the groups are still switched: this announcement keeps them
         depth += 1
         if depth == 1 { switched = false }
         guard !switched else { return }      // an overlapping announcement: the groups are switched already
@@ -63,21 +86,26 @@ final class SnapcastSwitchLogic {
 
     func announcementEnds() {
         loadStateFile()
-        if depth == 0 {
+        guard depth > 0 else {
             log("snapcast: announcementEnds without announcementStarts; ignored")
-        } else {
-            depth -= 1
+            if restoreDue == nil { giveBackAll() }      // but streams a failure left switched are tried again
+            return
         }
+        depth -= 1
         guard depth == 0 else { return }
         switched = false
-        giveBackAll()
+        if timing.restoreDelay > 0, !restore.isEmpty {
+            restoreDue = .now + .milliseconds(Int(timing.restoreDelay * 1000))
+        } else {
+            giveBackAll()
+        }
     }
 
     /// Gives back what the state file said at the first request (a previous run's leftovers), unless an
     /// announcement runs (its end gives them back).
     func restoreLeftovers() {
         loadStateFile()
-        if depth == 0 { giveBackAll() }
+        if depth == 0, restoreDue == nil { giveBackAll() }
     }
 
     /// Before the first request of any kind: the state file's streams join `restore`, so a start that comes
@@ -97,6 +125,8 @@ final class SnapcastSwitchLogic {
 
     /// Gives every remembered group its stream back (the end of speech, or a retry after a failure).
     func giveBackAll() {
+        restoreDue = nil
+        retryDue = nil
         guard !restore.isEmpty else { return }
         defer { rpc.close() }
         do {
@@ -106,6 +136,7 @@ final class SnapcastSwitchLogic {
             lastError = persist() ?? lastError
         } catch {
             _ = persist()
+            retryDue = .now + .milliseconds(Int(timing.retryInterval * 1000))
             fail("cannot restore the groups' streams (kept for a retry): \(error)")
         }
     }

@@ -23,9 +23,9 @@ final class GroupSwitcherTests: XCTestCase {
     }
 
     private func switcher(groups: [String]? = nil, stateFile: String? = nil, log: LogLines = LogLines(),
-                          retryInterval: Double = 30) throws -> SnapcastGroupSwitcher {
+                          timing: SnapcastGroupSwitcher.Timing = .init(readTimeout: 5)) throws -> SnapcastGroupSwitcher {
         try SnapcastGroupSwitcher(server: fixture.control, stream: "announce", groups: groups, stateFile: stateFile,
-                                  retryInterval: retryInterval, connectTimeout: 2, readTimeout: 5, log: log.sink)
+                                  timing: timing, log: log.sink)
     }
 
     private func settle(_ switcher: SnapcastGroupSwitcher, file: StaticString = #filePath, line: UInt = #line) {
@@ -154,7 +154,7 @@ final class GroupSwitcherTests: XCTestCase {
 
     func testARestoreThatFailedIsKeptAndRetriedWhenTheServerIsBack() throws {
         let stateFile = fixture.directory + "/switched.json"
-        let switcher = try switcher(stateFile: stateFile, retryInterval: 0.5)
+        let switcher = try switcher(stateFile: stateFile, timing: .init(retryInterval: 0.5, readTimeout: 5))
         switcher.announcementStarts()
         settle(switcher)
         XCTAssertEqual(try fixture.streams(), ["room1": "announce", "room2#2": "announce"])
@@ -174,5 +174,37 @@ final class GroupSwitcherTests: XCTestCase {
         })
         settle(switcher)
         XCTAssertNil(switcher.lastError)
+    }
+
+    func testTheGiveBackWaitsForTheRestoreDelayAndAStartWithinItKeepsTheGroups() throws {
+        let log = LogLines()
+        let switcher = try switcher(log: log, timing: .init(restoreDelay: 2, readTimeout: 5))
+        let announcing = ["room1": "announce", "room2#2": "announce"]
+        switcher.announcementStarts()
+        switcher.announcementEnds()
+        settle(switcher)
+        XCTAssertEqual(try fixture.streams(), announcing, "within the delay the clients still play the speech's end")
+        switcher.announcementStarts()                          // the next announcement comes within the delay
+        settle(switcher)
+        XCTAssertEqual(try fixture.streams(), announcing)
+        let ended = Date()
+        switcher.announcementEnds()
+        let restored = try fixture.poll("the delayed give-back") { () throws -> Date? in
+            try fixture.streams() == both ? Date() : nil
+        }
+        XCTAssertGreaterThanOrEqual(restored.timeIntervalSince(ended), 2)
+        XCTAssertEqual(log.all.filter { $0.contains("switched from music to announce") }.count, 2,
+                       "each group switched once, never back and forth: \(log.all)")
+        XCTAssertEqual(log.all.filter { $0.contains("back on music") }.count, 2, "\(log.all)")
+    }
+
+    func testDroppingTheSwitcherGivesBackAWaitingRestoreAtOnce() throws {
+        var switcher: SnapcastGroupSwitcher? = try switcher(timing: .init(restoreDelay: 60, readTimeout: 5))
+        switcher!.announcementStarts()
+        switcher!.announcementEnds()
+        settle(switcher!)
+        XCTAssertEqual(try fixture.streams(), ["room1": "announce", "room2#2": "announce"])
+        switcher = nil
+        XCTAssertTrue(try fixture.poll("the give-back at close", seconds: 10) { try fixture.streams() == both ? true : nil })
     }
 }
