@@ -169,7 +169,7 @@ final class SnapcastSwitchLogic {
                     // E.g. the stream is gone from the server's configuration: retrying would fail for ever.
                     fail("cannot give group \(label(group)) back \(previous); forgotten: \(error)")
                 }
-            } else {
+            } else if group.streamID != previous {      // (on `previous` already: a switch that failed half-way)
                 log("snapcast: group \(label(group)) was switched to \(group.streamID) meanwhile; left alone (not back to \(previous))")
             }
             restore[id] = nil
