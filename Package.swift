@@ -145,7 +145,7 @@ let package = Package(
         ]),
 
         // Test helpers shared by the suites (child processes without Foundation's Process); no XCTest inside.
-        .target(name: "SpeakdTestSupport", path: "Tests/SpeakdTestSupport"),
+        .target(name: "SpeakdTestSupport", dependencies: ["SpeakdSnapcast"], path: "Tests/SpeakdTestSupport"),
         .testTarget(name: "SpeakdEncodingTests", dependencies: ["SpeakdEncoding", "SpeakdSinks", "SpeakdCore", "speakd-encode",
                                                                "SpeakdTestSupport"]),
         // Counts allocations on the audio thread in-process (defines malloc for the test executable).
@@ -166,7 +166,7 @@ let package = Package(
         .testTarget(name: "SpeakctlTests", dependencies: ["speakctl"]),
         .testTarget(name: "SpeechDispatcherModuleTests", dependencies: ["SpeechDispatcherModule", "SpeakdProtocol"]),
         .testTarget(name: "SpeakdIntegrationTests", dependencies: ["SpeakdProtocol", "SpeakdClient", "speakd", "speakctl", "sd_speakd",
-                                                                   "SpeakdTestSupport"],
+                                                                   "SpeakdTestSupport", "SpeakdSnapcast"],
                     exclude: ["mock_upstream.py"]),
     ],
     swiftLanguageModes: [.v6]

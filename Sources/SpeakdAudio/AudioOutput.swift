@@ -50,6 +50,10 @@ public protocol AudioOutput: AnyObject {
     /// Stops at once, throwing away queued frames (ALSA `snd_pcm_drop`), and readies the device for the next stream.
     func dropAndPrepare()
 
+    /// The device has played everything it was given (or stopped by itself): ready it for the next stream. Unlike
+    /// `dropAndPrepare` nothing is thrown away, which matters to outputs that hold audio after the device (mirrors).
+    func endOfStream()
+
     /// Speech has ended and the device has been quiet for a moment: stop the stream but keep the device open
     /// (keep-open). A sound server then sees the stream stopped, so its ducking of other streams ends now rather than
     /// when the device closes. `readyForStream`, `availableFrames` or `write` readies the device again.
@@ -77,6 +81,8 @@ extension AudioOutput {
     public func stopWhileIdle() { dropAndPrepare() }
 
     public func readyForStream() {}
+
+    public func endOfStream() { dropAndPrepare() }
 
     public func useRole(_ role: String) {}
 

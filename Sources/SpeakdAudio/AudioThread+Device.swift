@@ -59,7 +59,7 @@ extension AudioThread {
     func drainStep() {
         let delay = output.delayFrames()
         if delay <= 0 || !output.isRunning {
-            output.dropAndPrepare()
+            output.endOfStream()
             deviceHasFrames = false
             state.playedPosition.store(state.devicePosition.load(ordering: .relaxed), ordering: .releasing)
             if state.streaming.load(ordering: .acquiring), !state.holdingBack.load(ordering: .acquiring), !starving {

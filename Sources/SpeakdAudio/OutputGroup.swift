@@ -12,6 +12,9 @@ public protocol AudioMirror: AnyObject {
     func copy(_ samples: UnsafeBufferPointer<Int16>, frames: Int)
     /// What the primary held was thrown away (a stop or a cut): throw away what the mirror still holds too.
     func cut()
+    /// The primary has played everything it was given: send what the mirror still holds back (a resampler's tail)
+    /// now, not when the next audio comes.
+    func streamDrained()
     /// The stream stopped (speech ended and the primary went quiet, or it closed): end the destination's stream.
     func streamStops()
     /// Latency after the mirror that speakd cannot cut, in microseconds (see `AudioOutput`).
@@ -78,12 +81,16 @@ public final class OutputGroup: AudioOutput {
     public func delayFrames() -> Int { primary.delayFrames() }
     public func start() { primary.start() }
 
-    /// A drop with frames still held is a cut (stop, cancel, a discarded range): the mirrors drop theirs too. A drop
-    /// of an empty device (the end of a stream) is not, or the mirrors would lose the tail they send a little later.
+    /// A cut (stop, cancel, a discarded range): the mirrors drop what they still hold too.
     public func dropAndPrepare() {
-        let held = primary.delayFrames() > 0
         primary.dropAndPrepare()
-        if held, streaming { for mirror in mirrors { mirror.cut() } }
+        if streaming { for mirror in mirrors { mirror.cut() } }
+    }
+
+    /// The primary played everything: the mirrors keep theirs and send their tails now.
+    public func endOfStream() {
+        primary.endOfStream()
+        if streaming { for mirror in mirrors { mirror.streamDrained() } }
     }
 
     public func stopWhileIdle() {

@@ -37,10 +37,10 @@ public enum Daemon {
     private static func serve(_ options: DaemonOptions, engines: Engines, inherited: Int32?,
                               notifier: SystemdNotifier?, logger: Logger) async throws {
 
-        let output = ALSAOutput(deviceName: options.device, periodMicroseconds: options.periodMicroseconds,
-                                bufferMicroseconds: options.bufferMicroseconds)
+        let outputs = try makeOutputs(options, logger: logger)
+        defer { outputs.house?.shutdown() }   // after the player's (defers run in reverse)
         StreamRole.prepare(options.streamRoles, initial: options.mediaRole)
-        let player = try AudioPlayer(output: output, deviceFormat: options.deviceFormat,
+        let player = try AudioPlayer(output: outputs.output, deviceFormat: options.deviceFormat,
                                      keepOpenMilliseconds: options.keepOpenMilliseconds, streamRoles: options.streamRoles)
         defer { player.shutdown() }
         if let error = player.realtimePriorityError {
@@ -48,7 +48,7 @@ public enum Daemon {
         } else {
             logger.info("audio thread at real-time priority \(AudioPlayer.realtimePriority) (SCHED_FIFO)")
         }
-        probeDevice(options, player: player, logger: logger)
+        if outputs.local { probeDevice(options, player: player, logger: logger) }
         let events = EventHub()
         let metrics = SpeakdMetrics.started(events: events)
         let archiver = Archiver(options: options.archive, events: events, logger: logger)
@@ -57,13 +57,15 @@ public enum Daemon {
                              maximumJobs: options.maxQueuedJobs,
                              loudness: options.loudness.map { LearnedLoudness(target: $0, path: LearnedLoudness.defaultPath()) },
                              leadIn: options.leadIn, mediaRoles: options.mediaRoles)
+        var snapcastStatus: (@Sendable () -> SnapcastInfo)?
+        if let house = outputs.house { snapcastStatus = { house.info } }
         let handler = RequestHandler(queue: queue, engines: engines, events: events, player: player,
                                      defaults: JobDefaults(voice: options.voice, model: options.model,
                                                            embeddedVoice: options.embeddedVoice,
                                                            fallbackPriorities: options.fallbackPriorities,
                                                            maxTextCharacters: options.maxTextCharacters),
                                      logger: logger, metrics: metrics, mediaRole: options.mediaRole,
-                                     chimeOptions: options.chimes)
+                                     chimeOptions: options.chimes, snapcastStatus: snapcastStatus)
         let server = ControlServer(path: options.socketPath, handler: handler, events: events, logger: logger,
                                    accessList: options.accessList, maximumConnections: options.maxConnections,
                                    maximumLineBytes: options.maxLineBytes, maximumUnreadBytes: options.maxUnreadBytes)

@@ -25,9 +25,13 @@ final class RequestHandler: Sendable {
     /// `[chimes]`, and the chimes prepared so far (each source read and converted once).
     private let chimeOptions: ChimeOptions
     private let chimes = Chimes()
+    /// The Snapcast output's state for `status`; nil when there is none.
+    private let snapcastStatus: (@Sendable () -> SnapcastInfo)?
 
     init(queue: JobQueue, engines: Engines, events: EventHub, player: AudioPlayer, defaults: JobDefaults, logger: Logger,
-         metrics: SpeakdMetrics? = nil, mediaRole: String = "", chimeOptions: ChimeOptions = ChimeOptions()) {
+         metrics: SpeakdMetrics? = nil, mediaRole: String = "", chimeOptions: ChimeOptions = ChimeOptions(),
+         snapcastStatus: (@Sendable () -> SnapcastInfo)? = nil) {
+        self.snapcastStatus = snapcastStatus
         self.metrics = metrics
         self.chimeOptions = chimeOptions
         self.mediaRole = mediaRole
@@ -219,6 +223,7 @@ final class RequestHandler: Sendable {
         info.keepOpenMilliseconds = player.keepOpenMilliseconds
         info.deviceOpen = player.deviceOpen
         info.mediaRole = mediaRole.isEmpty ? nil : mediaRole
+        info.snapcast = snapcastStatus?()
         return info
     }
 }

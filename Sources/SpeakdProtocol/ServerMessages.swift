@@ -84,6 +84,8 @@ public struct StatusInfo: Sendable, Codable, Equatable {
     public var deviceOpen: Bool?
     /// The stream's media.role for ducking; absent when none is set.
     public var mediaRole: String?
+    /// The Snapcast output (the house's speakers); absent when none is configured.
+    public var snapcast: SnapcastInfo?
 
     public init(version: String, protocol: Int, engine: String, upstream: String?, device: String, currentJob: String?,
                 position: Double? = nil, currentEngine: String? = nil, paused: Bool = false,
@@ -101,6 +103,40 @@ public struct StatusInfo: Sendable, Codable, Equatable {
         self.queued = queued
         self.underruns = underruns
         self.uptimeSeconds = uptimeSeconds
+    }
+}
+
+/// The Snapcast output in `status`.
+///
+/// Threading: a value type; Sendable.
+public struct SnapcastInfo: Sendable, Codable, Equatable {
+    /// The snapserver source, e.g. `tcp://127.0.0.1:4953 (48000:16:2)`.
+    public var source: String
+    /// Connected to the source now (only while speaking: the connection ends with the speech).
+    public var connected: Bool
+    public var streaming: Bool
+    /// Why the rooms missed audio last (refused, stopped reading, went away); absent once it works again.
+    public var error: String?
+    public var sentSeconds: Double
+    /// Audio the rooms missed (the source away, or too slow to keep up).
+    public var droppedSeconds: Double
+    public var reconnects: Int
+    /// snapserver's end-to-end buffer: started/finished wait this long.
+    public var bufferMilliseconds: Int
+    /// The JSON-RPC group switching's last problem; absent when it works or is off.
+    public var groupSwitchError: String?
+
+    public init(source: String, connected: Bool, streaming: Bool, error: String?, sentSeconds: Double,
+                droppedSeconds: Double, reconnects: Int, bufferMilliseconds: Int, groupSwitchError: String?) {
+        self.source = source
+        self.connected = connected
+        self.streaming = streaming
+        self.error = error
+        self.sentSeconds = sentSeconds
+        self.droppedSeconds = droppedSeconds
+        self.reconnects = reconnects
+        self.bufferMilliseconds = bufferMilliseconds
+        self.groupSwitchError = groupSwitchError
     }
 }
 

@@ -13,10 +13,10 @@ import Glibc
 /// pacing by the wall clock, connecting, reconnecting — so a slow or absent snapserver costs the audio thread
 /// nothing: what does not fit is dropped and counted.
 ///
-/// Alone, it is paced by the monotonic clock here: it takes `leadMilliseconds` ahead of real time and no more, so a
-/// stop cuts at most that (snapserver reads its sources in real time; whatever speakd writes beyond that would sit in
-/// socket buffers, out of reach of a stop). Beside a local device, the device sets the pace and the sender paces
-/// the copy the same way.
+/// Alone, it is paced by the monotonic clock here (it takes `leadMilliseconds` ahead of real time and no more); the
+/// sender paces what it sends the same way, alone or beside a local device, so a stop cuts all but that lead
+/// (snapserver reads its sources in real time; whatever speakd wrote beyond that would sit in socket buffers, out of
+/// reach of a stop).
 ///
 /// Heard: snapserver plays a chunk `bufferMilliseconds` (its `buffer` setting) after it reads it, in every room at
 /// once; that is `downstreamLatencyMicroseconds`, which the player adds to its events. What snapserver holds then is
@@ -34,6 +34,9 @@ public final class SnapcastOutput: AudioOutput, AudioMirror, @unchecked Sendable
     private var samples: SPSCRingBuffer<Int16>.Producer
     private var marks: SPSCRingBuffer<UInt64>.Producer
     let dropped = Atomic<Int>(0)
+    /// After the last byte the connection stays up for snapserver's buffer and this much more: the rooms have
+    /// played the tail by then (measured: a meta stream switched back any sooner loses it).
+    static let lingerMarginMilliseconds = 200
 
     // Audio-thread state (as the player's output).
     private var format: PCMFormat?
@@ -47,11 +50,12 @@ public final class SnapcastOutput: AudioOutput, AudioMirror, @unchecked Sendable
     ///   - leadMilliseconds: how far ahead of real time speakd sends (what a stop can still cut).
     ///   - hooks: called on the sender thread when a stream starts and ends (the group switcher).
     ///   - log: called on the sender thread with what users should see in the log (connected, lost, back).
-    public init(source: SnapcastSource, bufferMilliseconds: Int, leadMilliseconds: Int = 80,
+    ///   - prerollMilliseconds: silence sent first whenever the source becomes active (see `SnapcastSender`).
+    public init(source: SnapcastSource, bufferMilliseconds: Int, leadMilliseconds: Int = 80, prerollMilliseconds: Int = 0,
                 hooks: SnapcastStreamHooks = SnapcastStreamHooks(), log: @escaping @Sendable (String) -> Void) throws {
         self.source = source
         self.leadMilliseconds = max(leadMilliseconds, 10)
-        downstreamLatencyMicroseconds = max(bufferMilliseconds, 0) * 1_000
+        downstreamLatencyMicroseconds = (max(bufferMilliseconds, 0) + max(prerollMilliseconds, 0)) * 1_000
         deviceName = "snapcast \(source)"
         // Two seconds at the most demanding stream format speakd plays (48 kHz stereo): a sender that falls behind
         // by more than that is not coming back in time to matter.
@@ -60,7 +64,10 @@ public final class SnapcastOutput: AudioOutput, AudioMirror, @unchecked Sendable
         samples = sampleRing.makeProducer()
         marks = markRing.makeProducer()
         sender = try SnapcastSender(source: source, samples: sampleRing.makeConsumer(), marks: markRing.makeConsumer(),
-                                    leadMilliseconds: self.leadMilliseconds, hooks: hooks, log: log)
+                                    leadMilliseconds: self.leadMilliseconds,
+                                    lingerMilliseconds: max(bufferMilliseconds, 0) + Self.lingerMarginMilliseconds,
+                                    prerollMilliseconds: max(prerollMilliseconds, 0),
+                                    hooks: hooks, log: log)
     }
 
     /// What the sender knows: connected or not, the last problem, audio sent and dropped.
@@ -77,7 +84,7 @@ public final class SnapcastOutput: AudioOutput, AudioMirror, @unchecked Sendable
 
     public func streamStarts(format: PCMFormat) {
         self.format = format
-        send(.start(format, paced: true))
+        send(.start(format))
     }
 
     public func copy(_ buffer: UnsafeBufferPointer<Int16>, frames: Int) {
@@ -85,6 +92,8 @@ public final class SnapcastOutput: AudioOutput, AudioMirror, @unchecked Sendable
     }
 
     public func cut() { send(.cut) }
+
+    public func streamDrained() { send(.drain) }
 
     public func streamStops() { send(.stop) }
 
@@ -125,7 +134,7 @@ public final class SnapcastOutput: AudioOutput, AudioMirror, @unchecked Sendable
         guard let format else { return 0 }
         if !streamActive {
             streamActive = true
-            send(.start(format, paced: false))
+            send(.start(format))
         }
         let taken = enqueue(buffer, frames: frames)
         framesWritten += taken
@@ -133,12 +142,11 @@ public final class SnapcastOutput: AudioOutput, AudioMirror, @unchecked Sendable
         return taken
     }
 
-    /// What speakd still holds: written ahead of real time, or not yet handed to the source by the sender.
+    /// What speakd holds beyond real time (the sender's own pacing, its preroll included, is in
+    /// `downstreamLatencyMicroseconds`).
     public func delayFrames() -> Int {
         guard let format, isRunning else { return 0 }
-        let ahead = framesWritten - elapsedFrames(format)
-        let unsent = Int(samples.position &- sender.consumedPosition) / max(format.channels, 1)
-        return max(ahead, unsent, 0)
+        return max(framesWritten - elapsedFrames(format), 0)
     }
 
     public func start() { isRunning = true }
@@ -149,8 +157,14 @@ public final class SnapcastOutput: AudioOutput, AudioMirror, @unchecked Sendable
         restartClock()
     }
 
+    public func endOfStream() {
+        if streamActive, isRunning { send(.drain) }
+        isRunning = false
+        restartClock()
+    }
+
     public func stopWhileIdle() {
-        dropAndPrepare()
+        endOfStream()
         if streamActive { send(.stop) }
         streamActive = false
     }
@@ -158,7 +172,7 @@ public final class SnapcastOutput: AudioOutput, AudioMirror, @unchecked Sendable
     public func readyForStream() {
         guard let format, !streamActive else { return }
         streamActive = true
-        send(.start(format, paced: false))
+        send(.start(format))
     }
 
     public func pollDescriptors(into buffer: UnsafeMutableBufferPointer<PollDescriptor>) -> Int { 0 }
@@ -226,26 +240,30 @@ public struct SnapcastStatus: Sendable, Equatable {
 /// A stream mark on the mark ring: two words, the kind (with the format) and the sample position it applies at.
 /// Threading: a value type.
 enum SnapcastMark: Equatable {
-    /// A stream starts at this format: connect, then send what follows (paced by the sender when it is a copy).
-    case start(PCMFormat, paced: Bool)
+    /// A stream starts at this format: connect, then send what follows.
+    case start(PCMFormat)
     /// Everything queued before the position is thrown away.
     case cut
     /// The stream ends after what was queued before the position: send it, then disconnect.
     case stop
+    /// Everything before the position has been played: send the converter's tail now (a gap follows).
+    case drain
 
     func words(at position: UInt64) -> (UInt64, UInt64) {
         switch self {
-        case .start(let format, let paced): return (1 | (paced ? 2 : 0) | format.packed << 8, position)
+        case .start(let format): return (1 | format.packed << 8, position)
         case .cut: return (4, position)
         case .stop: return (8, position)
+        case .drain: return (16, position)
         }
     }
 
     init?(kind: UInt64) {
         switch kind & 0xFF {
-        case 1, 3: self = .start(PCMFormat(packed: kind >> 8), paced: kind & 2 != 0)
+        case 1: self = .start(PCMFormat(packed: kind >> 8))
         case 4: self = .cut
         case 8: self = .stop
+        case 16: self = .drain
         default: return nil
         }
     }

@@ -21,6 +21,12 @@ final class SnapcastSender: @unchecked Sendable {
     private var samples: SPSCRingBuffer<Int16>.Consumer
     private var marks: SPSCRingBuffer<UInt64>.Consumer
     private let leadMilliseconds: Int
+    /// How long the connection stays up after the last byte (snapserver's buffer and a margin).
+    private let lingerMilliseconds: Int
+    /// Silence sent first whenever the source becomes active: a meta stream switching to it drops about its buffer's
+    /// worth of what comes first (measured with snapserver 0.26: the first 418 ms of 1 s at buffer 400), so the
+    /// speech comes after that.
+    private let prerollMilliseconds: Int
     private let hooks: SnapcastStreamHooks
     private let log: @Sendable (String) -> Void
     private let consumed = Atomic<UInt64>(0)
@@ -31,10 +37,11 @@ final class SnapcastSender: @unchecked Sendable {
     // Sender-thread state.
     private var connection: SnapcastConnection?
     private var streaming = false
-    private var paced = false
     private var inputFormat: PCMFormat?
     private var chain: ProcessingChain?
     private var stopFlushed = false
+    /// When a stopped stream's connection closes (its tail has been heard by then); nil when none is lingering.
+    private var lingerUntil: UInt64?
     private var pending: [UInt8] = []
     private var pendingOffset = 0
     private var clockStart: UInt64 = 0
@@ -48,12 +55,15 @@ final class SnapcastSender: @unchecked Sendable {
     private var scratch = [Int16](repeating: 0, count: 9_600)
 
     init(source: SnapcastSource, samples: consuming SPSCRingBuffer<Int16>.Consumer,
-         marks: consuming SPSCRingBuffer<UInt64>.Consumer, leadMilliseconds: Int, hooks: SnapcastStreamHooks,
+         marks: consuming SPSCRingBuffer<UInt64>.Consumer, leadMilliseconds: Int, lingerMilliseconds: Int,
+         prerollMilliseconds: Int, hooks: SnapcastStreamHooks,
          log: @escaping @Sendable (String) -> Void) throws {
         self.source = source
         self.samples = samples
         self.marks = marks
         self.leadMilliseconds = leadMilliseconds
+        self.lingerMilliseconds = lingerMilliseconds
+        self.prerollMilliseconds = prerollMilliseconds
         self.hooks = hooks
         self.log = log
         wake = try EventFD(nonBlocking: true)
@@ -76,6 +86,10 @@ final class SnapcastSender: @unchecked Sendable {
     private func run() {
         while !stopping.load(ordering: .acquiring) {
             let markWaits = handleQueued()
+            if let lingerUntil, SnapcastOutput.now() >= lingerUntil {
+                self.lingerUntil = nil
+                endStream()
+            }
             sendPending()
             if markWaits, pendingBytes == 0 { continue }   // the tail went out: the mark applies now
             sleep()
@@ -103,13 +117,18 @@ final class SnapcastSender: @unchecked Sendable {
                 continue
             }
             guard samples.position >= position else { return false }
-            if case .stop = mark, streaming {
+            if case .drain = mark {
+                flushChain()   // the tail now: the speech has ended, nothing would push it out
+            } else if case .stop = mark, streaming, lingerUntil == nil {
                 if !stopFlushed { flushChain(); stopFlushed = true }
                 guard pendingBytes == 0 || connection == nil else { return true }   // the tail goes out first
-                endStream()
-            } else if case .start(let format, let paced) = mark {
+                // Stay connected until the rooms have played the tail: the source going idle switches a meta stream
+                // back to the music at once, and the clients drop what they still held of the announcement.
+                lingerUntil = SnapcastOutput.now() + UInt64(lingerMilliseconds) * 1_000_000
+            } else if case .start(let format) = mark {
+                lingerUntil = nil   // speech again before the rooms went back: one stream
                 guard pendingBytes == 0 || connection == nil else { return true }
-                startStream(format: format, paced: paced)
+                startStream(format: format)
             }
             consumeMark()
         }
@@ -144,11 +163,10 @@ final class SnapcastSender: @unchecked Sendable {
         }
     }
 
-    private func startStream(format: PCMFormat, paced: Bool) {
+    private func startStream(format: PCMFormat) {
         if streaming, inputFormat != format { flushChain() }
         inputFormat = format
         chain = makeChain(format)
-        self.paced = paced
         stopFlushed = false
         restartClock()
         if !streaming {
@@ -208,7 +226,7 @@ final class SnapcastSender: @unchecked Sendable {
         guard let connection, pendingBytes > 0 else { return }
         let frameBytes = source.format.bytesPerFrame
         var allowed = pendingBytes
-        if paced {
+        do {
             let elapsed = elapsedFrames()
             var sentFrames = bytesSent / frameBytes
             if sentFrames < elapsed {
@@ -257,6 +275,9 @@ final class SnapcastSender: @unchecked Sendable {
                 shared.withLock { $0.reconnects += 1 }
             }
             shared.withLock { $0.connected = true; $0.lastError = nil }
+            if prerollMilliseconds > 0 {
+                append([Int16](repeating: 0, count: source.format.sampleRate * prerollMilliseconds / 1_000 * source.format.channels))
+            }
         } catch {
             lost(error.description)
         }
@@ -297,8 +318,11 @@ final class SnapcastSender: @unchecked Sendable {
                 descriptors.append(pollfd(fd: connection.descriptor.rawValue, events: Int16(POLLOUT), revents: 0))
                 timeout = 20
             } else {
-                timeout = 2   // paced: the next frames are due within a couple of milliseconds
+                timeout = 2   // the next frames are due within a couple of milliseconds
             }
+        } else if let lingerUntil {
+            let now = SnapcastOutput.now()
+            timeout = now >= lingerUntil ? 0 : Int32(min((lingerUntil - now) / 1_000_000 + 1, 1_000))
         } else if streaming, connection == nil {
             let now = SnapcastOutput.now()
             if now >= retryAt { connect(); return }

@@ -60,13 +60,18 @@ public struct SnapcastSource: Sendable, Equatable, CustomStringConvertible {
         return PCMFormat(sampleRate: rate, channels: channels)
     }
 
-    public var description: String {
-        let format = "\(format.sampleRate):16:\(format.channels)"
+    /// The URI as configured (without snapserver's query, which speakd does not read).
+    public var uri: String {
         switch endpoint {
-        case .tcp(let host, let port): return "tcp://\(host):\(port) (\(format))"
-        case .pipe(let path): return "pipe://\(path) (\(format))"
+        case .tcp(let host, let port): return host.contains(":") ? "tcp://[\(host)]:\(port)" : "tcp://\(host):\(port)"
+        case .pipe(let path): return "pipe://\(path)"
         }
     }
+
+    /// `RATE:16:CHANNELS`, as snapserver writes a source's format.
+    public var sampleFormat: String { "\(format.sampleRate):16:\(format.channels)" }
+
+    public var description: String { "\(uri) (\(sampleFormat))" }
 }
 
 /// `HOST:PORT`, `[IPv6]:PORT`. Threading: a value type; Sendable.

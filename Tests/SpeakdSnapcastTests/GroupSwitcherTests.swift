@@ -1,5 +1,6 @@
 import Foundation
 @testable import SpeakdSnapcast
+import SpeakdTestSupport
 import XCTest
 
 /// SnapcastGroupSwitcher against a real snapserver 0.26 with two real snapclients on loopback (`room1` and

@@ -1,5 +1,6 @@
 import Foundation
 @testable import SpeakdSnapcast
+import SpeakdTestSupport
 import XCTest
 
 /// SnapcastRPCClient against a real snapserver 0.26 (one snapclient, so there is a group), and against a socket

@@ -54,6 +54,8 @@ public struct ConfigurationFile: Sendable, Equatable {
     /// `[http]` and `[mqtt]` (FrontDoorSections.swift).
     public var http: HTTPSection?
     public var mqtt: MQTTSection?
+    /// `[snapcast]` (SnapcastSection.swift).
+    public var snapcast: SnapcastSection?
 
     public struct CacheSection: Sendable, Equatable {
         public var enabled: Bool?
@@ -238,6 +240,7 @@ public struct ConfigurationFile: Sendable, Equatable {
             }
         }
         (http, mqtt) = try Self.frontDoorSections(&reader)
+        snapcast = try Self.snapcastSection(&reader)
         try reader.rejectUnknown()
         if let defaultUpstream, !upstreams.contains(where: { $0.name == defaultUpstream }) {
             throw Invalid(path: path, line: reader.lineOf(SettingsTable.defaultUpstream),

@@ -1,3 +1,4 @@
+import SpeakdSnapcast
 import SpeakdAudio
 import SpeakdCore
 import SpeakdProtocol
@@ -96,6 +97,8 @@ public struct DaemonOptions: Sendable, Equatable {
     public var cache = CacheOptions()
     /// `[http]` and `[mqtt]`; both off by default.
     public var frontDoors = FrontDoorOptions()
+    /// `[snapcast]`: the house's speakers; nil: off.
+    public var snapcast: SnapcastOptions?
 
     public init(socketPath: String) {
         self.socketPath = socketPath

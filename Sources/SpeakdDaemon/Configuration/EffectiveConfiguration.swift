@@ -1,3 +1,4 @@
+import SpeakdSnapcast
 import SpeakdHTTP
 import SpeakdProtocol
 import SpeakdSynthesis
@@ -170,6 +171,21 @@ extension ResolvedSettings {
         }
         line(T.mqttTopicPrefix, quoted(mqtt?.topicPrefix ?? T.mqttTopicPrefix.defaultValue))
         line(T.mqttDiscoveryPrefix, quoted(mqtt?.discoveryPrefix ?? T.mqttDiscoveryPrefix.defaultValue))
+        section("snapcast")
+        let snapcast = options.snapcast
+        if let snapcast {
+            line(T.snapcastSource, quoted(snapcast.source.uri))
+            line(T.snapcastSampleFormat, quoted(snapcast.source.sampleFormat))
+        } else {
+            lines.append("# source: none (no Snapcast output)")
+            line(T.snapcastSampleFormat, quoted(T.snapcastSampleFormat.defaultValue))
+        }
+        line(T.snapcastBufferMs, "\(snapcast?.bufferMilliseconds ?? T.snapcastBufferMs.defaultValue)")
+        line(T.snapcastLeadMs, "\(snapcast?.leadMilliseconds ?? T.snapcastLeadMs.defaultValue)")
+        line(T.snapcastLocal, "\(snapcast?.local ?? T.snapcastLocal.defaultValue)")
+        if let control = snapcast?.control { line(T.snapcastControl, quoted("\(control.host):\(control.port)")) }
+        line(T.snapcastStream, quoted(snapcast?.stream ?? T.snapcastStream.defaultValue))
+        if let groups = snapcast?.groups { line(T.snapcastGroups, quoted(groups.joined(separator: ","))) }
         return lines.map { $0.hasSuffix(" # ") ? String($0.dropLast(3)).trimmedTrailing : $0 }.joined(separator: "\n") + "\n"
     }
 

@@ -248,6 +248,7 @@ public enum SettingsResolver {
         options.cache = cache(flags: flags, environment: environment, file: file?.cache, sources: &sources)
         options.frontDoors = try FrontDoorOptions.resolve(http: file?.http, mqtt: file?.mqtt, environment: environment,
                                                           sources: &sources)
+        options.snapcast = try SnapcastOptions.resolve(file?.snapcast, sources: &sources)
         return ResolvedSettings(options: options, logLevel: logLevel, configPath: file?.path, sources: sources)
     }
 

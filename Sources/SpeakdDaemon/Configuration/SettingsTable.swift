@@ -229,6 +229,24 @@ public enum SettingsTable {
     public static let mqttDiscoveryPrefix = Setting<String>("mqtt.discovery_prefix", default: "homeassistant",
         help: "Home Assistant's discovery prefix")
 
+    // [snapcast]
+    public static let snapcastSource = Setting<String?>("snapcast.source", default: nil, defaultText: "none: no Snapcast output",
+        help: "snapserver source to play speech on, in every room: tcp://HOST:PORT (a tcp source with mode=server) or pipe:///PATH")
+    public static let snapcastSampleFormat = Setting<String>("snapcast.sample_format", default: "48000:16:2",
+        help: "The source's sampleformat (RATE:16:CHANNELS); speakd resamples and maps channels to it")
+    public static let snapcastBufferMs = Setting<Int>("snapcast.buffer_ms", default: 1_000, range: 0...30_000,
+        help: "snapserver's buffer (its [stream] buffer, end to end): the rooms hear a sample this long after speakd sends it, and started/finished wait for it")
+    public static let snapcastLeadMs = Setting<Int>("snapcast.lead_ms", default: 80, range: 10...2_000,
+        help: "How far ahead of real time speakd sends (what a stop can still cut)")
+    public static let snapcastLocal = Setting<Bool>("snapcast.local", default: true,
+        help: "Play on the local device (audio.device) too; false: the rooms only")
+    public static let snapcastControl = Setting<String?>("snapcast.control", default: nil, defaultText: "none: no group switching",
+        help: "snapserver's JSON-RPC address (HOST:1705): switch groups to stream while speaking and back afterwards (setups without a meta stream)")
+    public static let snapcastStream = Setting<String>("snapcast.stream", default: "announce",
+        help: "The stream id groups are switched to (with control)")
+    public static let snapcastGroups = Setting<String?>("snapcast.groups", default: nil, defaultText: "every group",
+        help: "Groups to switch, comma-separated: group ids or names, or a member client's id, host id or name")
+
     private static var defaultMP3Quality: Int {
         if case .vbr(let quality) = MP3Settings().mode { return quality }
         return 4
@@ -253,6 +271,8 @@ public enum SettingsTable {
         httpMaxConnections.row, httpRateLimit.row, httpRateBurst.row, httpTLSCertificate.row, httpTLSKey.row,
         mqttEnabled.row, mqttHost.row, mqttPort.row, mqttNode.row, mqttUsername.row, mqttPasswordFile.row,
         mqttPasswordCredential.row, mqttTLSCAFile.row, mqttTopicPrefix.row, mqttDiscoveryPrefix.row,
+        snapcastSource.row, snapcastSampleFormat.row, snapcastBufferMs.row, snapcastLeadMs.row, snapcastLocal.row,
+        snapcastControl.row, snapcastStream.row, snapcastGroups.row,
     ]
 
     /// The table of docs/configuration.md, as Markdown.

@@ -1,24 +1,27 @@
 import Foundation
 import SpeakdSnapcast
-import SpeakdTestSupport
 import XCTest
 
 /// A private snapserver on loopback (free ports, its own data directory, HTTP off) with three streams — `music` and
-/// `radio` (pipes) and `announce` (a TCP source in server mode) — and snapclients that play into nothing.
+/// `radio` (pipes) and `announce` (a TCP source in server mode), or with `meta: true` a `house` stream (meta: the
+/// announcement over the music) instead of the radio — and snapclients that play into nothing or into a file.
 /// Client N connects as `--hostID roomN -i N`, so snapserver calls it `room1`, `room2#2`, …
 ///
 /// Threading: the test's thread only.
-final class SnapserverFixture {
-    let directory: String
-    let streamPort: Int
-    let controlPort: Int
-    let announcePort: Int
-    private(set) var server: Subprocess?
+public final class SnapserverFixture {
+    public let directory: String
+    public let streamPort: Int
+    public let controlPort: Int
+    public let announcePort: Int
+    public private(set) var server: Subprocess?
     private var clients: [Subprocess] = []
 
-    var control: HostAndPort { HostAndPort("127.0.0.1:\(controlPort)")! }
+    public var control: HostAndPort { HostAndPort("127.0.0.1:\(controlPort)")! }
 
-    init() throws {
+    /// The music pipe (write s16le 48 kHz stereo to it).
+    public var musicPipe: String { "\(directory)/music" }
+
+    public init(meta: Bool = false, buffer: Int = 400) throws {
         directory = NSTemporaryDirectory() + "speakd-snaprpc-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         let ports = try Self.freePorts(3)
@@ -36,36 +39,40 @@ final class SnapserverFixture {
             port = \(streamPort)
             source = pipe://\(directory)/music?name=music
             source = tcp://127.0.0.1:\(announcePort)?name=announce&mode=server&sampleformat=48000:16:2
-            source = pipe://\(directory)/radio?name=radio
-            buffer = 400
+            source = \(meta ? "meta:///announce/music?name=house" : "pipe://\(directory)/radio?name=radio")
+            buffer = \(buffer)
 
             """
         try configuration.write(toFile: "\(directory)/snapserver.conf", atomically: true, encoding: .utf8)
     }
 
     /// Starts snapserver and waits until its control port answers.
-    func startServer() throws {
+    public func startServer() throws {
         server = try Subprocess("/usr/bin/snapserver", ["-c", "\(directory)/snapserver.conf"],
                                 stdout: .file("\(directory)/snapserver.log"), stderr: .file("\(directory)/snapserver.log"))
         _ = try poll("snapserver's control port \(controlPort) to answer") { try self.groups() }
     }
 
     /// Stops snapserver (SIGTERM, so it saves its groups), leaving the clients to reconnect to the next one.
-    func stopServer() {
+    public func stopServer() {
         guard let server else { return }
         Self.stop(server)
         self.server = nil
     }
 
-    func startClient(_ number: Int) throws {
+    /// Starts client `number` (`--hostID roomN`), playing into `output` (a raw file of the stream's format, appended
+    /// to: the file player writes to stdout, since a file of its own is truncated at every change of stream) or
+    /// nothing.
+    public func startClient(_ number: Int, output: String? = nil) throws {
+        let log = "\(directory)/client\(number).log"
         clients.append(try Subprocess("/usr/bin/snapclient",
                                       ["-h", "127.0.0.1", "-p", "\(streamPort)", "-i", "\(number)", "--hostID", "room\(number)",
-                                       "--player", "file:filename=null", "--logsink", "stdout"],
-                                      stdout: .file("\(directory)/client\(number).log"), stderr: .file("\(directory)/client\(number).log")))
+                                       "--player", output == nil ? "file:filename=null" : "file:filename=stdout", "--logsink", "stderr"],
+                                      stdout: output.map { .file($0) } ?? .null, stderr: .file(log)))
     }
 
     /// Kills every process (by its pid) and removes the directory.
-    func tearDown() {
+    public func tearDown() {
         for client in clients { Self.stop(client) }
         clients = []
         stopServer()
@@ -73,13 +80,13 @@ final class SnapserverFixture {
     }
 
     /// Server.GetStatus's groups, through a connection of the test's own.
-    func groups() throws -> [SnapcastGroup] {
+    public func groups() throws -> [SnapcastGroup] {
         let rpc = SnapcastRPCClient(server: control, connectTimeout: 2, readTimeout: 5)
         return try rpc.groups()
     }
 
     /// Client id → the stream its group plays.
-    func streams() throws -> [String: String] {
+    public func streams() throws -> [String: String] {
         var streams: [String: String] = [:]
         for group in try groups() {
             for client in group.clients { streams[client.id] = group.streamID }
@@ -88,7 +95,7 @@ final class SnapserverFixture {
     }
 
     /// Waits until every client in `ids` is listed (each connecting client gets a group of its own).
-    func waitForClients(_ ids: [String]) throws {
+    public func waitForClients(_ ids: [String]) throws {
         _ = try poll("clients \(ids) to appear in Server.GetStatus") { () throws -> Bool? in
             let listed = try self.streams()
             return ids.allSatisfy { listed[$0] != nil } ? true : nil
@@ -96,7 +103,7 @@ final class SnapserverFixture {
     }
 
     /// The group the client `id` is in.
-    func group(of id: String) throws -> SnapcastGroup {
+    public func group(of id: String) throws -> SnapcastGroup {
         guard let group = try groups().first(where: { $0.clients.contains { $0.id == id } }) else {
             throw SubprocessError("no group has the client \(id)")
         }
@@ -104,7 +111,7 @@ final class SnapserverFixture {
     }
 
     /// Calls `body` every 100 ms until it returns a value without throwing; fails after 20 s (the machine is busy).
-    func poll<T>(_ what: String, seconds: Double = 20, _ body: () throws -> T?) throws -> T {
+    public func poll<T>(_ what: String, seconds: Double = 20, _ body: () throws -> T?) throws -> T {
         let deadline = Date(timeIntervalSinceNow: seconds)
         var last = "nothing yet"
         while Date() < deadline {
@@ -150,14 +157,4 @@ final class SnapserverFixture {
         }
         return ports
     }
-}
-
-/// Collects a switcher's log lines. Threading: any thread (under a lock).
-final class LogLines: @unchecked Sendable {
-    private let lock = NSLock()
-    private var lines: [String] = []
-
-    var all: [String] { lock.withLock { lines } }
-    func append(_ line: String) { lock.withLock { lines.append(line) } }
-    var sink: @Sendable (String) -> Void { { [self] in append($0) } }
 }
