@@ -1,6 +1,5 @@
 import Foundation
 import SpeakdSnapcast
-import XCTest
 
 /// A private snapserver on loopback (free ports, its own data directory, HTTP off) with three streams — `music` and
 /// `radio` (pipes) and `announce` (a TCP source in server mode), or with `meta: true` a `house` stream (meta: the
