@@ -150,7 +150,7 @@ let package = Package(
                                                                "SpeakdTestSupport"]),
         // Counts allocations on the audio thread in-process (defines malloc for the test executable).
         .target(name: "CAllocationProbe", path: "Tests/CAllocationProbe"),
-        .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio", "SpeakdCore", "CAllocationProbe"]),
+        .testTarget(name: "SpeakdAudioTests", dependencies: ["SpeakdAudio", "SpeakdCore", "CAllocationProbe", "SpeakdSnapcast"]),
         .testTarget(name: "SpeakdDecodingTests", dependencies: ["SpeakdDecoding", "SpeakdCore", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdCacheTests", dependencies: ["SpeakdCache", "SpeakdSynthesis", "SpeakdEncoding", "SpeakdCore", "SpeakdTestSupport"]),
         .testTarget(name: "SpeakdProtocolTests", dependencies: ["SpeakdProtocol"]),

@@ -34,6 +34,9 @@ public protocol AudioMirror: AnyObject {
 public final class OutputGroup: AudioOutput {
     public let primary: any AudioOutput
     public let mirrors: [any AudioMirror]
+    /// `mirrors` for the audio thread: a plain buffer walked by index (iterating an array of existentials allocates
+    /// in unoptimized builds).
+    private let mirrorList: UnsafeMutableBufferPointer<any AudioMirror>
     public let downstreamLatencyMicroseconds: Int
     private var format: PCMFormat?
     private var streaming = false
@@ -41,8 +44,24 @@ public final class OutputGroup: AudioOutput {
     public init(primary: any AudioOutput, mirrors: [any AudioMirror]) {
         self.primary = primary
         self.mirrors = mirrors
+        mirrorList = .allocate(capacity: mirrors.count)
+        _ = mirrorList.initialize(from: mirrors)
         downstreamLatencyMicroseconds = mirrors.map(\.downstreamLatencyMicroseconds)
             .reduce(primary.downstreamLatencyMicroseconds, max)
+    }
+
+    deinit {
+        mirrorList.deinitialize()
+        mirrorList.deallocate()
+    }
+
+    /// Calls `body` with each mirror, on the audio thread, allocating nothing.
+    private func eachMirror(_ body: (any AudioMirror) -> Void) {
+        var index = 0
+        while index < mirrorList.count {
+            body(mirrorList[index])
+            index += 1
+        }
     }
 
     public var deviceName: String { primary.deviceName }
@@ -70,10 +89,10 @@ public final class OutputGroup: AudioOutput {
         if taken > 0, let format {
             if !streaming {
                 streaming = true
-                for mirror in mirrors { mirror.streamStarts(format: format) }
+                eachMirror { $0.streamStarts(format: format) }
             }
             let copied = UnsafeBufferPointer(rebasing: samples.prefix(taken * max(format.channels, 1)))
-            for mirror in mirrors { mirror.copy(copied, frames: taken) }
+            eachMirror { $0.copy(copied, frames: taken) }
         }
         return taken
     }
@@ -84,13 +103,13 @@ public final class OutputGroup: AudioOutput {
     /// A cut (stop, cancel, a discarded range): the mirrors drop what they still hold too.
     public func dropAndPrepare() {
         primary.dropAndPrepare()
-        if streaming { for mirror in mirrors { mirror.cut() } }
+        if streaming { eachMirror { $0.cut() } }
     }
 
     /// The primary played everything: the mirrors keep theirs and send their tails now.
     public func endOfStream() {
         primary.endOfStream()
-        if streaming { for mirror in mirrors { mirror.streamDrained() } }
+        if streaming { eachMirror { $0.streamDrained() } }
     }
 
     public func stopWhileIdle() {
@@ -108,6 +127,6 @@ public final class OutputGroup: AudioOutput {
     private func endMirrorStream() {
         guard streaming else { return }
         streaming = false
-        for mirror in mirrors { mirror.streamStops() }
+        eachMirror { $0.streamStops() }
     }
 }

@@ -3,6 +3,7 @@ import Foundation
 import SpeakdCore
 import XCTest
 @testable import SpeakdAudio
+import SpeakdSnapcast
 
 /// "The audio thread never allocates", in-process and without ALSA: CAllocationProbe counts heap allocations on the
 /// thread named `speakd-audio`. A class of its own, out of the ThreadSanitizer run (that runtime brings its own
@@ -12,11 +13,25 @@ final class AudioThreadNoAllocationTests: XCTestCase {
     /// on the audio thread (the in-process probe counts its heap allocations). A first round warms up what is done
     /// once per process (the device's open, the runtime's type metadata in a debug build); the second is measured.
     func testTheAudioThreadDoesNotAllocateOnceTheDeviceIsOpen() async throws {
+        let output = try TestOutput()
+        try await checkNoAllocation(output: output, player: try AudioPlayer(output: output))
+    }
+
+    /// The same with the Snapcast output beside the device (an `OutputGroup`): copying to it, cutting it, draining
+    /// and stopping its stream allocate nothing on the audio thread either (its own thread does the rest).
+    func testNorWithTheSnapcastOutputBesideTheDevice() async throws {
+        let output = try TestOutput()
+        let house = try SnapcastOutput(source: SnapcastSource(uri: "tcp://127.0.0.1:9", sampleFormat: "48000:16:2"),
+                                       bufferMilliseconds: 400, prerollMilliseconds: 500, log: { _ in })
+        defer { house.shutdown() }
+        let player = try AudioPlayer(output: OutputGroup(primary: output, mirrors: [house]))
+        try await checkNoAllocation(output: output, player: player)
+    }
+
+    private func checkNoAllocation(output: TestOutput, player: AudioPlayer) async throws {
         XCTAssertEqual(speakd_allocation_probe_available(), 1, "built under a sanitizer: the probe is left out")
         speakd_allocation_probe_start()
         defer { speakd_allocation_probe_stop() }
-        let output = try TestOutput()
-        let player = try AudioPlayer(output: output)
         defer { player.shutdown() }
 
         func round(_ seed: Int) async throws {
