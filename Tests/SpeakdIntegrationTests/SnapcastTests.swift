@@ -81,6 +81,11 @@ final class SnapcastTests: IntegrationTestCase {
         XCTAssertEqual(try daemon.speakctl(["--wait", "The front door is open, please close it."]).status, 0)
         let speech = try upstream.requests().reduce(Data()) { $0 + $1.pcm }
         let seconds = Double(speech.count / 2) / 24_000
+        // `finished` (the end of --wait) means heard in the rooms: by then both have played the whole announcement.
+        for room in rooms {
+            let heard = Double(Timeline(file: room).kinds.filter { $0 == .speech }.count) / 100
+            XCTAssertGreaterThan(heard, seconds - 0.06, "\(room): finished came before the rooms heard the end")
+        }
         for (room, timeline) in zip(rooms, try waitForMusicAfterSpeech()) {
             XCTAssertEqual(timeline.sequence, [.music, .speech, .music], "\(room): \(timeline.summary)")
             XCTAssertEqual(timeline.gapsInSpeech, 0, "\(room): \(timeline.summary)")

@@ -37,6 +37,41 @@ final class SnapcastOutputTests: XCTestCase {
         XCTAssertGreaterThan(output.status.sentFrames, 47_000)
     }
 
+    func testAPipeSourceGetsTheAudioAndNoReaderIsReported() async throws {
+        let path = NSTemporaryDirectory() + "speakd-snapfifo-\(UUID().uuidString)"
+        XCTAssertEqual(mkfifo(path, 0o600), 0)
+        defer { unlink(path) }
+        let output = try SnapcastOutput(source: SnapcastSource(uri: "pipe://\(path)", sampleFormat: "24000:16:1"),
+                                        bufferMilliseconds: 0, log: { _ in })
+        let player = try AudioPlayer(output: output)
+        defer { player.shutdown(); output.shutdown() }
+        // No reader yet (snapserver not running): the job still ends, and the reason is reported.
+        var stream = player.beginStream()
+        try await player.write([Int16](repeating: 500, count: 2_400), format: .openAISpeech)
+        player.endStream()
+        let first = await player.waitUntilPlayed(position: player.writePosition, of: stream)
+        XCTAssertEqual(first, .reached)
+        XCTAssertTrue(output.status.lastError?.contains("no reader") == true, "\(String(describing: output.status.lastError))")
+        // A reader (snapserver's end of the pipe): the next stream arrives whole, in the source's format as sent.
+        let reader = open(path, O_RDONLY | O_NONBLOCK)
+        defer { close(reader) }
+        try await Task.sleep(for: .milliseconds(600))   // the device's keep-open quiet stop ends the failed stream
+        let tone = (0..<12_000).map { Int16(truncatingIfNeeded: $0 % 2_000 - 1_000) }
+        stream = player.beginStream()
+        try await player.write(tone, format: .openAISpeech)
+        player.endStream()
+        let second = await player.waitUntilPlayed(position: player.writePosition, of: stream)
+        XCTAssertEqual(second, .reached)
+        var received: [Int16] = []
+        var buffer = [Int16](repeating: 0, count: 4_096)
+        let deadline = Date().addingTimeInterval(3)
+        while received.count < tone.count, Date() < deadline {
+            let count = buffer.withUnsafeMutableBytes { read(reader, $0.baseAddress, $0.count) }
+            if count > 0 { received += buffer[..<(count / 2)] } else { try await Task.sleep(for: .milliseconds(10)) }
+        }
+        XCTAssertEqual(received, tone, "the pipe did not get the stream sample for sample")
+    }
+
     func testAnAbsentServerLosesOnlyTheRoomsAudioAndIsReported() async throws {
         let port = try Listener.unusedPort()
         let output = try SnapcastOutput(source: SnapcastSource(uri: "tcp://127.0.0.1:\(port)", sampleFormat: "48000:16:2"),
