@@ -115,3 +115,26 @@ extension AudioPlayer {
         return thread
     }
 }
+
+// MARK: waiting for positions
+
+extension AudioPlayer {
+    /// Waits until the stream's first sample has been handed to the device: "the first sample reaches the device".
+    /// On an output with a downstream latency (a Snapcast server's buffer), that much later: when it is heard there.
+    public func waitUntilStarted(_ stream: PlaybackStream) async -> PlaybackOutcome {
+        await afterDownstreamLatency(await wait(for: .device(stream.startPosition + 1), since: stream))
+    }
+
+    /// Waits until every sample before `position` has been heard (device latency included, and the output's
+    /// downstream latency after that).
+    public func waitUntilPlayed(position: UInt64, of stream: PlaybackStream) async -> PlaybackOutcome {
+        await afterDownstreamLatency(await wait(for: .played(position), since: stream))
+    }
+
+    private func afterDownstreamLatency(_ outcome: PlaybackOutcome) async -> PlaybackOutcome {
+        if outcome == .reached, downstreamLatencyMicroseconds > 0 {
+            try? await Task.sleep(nanoseconds: UInt64(downstreamLatencyMicroseconds) * 1_000)
+        }
+        return outcome
+    }
+}

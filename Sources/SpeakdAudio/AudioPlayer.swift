@@ -289,25 +289,6 @@ public final class AudioPlayer: Sendable {
         return generation
     }
 
-    /// Waits until the stream's first sample has been handed to the device: "the first sample reaches the device".
-    /// On an output with a downstream latency (a Snapcast server's buffer), that much later: when it is heard there.
-    public func waitUntilStarted(_ stream: PlaybackStream) async -> PlaybackOutcome {
-        await afterDownstreamLatency(await wait(for: .device(stream.startPosition + 1), since: stream))
-    }
-
-    /// Waits until every sample before `position` has been heard (device latency included, and the output's
-    /// downstream latency after that).
-    public func waitUntilPlayed(position: UInt64, of stream: PlaybackStream) async -> PlaybackOutcome {
-        await afterDownstreamLatency(await wait(for: .played(position), since: stream))
-    }
-
-    private func afterDownstreamLatency(_ outcome: PlaybackOutcome) async -> PlaybackOutcome {
-        if outcome == .reached, downstreamLatencyMicroseconds > 0 {
-            try? await Task.sleep(nanoseconds: UInt64(downstreamLatencyMicroseconds) * 1_000)
-        }
-        return outcome
-    }
-
     /// xruns and starvations while a stream was open, since start.
     public var underruns: Int { state.underruns.load(ordering: .relaxed) }
 
