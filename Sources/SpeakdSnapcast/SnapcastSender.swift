@@ -84,6 +84,12 @@ final class SnapcastSender: @unchecked Sendable {
     }
 
     private func run() {
+        // A pipe whose reader went away (snapserver stopped) must fail the write with EPIPE, not raise SIGPIPE and
+        // end the daemon: the signal a write raises goes to the writing thread, so blocking it here is enough.
+        var pipeSignal = sigset_t()
+        sigemptyset(&pipeSignal)
+        sigaddset(&pipeSignal, SIGPIPE)
+        pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
         while !stopping.load(ordering: .acquiring) {
             let markWaits = handleQueued()
             if let lingerUntil, SnapcastOutput.now() >= lingerUntil {

@@ -41,8 +41,9 @@ final class SnapcastOutputTests: XCTestCase {
         let path = NSTemporaryDirectory() + "speakd-snapfifo-\(UUID().uuidString)"
         XCTAssertEqual(mkfifo(path, 0o600), 0)
         defer { unlink(path) }
+        let log = LogLines()
         let output = try SnapcastOutput(source: SnapcastSource(uri: "pipe://\(path)", sampleFormat: "24000:16:1"),
-                                        bufferMilliseconds: 0, log: { _ in })
+                                        bufferMilliseconds: 0, log: log.sink)
         let player = try AudioPlayer(output: output)
         defer { player.shutdown(); output.shutdown() }
         // No reader yet (snapserver not running): the job still ends, and the reason is reported.
@@ -54,7 +55,6 @@ final class SnapcastOutputTests: XCTestCase {
         XCTAssertTrue(output.status.lastError?.contains("no reader") == true, "\(String(describing: output.status.lastError))")
         // A reader (snapserver's end of the pipe): the next stream arrives whole, in the source's format as sent.
         let reader = open(path, O_RDONLY | O_NONBLOCK)
-        defer { close(reader) }
         try await Task.sleep(for: .milliseconds(600))   // the device's keep-open quiet stop ends the failed stream
         let tone = (0..<12_000).map { Int16(truncatingIfNeeded: $0 % 2_000 - 1_000) }
         stream = player.beginStream()
@@ -70,6 +70,16 @@ final class SnapcastOutputTests: XCTestCase {
             if count > 0 { received += buffer[..<(count / 2)] } else { try await Task.sleep(for: .milliseconds(10)) }
         }
         XCTAssertEqual(received, tone, "the pipe did not get the stream sample for sample")
+        // The reader goes away (snapserver stopped): the next write fails with EPIPE, which is reported, rather than
+        // a SIGPIPE ending the process; the job still ends.
+        stream = player.beginStream()
+        try await player.write(tone + tone + tone + tone, format: .openAISpeech)
+        player.endStream()
+        try await Task.sleep(for: .milliseconds(300))
+        close(reader)
+        let third = await player.waitUntilPlayed(position: player.writePosition, of: stream)
+        XCTAssertEqual(third, .reached)
+        XCTAssertTrue(log.all.contains { $0.contains("went away") }, "\(log.all)")
     }
 
     func testAnAbsentServerLosesOnlyTheRoomsAudioAndIsReported() async throws {
