@@ -18,41 +18,44 @@ import Glibc
 final class SnapcastSender: @unchecked Sendable {
     let source: SnapcastSource
     let wake: EventFD
-    private var samples: SPSCRingBuffer<Int16>.Consumer
-    private var marks: SPSCRingBuffer<UInt64>.Consumer
-    private let leadMilliseconds: Int
+    var samples: SPSCRingBuffer<Int16>.Consumer
+    var marks: SPSCRingBuffer<UInt64>.Consumer
+    let leadMilliseconds: Int
     /// How long the connection stays up after the last byte (snapserver's buffer and a margin).
-    private let lingerMilliseconds: Int
+    let lingerMilliseconds: Int
     /// Silence sent first whenever the source becomes active: a meta stream switching to it drops about its buffer's
     /// worth of what comes first (measured with snapserver 0.26: the first 418 ms of 1 s at buffer 400), so the
     /// speech comes after that.
-    private let prerollMilliseconds: Int
-    private let hooks: SnapcastStreamHooks
-    private let log: @Sendable (String) -> Void
-    private let consumed = Atomic<UInt64>(0)
-    private let stopping = Atomic<Bool>(false)
-    private let shared = PThreadMutex(SnapcastStatus())
-    private var thread: pthread_t?
+    let prerollMilliseconds: Int
+    let hooks: SnapcastStreamHooks
+    let log: @Sendable (String) -> Void
+    let consumed = Atomic<UInt64>(0)
+    let stopping = Atomic<Bool>(false)
+    let shared = PThreadMutex(SnapcastStatus())
+    var thread: pthread_t?
 
     // Sender-thread state.
-    private var connection: SnapcastConnection?
-    private var streaming = false
-    private var inputFormat: PCMFormat?
-    private var chain: ProcessingChain?
-    private var stopFlushed = false
+    var connection: SnapcastConnection?
+    var streaming = false
+    var inputFormat: PCMFormat?
+    var chain: ProcessingChain?
+    var stopFlushed = false
+    /// When the last input came, and whether the pause since has been handled (`flushWhenInputPauses`).
+    var lastInput: UInt64 = 0
+    var inputPaused = true
     /// When a stopped stream's connection closes (its tail has been heard by then); nil when none is lingering.
-    private var lingerUntil: UInt64?
-    private var pending: [UInt8] = []
-    private var pendingOffset = 0
-    private var clockStart: UInt64 = 0
-    private var bytesSent = 0
-    private var retryAt: UInt64 = 0
-    private var blocked = false
-    private var blockedSince: UInt64 = 0
+    var lingerUntil: UInt64?
+    var pending: [UInt8] = []
+    var pendingOffset = 0
+    var clockStart: UInt64 = 0
+    var bytesSent = 0
+    var retryAt: UInt64 = 0
+    var blocked = false
+    var blockedSince: UInt64 = 0
     /// A source that takes nothing for this long counts as gone.
     static let stallNanoseconds: UInt64 = 1_000_000_000
-    private var outage: String?
-    private var scratch = [Int16](repeating: 0, count: 9_600)
+    var outage: String?
+    var scratch = [Int16](repeating: 0, count: 9_600)
 
     init(source: SnapcastSource, samples: consuming SPSCRingBuffer<Int16>.Consumer,
          marks: consuming SPSCRingBuffer<UInt64>.Consumer, leadMilliseconds: Int, lingerMilliseconds: Int,
@@ -83,7 +86,7 @@ final class SnapcastSender: @unchecked Sendable {
         if let thread { pthread_join(thread, nil) }
     }
 
-    private func run() {
+    func run() {
         // A pipe whose reader went away (snapserver stopped) must fail the write with EPIPE, not raise SIGPIPE and
         // end the daemon: the signal a write raises goes to the writing thread, so blocking it here is enough.
         var pipeSignal = sigset_t()
@@ -92,6 +95,7 @@ final class SnapcastSender: @unchecked Sendable {
         pthread_sigmask(SIG_BLOCK, &pipeSignal, nil)
         while !stopping.load(ordering: .acquiring) {
             let markWaits = handleQueued()
+            flushWhenInputPauses()
             if let lingerUntil, SnapcastOutput.now() >= lingerUntil {
                 self.lingerUntil = nil
                 endStream()
@@ -107,7 +111,7 @@ final class SnapcastSender: @unchecked Sendable {
 
     /// Applies marks whose position has been reached and converts the samples before the next one. Returns true
     /// when a mark is due but waits for what is pending to be sent first.
-    private func handleQueued() -> Bool {
+    func handleQueued() -> Bool {
         while true {
             let next = peekMark()
             let limit = next.map { $0.1 } ?? .max
@@ -140,7 +144,7 @@ final class SnapcastSender: @unchecked Sendable {
         }
     }
 
-    private func peekMark() -> (SnapcastMark, UInt64)? {
+    func peekMark() -> (SnapcastMark, UInt64)? {
         guard marks.availableToRead() >= 2 else { return nil }
         var words: (UInt64, UInt64) = (0, 0)
         withUnsafeMutableBytes(of: &words) { raw in
@@ -150,9 +154,9 @@ final class SnapcastSender: @unchecked Sendable {
         return (mark, words.1)
     }
 
-    private func consumeMark() { marks.consume(2) }
+    func consumeMark() { marks.consume(2) }
 
-    private func takeSamples(upTo limit: UInt64) {
+    func takeSamples(upTo limit: UInt64) {
         defer { if pendingBytes == 0 { publishConsumed() } }
         while samples.position < limit {
             let region = samples.readableRegion(limit: Int(min(limit - samples.position, UInt64(scratch.count))))
@@ -162,6 +166,8 @@ final class SnapcastSender: @unchecked Sendable {
             if streaming, connection != nil, let format = inputFormat {
                 let input = Array(region.prefix(count))
                 append(convert(AudioChunk(format: format, samples: input)))
+                lastInput = SnapcastOutput.now()
+                inputPaused = false
             } else if streaming {
                 shared.withLock { $0.droppedFrames += count / max(inputFormat?.channels ?? 1, 1) }
             }
@@ -169,7 +175,7 @@ final class SnapcastSender: @unchecked Sendable {
         }
     }
 
-    private func startStream(format: PCMFormat) {
+    func startStream(format: PCMFormat) {
         if streaming, inputFormat != format { flushChain() }
         inputFormat = format
         chain = makeChain(format)
@@ -183,7 +189,7 @@ final class SnapcastSender: @unchecked Sendable {
         shared.withLock { $0.streaming = true }
     }
 
-    private func endStream() {
+    func endStream() {
         streaming = false
         connection = nil
         dropPending()
@@ -193,12 +199,12 @@ final class SnapcastSender: @unchecked Sendable {
 
     // MARK: conversion
 
-    private func makeChain(_ format: PCMFormat) -> ProcessingChain? {
+    func makeChain(_ format: PCMFormat) -> ProcessingChain? {
         guard format != source.format else { return nil }
         return ProcessingChain([Resampler(outputRate: source.format.sampleRate), ChannelMap(channels: source.format.channels)])
     }
 
-    private func convert(_ chunk: AudioChunk) -> [Int16] {
+    func convert(_ chunk: AudioChunk) -> [Int16] {
         guard let chain else { return chunk.samples }
         do { return try chain.process(chunk).samples } catch {
             note(problem: "cannot convert to \(source.format): \(error)")
@@ -206,135 +212,38 @@ final class SnapcastSender: @unchecked Sendable {
         }
     }
 
-    private func flushChain() {
+    func flushChain() {
         guard let chain, let tail = try? chain.flush() else { return }
         if connection != nil { append(tail.samples) }
     }
 
-    private func append(_ converted: [Int16]) {
+    /// Input paused (the speech ended, or the upstream is late): the resampler's held-back tail goes out now, and
+    /// 60 ms of silence after it, so that snapserver, which reads its source in 20 ms chunks, plays the last partial
+    /// chunk now rather than with whatever comes next. Waiting for the device to drain (`drain`) would send the tail
+    /// after a gap, which snapserver plays late. The copy comes a device period at a time, so a pause is 40 ms
+    /// without input; by then what was sent is still ahead of its time (`lead_ms`).
+    func flushWhenInputPauses() {
+        guard !inputPaused, pendingBytes == 0, connection != nil,
+              SnapcastOutput.now() - lastInput >= Self.tailFlushNanoseconds else { return }
+        inputPaused = true
+        flushChain()
+        append([Int16](repeating: 0, count: source.format.sampleRate * 60 / 1_000 * source.format.channels))
+    }
+
+    static let tailFlushNanoseconds: UInt64 = 40_000_000
+
+    func append(_ converted: [Int16]) {
         guard !converted.isEmpty else { return }
         if pendingOffset > 0, pendingOffset == pending.count { pending.removeAll(keepingCapacity: true); pendingOffset = 0 }
         converted.withUnsafeBytes { pending.append(contentsOf: $0) }   // s16 little-endian, as snapserver reads it
     }
 
-    private var pendingBytes: Int { pending.count - pendingOffset }
+    var pendingBytes: Int { pending.count - pendingOffset }
 
-    private func dropPending() {
+    func dropPending() {
         pending.removeAll(keepingCapacity: true)
         pendingOffset = 0
     }
 
-    private func publishConsumed() { consumed.store(samples.position, ordering: .releasing) }
-
-    // MARK: sending
-
-    private func sendPending() {
-        guard let connection, pendingBytes > 0 else { return }
-        let frameBytes = source.format.bytesPerFrame
-        var allowed = pendingBytes
-        do {
-            let elapsed = elapsedFrames()
-            var sentFrames = bytesSent / frameBytes
-            if sentFrames < elapsed {
-                // The copy ran dry for a while (a gap in speech): carry on from now instead of bursting.
-                clockStart = SnapcastOutput.now() &- UInt64(sentFrames) * 1_000_000_000 / UInt64(source.format.sampleRate)
-                sentFrames = elapsedFrames()
-                bytesSent = sentFrames * frameBytes
-            }
-            let lead = source.format.sampleRate * leadMilliseconds / 1_000
-            allowed = min(allowed, max(elapsedFrames() + lead - bytesSent / frameBytes, 0) * frameBytes)
-        }
-        guard allowed > 0 else { return }
-        do {
-            let written = try pending.withUnsafeBytes { raw throws(SnapcastConnectionError) in
-                try connection.send(UnsafeRawBufferPointer(rebasing: raw[pendingOffset..<(pendingOffset + allowed)]))
-            }
-            if written > 0 {
-                blocked = false
-            } else if !blocked {
-                blocked = true
-                blockedSince = SnapcastOutput.now()
-            } else if SnapcastOutput.now() - blockedSince > Self.stallNanoseconds {
-                // A source that takes nothing for this long is not playing it: let the audio go rather than hold
-                // the player's stream open for ever.
-                lost("snapserver stopped reading for \(Self.stallNanoseconds / 1_000_000) ms")
-                return
-            }
-            pendingOffset += written
-            bytesSent += written
-            shared.withLock { $0.sentFrames += written / frameBytes }
-            if pendingBytes == 0 { dropPending(); publishConsumed() }
-        } catch {
-            lost("\(error)")
-        }
-    }
-
-    private func connect() {
-        do {
-            connection = try SnapcastConnection.open(source.endpoint, timeoutMilliseconds: 2_000)
-            blocked = false
-            bytesSent = 0
-            restartClock()
-            if let outage {
-                log("snapcast: \(source) is back (was: \(outage))")
-                self.outage = nil
-                shared.withLock { $0.reconnects += 1 }
-            }
-            shared.withLock { $0.connected = true; $0.lastError = nil }
-            if prerollMilliseconds > 0 {
-                append([Int16](repeating: 0, count: source.format.sampleRate * prerollMilliseconds / 1_000 * source.format.channels))
-            }
-        } catch {
-            lost(error.description)
-        }
-    }
-
-    private func lost(_ reason: String) {
-        connection = nil
-        blocked = false
-        dropPending()
-        publishConsumed()
-        retryAt = SnapcastOutput.now() + 1_000_000_000
-        if outage == nil { log("snapcast: \(reason); the rooms miss this audio, retrying every second") }
-        outage = reason
-        shared.withLock { $0.connected = false; $0.lastError = reason }
-    }
-
-    private func note(problem: String) {
-        log("snapcast: \(problem)")
-        shared.withLock { $0.lastError = problem }
-    }
-
-    private func restartClock() {
-        clockStart = SnapcastOutput.now()
-        bytesSent = 0
-    }
-
-    private func elapsedFrames() -> Int {
-        Int((SnapcastOutput.now() &- clockStart) * UInt64(source.format.sampleRate) / 1_000_000_000)
-    }
-
-    // MARK: sleeping
-
-    private func sleep() {
-        var timeout: Int32 = -1
-        var descriptors = [pollfd(fd: wake.descriptor, events: Int16(POLLIN), revents: 0)]
-        if let connection, pendingBytes > 0 {
-            if blocked {
-                descriptors.append(pollfd(fd: connection.descriptor.rawValue, events: Int16(POLLOUT), revents: 0))
-                timeout = 20
-            } else {
-                timeout = 2   // the next frames are due within a couple of milliseconds
-            }
-        } else if let lingerUntil {
-            let now = SnapcastOutput.now()
-            timeout = now >= lingerUntil ? 0 : Int32(min((lingerUntil - now) / 1_000_000 + 1, 1_000))
-        } else if streaming, connection == nil {
-            let now = SnapcastOutput.now()
-            if now >= retryAt { connect(); return }
-            timeout = Int32(min((retryAt - now) / 1_000_000 + 1, 1_000))
-        }
-        let ready = (try? Syscall.poll(&descriptors, count: descriptors.count, timeoutMilliseconds: timeout)) ?? 0
-        if ready > 0, descriptors[0].revents != 0 { wake.clear() }
-    }
+    func publishConsumed() { consumed.store(samples.position, ordering: .releasing) }
 }
