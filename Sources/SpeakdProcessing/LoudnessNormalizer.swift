@@ -68,9 +68,10 @@ public final class LoudnessNormalizer: AudioFilter {
     /// What `process` does, returning the frames that are ready.
     public func normalize(_ samples: [Int16], format: PCMFormat) -> [Int16] {
         if meter?.format != format {
-            meter = LoudnessMeter(format: format)
-            limiterInput = LoudnessMeter(format: format)
-            limiterOutput = LoudnessMeter(format: format)
+            // Loudness only: the limiter after the gain is what keeps the true peak under the ceiling.
+            meter = LoudnessMeter(format: format, truePeak: false)
+            limiterInput = LoudnessMeter(format: format, truePeak: false)
+            limiterOutput = LoudnessMeter(format: format, truePeak: false)
         }
         // Split where a pause has lasted long enough: what follows it is processed at the revised gain.
         let channels = max(format.channels, 1)

@@ -46,7 +46,7 @@ extension SnapcastSender {
             pendingOffset += written
             bytesSent += written
             shared.withLock { $0.sentFrames += written / frameBytes }
-            if pendingBytes == 0 { dropPending(); publishConsumed() }
+            if pendingBytes == 0 { dropPending() }
         } catch {
             lost("\(error)")
         }
@@ -76,7 +76,6 @@ extension SnapcastSender {
         connection = nil
         blocked = false
         dropPending()
-        publishConsumed()
         retryAt = SnapcastOutput.now() + 1_000_000_000
         if outage == nil { log("snapcast: \(reason); the rooms miss this audio, retrying every second") }
         outage = reason

@@ -13,7 +13,7 @@ import Glibc
 /// stream returns to the music), retried every second while a stream wants it. Blocking here is fine: nothing waits
 /// for this thread.
 ///
-/// Threading: created by `SnapcastOutput`; `wake`, `consumedPosition`, `status` and `shutdown` from any thread;
+/// Threading: created by `SnapcastOutput`; `wake`, `status` and `shutdown` from any thread;
 /// everything else on the sender thread alone (hence `@unchecked Sendable`).
 final class SnapcastSender: @unchecked Sendable {
     let source: SnapcastSource
@@ -29,7 +29,6 @@ final class SnapcastSender: @unchecked Sendable {
     let prerollMilliseconds: Int
     let hooks: SnapcastStreamHooks
     let log: @Sendable (String) -> Void
-    let consumed = Atomic<UInt64>(0)
     let stopping = Atomic<Bool>(false)
     let shared = PThreadMutex(SnapcastStatus())
     var thread: pthread_t?
@@ -74,9 +73,6 @@ final class SnapcastSender: @unchecked Sendable {
     }
 
     deinit { wake.close() }
-
-    /// Samples before this ring position have been taken (sent, or dropped while the source was away).
-    var consumedPosition: UInt64 { consumed.load(ordering: .acquiring) }
 
     var status: SnapcastStatus { shared.withLock { $0 } }
 
@@ -123,7 +119,6 @@ final class SnapcastSender: @unchecked Sendable {
                 dropPending()
                 chain = inputFormat.flatMap(makeChain)   // a fresh resampler: its history belongs to the cut audio
                 restartClock()
-                publishConsumed()
                 continue
             }
             guard samples.position >= position else { return false }
@@ -157,7 +152,6 @@ final class SnapcastSender: @unchecked Sendable {
     func consumeMark() { marks.consume(2) }
 
     func takeSamples(upTo limit: UInt64) {
-        defer { if pendingBytes == 0 { publishConsumed() } }
         while samples.position < limit {
             let region = samples.readableRegion(limit: Int(min(limit - samples.position, UInt64(scratch.count))))
             guard !region.isEmpty else { return }
@@ -244,6 +238,4 @@ final class SnapcastSender: @unchecked Sendable {
         pending.removeAll(keepingCapacity: true)
         pendingOffset = 0
     }
-
-    func publishConsumed() { consumed.store(samples.position, ordering: .releasing) }
 }

@@ -18,6 +18,17 @@ final class LoudnessTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(meter.truePeak), -20, accuracy: 0.1)
     }
 
+    /// The normaliser's meters skip the true peak (most of the meter's CPU): the loudness is the same without it.
+    func testAMeterWithoutTruePeakMeasuresTheSameLoudness() throws {
+        let tone = sine(hz: 1_000, amplitude: 3_276.8, seconds: 3)
+        let full = try XCTUnwrap(LoudnessMeter(format: format))
+        let loudnessOnly = try XCTUnwrap(LoudnessMeter(format: format, truePeak: false))
+        full.add(tone)
+        loudnessOnly.add(tone)
+        XCTAssertEqual(try XCTUnwrap(loudnessOnly.integratedLoudness), try XCTUnwrap(full.integratedLoudness), accuracy: 1e-9)
+        XCTAssertNil(loudnessOnly.truePeak)
+    }
+
     func testSilenceHasNoLoudness() throws {
         let meter = try XCTUnwrap(LoudnessMeter(format: format))
         meter.add([Int16](repeating: 0, count: 48_000))
@@ -49,5 +60,35 @@ final class LoudnessTests: XCTestCase {
         let limiter = PeakLimiter(ceiling: -1)
         let output = limiter.limit(input, format: format) + limiter.flush()
         XCTAssertEqual(output, input)
+    }
+
+    /// The daemon hands a phrase-cache hit to the normaliser in slices of a tenth of a second (`AudioChunk.split`),
+    /// so its first sound waits for one slice's processing: the output must be what the whole chunk gives, sample for
+    /// sample, pause-revised gain and limiter included.
+    func testTheNormalizerGivesTheSameSamplesWholeOrInSlices() {
+        let stereo = PCMFormat(sampleRate: 24_000, channels: 2)
+        // Two loud "sentences" with a pause between them (the gain is revised there) and peaks for the limiter.
+        let sentence = sine(hz: 220, amplitude: 30_000, seconds: 1.2, rate: 24_000).flatMap { [$0, $0 / 2] }
+        let pause = [Int16](repeating: 0, count: 24_000 / 4 * 2)
+        let chunk = AudioChunk(format: stereo, samples: sentence + pause + sentence, wordStarts: [WordStart(textOffset: 4, frame: 30_000)])
+        let whole = LoudnessNormalizer(target: -16, ceiling: -1, startingLoudness: -30)
+        let startingGain = whole.gain
+        let expected = whole.normalize(chunk.samples, format: stereo) + whole.endSegment()
+
+        let slices = chunk.split(maxFrames: 2_400)
+        XCTAssertEqual(slices.count, 27)   // 63,600 frames
+        XCTAssertTrue(slices.allSatisfy { $0.samples.count <= 4_800 && $0.samples.count % 2 == 0 && $0.format == stereo })
+        XCTAssertEqual(slices.flatMap(\.wordStarts), chunk.wordStarts)
+        XCTAssertEqual(slices.first?.wordStarts, chunk.wordStarts, "word starts travel with the first slice")
+        XCTAssertTrue(slices.flatMap(\.samples).elementsEqual(chunk.samples))
+        XCTAssertTrue(chunk.split(maxFrames: 63_600) == [chunk], "a chunk no longer than the slice stays whole")
+
+        let sliced = LoudnessNormalizer(target: -16, ceiling: -1, startingLoudness: -30)
+        var output: [Int16] = []
+        for slice in slices { output += sliced.normalize(slice.samples, format: stereo) }
+        output += sliced.endSegment()
+        XCTAssertEqual(output.count, expected.count)
+        XCTAssertTrue(output.elementsEqual(expected), "slicing changed the normalised samples")
+        XCTAssertNotEqual(whole.gain, startingGain, "the gain was revised in the pause")
     }
 }
