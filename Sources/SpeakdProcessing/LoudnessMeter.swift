@@ -17,7 +17,8 @@ public final class LoudnessMeter {
 
     /// nil when libebur128 refuses the format (it takes 1…16 channels at 16 Hz…2.8 MHz) or memory is exhausted.
     /// - Parameter truePeak: measure the true peak too (`truePeak` is nil without it). It oversamples every channel
-    ///   4×, most of the meter's CPU: a meter that only needs the loudness leaves it off.
+    ///   4×, about 15 % more CPU (0.24 → 0.28 ms per second of 24 kHz mono): a meter that only needs the loudness
+    ///   leaves it off.
     public init?(format: PCMFormat, truePeak: Bool = true) {
         let mode = Int32(EBUR128_MODE_I.rawValue | (truePeak ? EBUR128_MODE_TRUE_PEAK.rawValue : 0))
         guard let state = ebur128_init(UInt32(format.channels), UInt(format.sampleRate), mode) else { return nil }

@@ -18,7 +18,7 @@ final class LoudnessTests: XCTestCase {
         XCTAssertEqual(try XCTUnwrap(meter.truePeak), -20, accuracy: 0.1)
     }
 
-    /// The normaliser's meters skip the true peak (most of the meter's CPU): the loudness is the same without it.
+    /// The normaliser's meters skip the true peak (it adds CPU and nothing reads it): the loudness is the same without it.
     func testAMeterWithoutTruePeakMeasuresTheSameLoudness() throws {
         let tone = sine(hz: 1_000, amplitude: 3_276.8, seconds: 3)
         let full = try XCTUnwrap(LoudnessMeter(format: format))
