@@ -292,6 +292,9 @@ public final class AudioPlayer: Sendable {
     /// xruns and starvations while a stream was open, since start.
     public var underruns: Int { state.underruns.load(ordering: .relaxed) }
 
+    /// The ring position at which the device last ran dry (0: never): where, in which job, the gap was heard.
+    public var lastUnderrunPosition: UInt64 { state.lastUnderrunPosition.load(ordering: .relaxed) }
+
     /// The newest device failure, if any occurred.
     public var lastDeviceError: AudioOutputError? {
         guard state.deviceErrors.load(ordering: .acquiring) > 0 else { return nil }

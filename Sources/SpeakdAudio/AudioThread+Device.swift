@@ -64,6 +64,7 @@ extension AudioThread {
             state.playedPosition.store(state.devicePosition.load(ordering: .relaxed), ordering: .releasing)
             if state.streaming.load(ordering: .acquiring), !state.holdingBack.load(ordering: .acquiring), !starving {
                 starving = true
+                state.lastUnderrunPosition.store(state.devicePosition.load(ordering: .relaxed), ordering: .relaxed)
                 state.underruns.add(1, ordering: .relaxed)
             }
             notify.ring()

@@ -214,6 +214,7 @@ final class AudioThread: @unchecked Sendable {
             if position >= state.watchDevicePosition.load(ordering: .relaxed) { notify.ring() }
             return written
         } catch let error where error.kind == .underrun {
+            state.lastUnderrunPosition.store(consumer.position, ordering: .relaxed)
             state.underruns.add(1, ordering: .relaxed)
         } catch {
             recordDeviceError(error)

@@ -13,6 +13,8 @@ final class PlayerState: Sendable {
     /// Every sample before this position has been heard (device delay accounted) or discarded.
     let playedPosition = Atomic<UInt64>(0)
     let underruns = Atomic<Int>(0)
+    /// The device position at the newest underrun: which job, and which part of it, ran dry.
+    let lastUnderrunPosition = Atomic<UInt64>(0)
     /// The last `controlRequested` value the audio thread has acted on (discards, pause, resume are in effect).
     let controlCompleted = Atomic<UInt64>(0)
     /// True while playback is paused (set once the fade-out has been queued).

@@ -43,3 +43,16 @@ extension AudioChunk {
         }
     }
 }
+
+extension AudioChunk {
+    /// Below this magnitude (-50 dBFS) a sample counts as silence, as the benchmarks' silence detector counts it.
+    public static let silenceMagnitude: Int16 = 100
+
+    /// Its last `milliseconds` (or all of it, when shorter) are silence: speech that stops here pauses, and a device
+    /// running dry here is heard as a longer pause, not as a cut in a word.
+    public func endsInSilence(milliseconds: Int = 10) -> Bool {
+        let tail = min(samples.count, format.sampleRate * milliseconds / 1_000 * max(format.channels, 1))
+        guard tail > 0 else { return false }
+        return samples.suffix(tail).allSatisfy { $0 > -Self.silenceMagnitude && $0 < Self.silenceMagnitude }
+    }
+}

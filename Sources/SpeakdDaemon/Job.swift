@@ -74,6 +74,8 @@ final class Job {
     var startedSent = false
     /// The player's underrun count when the job started playing, to tell whether the device ran dry during it.
     var underrunsAtStart: Int?
+    /// The current attempt's segments: asked for, arrived, began to play (logged when the device ran dry).
+    var timeline: SegmentTimeline?
     /// Who speaks it: its engine, or the fallback after the engine failed.
     var engineName: String
     /// Why the fallback engine took over, if it did.

@@ -28,6 +28,7 @@ extension JobQueue {
         }, onMarks: { placed in
             await self.marksPlaced(id, attempt: attempt, stream: stream, placed)
         })
+        job.timeline = pipeline.timeline
         let task = Task {
             let result = await pipeline.run()
             self.writerEnded(id, attempt: attempt, stream: stream, result: result)

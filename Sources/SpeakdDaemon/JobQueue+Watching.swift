@@ -45,11 +45,17 @@ extension JobQueue {
                 realtimeDemotionsReported = player.realtimeDemotions
                 logger.error("the audio thread ran \(AudioPlayer.realtimeCPULimitMicroseconds / 1000) ms without sleeping and was returned to normal priority: a bug, please report it with this log")
             }
+            if let timeline = job.timeline, timeline.all.contains(where: { !$0.audiblePauses.isEmpty }) {
+                // The upstream's next audio came after what was before it had played out: a pause it imposed.
+                logger.info("the upstream was late (a pause between sentences or at a silence was heard)", metadata: [
+                    "job": "\(id)", "segments": "\(timeline.description(ranDryAt: nil))"])
+            }
             if let before = job.underrunsAtStart, player.underruns > before {
                 // The device ran dry inside this job: a gap was heard. Logged so a report can say which job and why.
                 logger.notice("the device ran dry during the job (a gap was heard)", metadata: [
                     "job": "\(id)", "underruns": "\(player.underruns - before)", "engine": "\(job.engineName)",
-                    "pacing": "\(job.spec.performance?.model.arrivalRate.description ?? "none")"])
+                    "pacing": "\(job.spec.performance?.model.arrivalRate.description ?? "none")",
+                    "segments": "\(job.timeline?.description(ranDryAt: player.lastUnderrunPosition) ?? "")"])
             }
             if let failure {
                 finalize(job, .failed, reason: failure.message, error: ProtocolError(synthesis: failure))

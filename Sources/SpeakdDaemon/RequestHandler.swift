@@ -216,7 +216,7 @@ final class RequestHandler: Sendable {
                           currentEngine: snapshot.engine, paused: snapshot.paused, queued: snapshot.queued,
                           underruns: player.underruns, uptimeSeconds: monotonicSeconds() - startTime,
                           deviceError: player.deviceProblem?.description)
-        let pacing = engines.upstreams.compactMap { $0.performance.pacingNote }
+        let pacing = engines.upstreams.flatMap { $0.performance.pacingNotes }
         info.pacing = pacing.isEmpty ? nil : pacing
         info.leadInMilliseconds = queue.leadIn.milliseconds
         info.leadInAfterIdleMilliseconds = queue.leadIn.afterIdleMilliseconds

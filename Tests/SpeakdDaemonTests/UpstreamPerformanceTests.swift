@@ -47,4 +47,57 @@ final class UpstreamPerformanceTests: XCTestCase {
             playedOut = max(playedOut, arrives) + 0.06 * Double(size)
         }
     }
+
+    /// A CPU server (Kokoro: 1–2× real time) is compute-bound, a cloud service's 5–10× is not, and an upstream
+    /// nothing is known of yet is not either (its first job plans as for a fast one).
+    func testAServerUnderThreeTimesRealTimeIsComputeBound() {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("upstream-\(UUID()).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let performance = UpstreamPerformance(name: "kokoro", path: path)
+        XCTAssertFalse(performance.isComputeBound)
+        performance.record(observation(56, firstByte: 1.3, audio: 3.9, stream: 1.95))
+        XCTAssertEqual(performance.model.arrivalRate, 1.8, accuracy: 0.01)
+        XCTAssertTrue(performance.isComputeBound)
+        let cloud = UpstreamPerformance(name: "openai", path: nil)
+        cloud.record(observation(56, firstByte: 0.3, audio: 3.9, stream: 0.5))
+        XCTAssertFalse(cloud.isComputeBound)
+    }
+
+    /// The pauses of a job's timeline (before a segment, at silences inside one) are what `status` reports under
+    /// `pacing`; a pause shorter than the device's own latency is not one, and a job without any clears the note.
+    func testTheLastJobsPausesAreReportedAndCleared() {
+        let performance = UpstreamPerformance(name: "kokoro", path: nil)
+        var first = SegmentTimeline.Entry(index: 0, characters: 56)
+        first.pausesWithin = [0.3]
+        var second = SegmentTimeline.Entry(index: 1, characters: 342)
+        second.pauseBefore = 0.65
+        var third = SegmentTimeline.Entry(index: 2, characters: 71)
+        third.pauseBefore = 0.01
+        performance.recordPauses(of: [first, second, third])
+        let notes = performance.pacingNotes
+        XCTAssertEqual(notes.count, 1, "\(notes)")
+        XCTAssertTrue(notes.first?.contains("was late 2 times in the last job (0.95 s of pause in all") == true, "\(notes)")
+        XCTAssertTrue(notes.first?.contains("2 joins") == true, "\(notes)")
+        performance.recordPauses(of: [SegmentTimeline.Entry(index: 0, characters: 56)])
+        XCTAssertEqual(performance.pacingNotes, [])
+    }
+
+    /// The timeline names the segment the device ran dry in, and tells a late segment (dry at its first sample)
+    /// from a gap inside one.
+    func testTheTimelineNamesWhereTheDeviceRanDry() {
+        let timeline = SegmentTimeline(began: 100)
+        var first = SegmentTimeline.Entry(index: 0, characters: 56)
+        (first.requestedAt, first.firstAudioAt, first.doneAt, first.startPosition) = (100, 102.6, 102.6, 0)
+        var second = SegmentTimeline.Entry(index: 1, characters: 342)
+        (second.requestedAt, second.firstAudioAt, second.doneAt, second.startPosition) = (102.6, 106.2, 118.6, 72_000)
+        timeline.record(second)
+        timeline.record(first)
+        XCTAssertEqual(timeline.segment(at: 71_999), 0)
+        XCTAssertEqual(timeline.segment(at: 72_000), 1)
+        let late = timeline.description(ranDryAt: 72_000)
+        XCTAssertTrue(late.hasPrefix("segment 0 (56 characters): requested +0.0, audio +2.6…+2.6"), late)
+        XCTAssertTrue(late.hasSuffix("the device ran dry before it (it came late)"), late)
+        XCTAssertTrue(timeline.description(ranDryAt: 30_000).contains("pauses within [] s <- the device ran dry inside it; segment 1"),
+                      timeline.description(ranDryAt: 30_000))
+    }
 }

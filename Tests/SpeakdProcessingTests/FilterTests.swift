@@ -182,4 +182,20 @@ final class FilterTests: XCTestCase {
         XCTAssertEqual(SampleMath.rampGain(frame: 48, frames: 48, rising: true), 1)
         XCTAssertEqual(SampleMath.rampGain(frame: 24, frames: 48, rising: false), 0.5, accuracy: 1e-12)
     }
+
+    /// A chunk ends in silence when its last 10 ms stay under -50 dBFS (the writer then lets the device run dry as a
+    /// pause): a tone's end, one loud sample in the tail, or a chunk shorter than 10 ms of silence are told apart.
+    func testAChunkEndsInSilenceOnlyWhenItsLastTenMillisecondsAreQuiet() {
+        let mono = PCMFormat(sampleRate: 24_000, channels: 1)
+        let tone = (0..<2_400).map { Int16(8_000 * sin(Double($0) * 0.1)) }
+        XCTAssertFalse(AudioChunk(format: mono, samples: tone).endsInSilence())
+        XCTAssertTrue(AudioChunk(format: mono, samples: tone + Array(repeating: 99, count: 240)).endsInSilence())
+        XCTAssertFalse(AudioChunk(format: mono, samples: tone + Array(repeating: 0, count: 239) + [100]).endsInSilence())
+        XCTAssertFalse(AudioChunk(format: mono, samples: tone + Array(repeating: 0, count: 200)).endsInSilence())
+        XCTAssertTrue(AudioChunk(format: mono, samples: Array(repeating: -99, count: 100)).endsInSilence(), "all of a short silent chunk")
+        XCTAssertFalse(AudioChunk(format: mono, samples: []).endsInSilence())
+        let stereo = PCMFormat(sampleRate: 48_000, channels: 2)
+        XCTAssertFalse(AudioChunk(format: stereo, samples: Array(repeating: 0, count: 959) + [-30_000]).endsInSilence())
+        XCTAssertTrue(AudioChunk(format: stereo, samples: [20_000] + Array(repeating: 0, count: 960)).endsInSilence())
+    }
 }

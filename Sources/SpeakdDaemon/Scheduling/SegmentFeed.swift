@@ -19,6 +19,14 @@ final class SegmentFeed: Sendable {
         var bufferedSeconds = 0.0
         var firstChunkArrived = false
         var done = false
+        // For the job's timeline (`SegmentTimeline`), in monotonic seconds.
+        var requestedAt = 0.0
+        var firstAudioAt: Double?
+        var doneAt: Double?
+        /// Chunks the engine gave, the seconds of audio in them, and the longest wait between two of them.
+        var chunks = 0
+        var audioSeconds = 0.0
+        var longestChunkWait = 0.0
     }
 
     /// The writer takes audio in slices of at most a tenth of a second: a phrase-cache hit or an embedded sentence
@@ -37,8 +45,9 @@ final class SegmentFeed: Sendable {
     /// arrives and when synthesis ends, so the next segment can be requested.
     func start(_ request: SynthesisRequest, engine: any Synthesizer, performance: UpstreamPerformance?,
                onProgress: @escaping @Sendable () -> Void) {
+        let began = monotonicSeconds()
+        progress.withLock { $0.requestedAt = began }
         let handle = Task {
-            let began = monotonicSeconds()
             var firstAt: Double?
             var lastAt = began
             var frames = 0
@@ -50,6 +59,10 @@ final class SegmentFeed: Sendable {
                     let seconds = chunk.format.seconds(frames: chunk.samples.count / max(chunk.format.channels, 1))
                     let first = self.progress.withLock { state in
                         state.bufferedSeconds += seconds
+                        state.audioSeconds += seconds
+                        state.chunks += 1
+                        if let firstAt { state.longestChunkWait = max(state.longestChunkWait, now - lastAt) }
+                        if state.firstAudioAt == nil { state.firstAudioAt = now }
                         defer { state.firstChunkArrived = true }
                         return !state.firstChunkArrived
                     }
@@ -65,7 +78,10 @@ final class SegmentFeed: Sendable {
                     }
                     if first { onProgress() }
                 }
-                progress.withLock { $0.done = true }
+                progress.withLock { state in
+                    state.done = true
+                    state.doneAt = monotonicSeconds()
+                }
                 continuation.finish()
                 // A phrase-cache hit answers within milliseconds: only the upstream's own answers teach the model.
                 // The delivery rate counts the audio after the first chunk over the time after it.
@@ -77,7 +93,10 @@ final class SegmentFeed: Sendable {
                                              laterAudioSeconds: Double(frames - firstFrames) / Double(rate) * speed))
                 }
             } catch {
-                progress.withLock { $0.done = true }
+                progress.withLock { state in
+                    state.done = true
+                    state.doneAt = monotonicSeconds()
+                }
                 continuation.finish(throwing: error)
             }
             onProgress()

@@ -10,8 +10,9 @@ import SpeakdText
 /// has played out.
 ///
 /// Policy: each segment is requested once the one before it has delivered its first audio (on a CPU-bound server a
-/// second request waiting for its first byte would slow the one needed next, the first sound above all), while
-/// earlier ones may still be streaming: at most `maximumInFlight` requests run (3 when the upstream is slow to start
+/// second request waiting for its first byte would slow the one needed next, the first sound above all), or once it
+/// is complete when the server has no capacity to spare (`isComputeBound`), while earlier ones may still be
+/// streaming: at most `maximumInFlight` requests run (3 when the upstream is slow to start
 /// or delivers slower than real time, else 2) and at most `maximumAheadSeconds` of audio waits in the feeds. An
 /// upstream configured with `concurrent_requests = N` gets up to N requests at once from the start. Before a segment
 /// starts playing, if the upstream delivers slower than real time, it waits until enough of it is buffered to play
@@ -27,6 +28,8 @@ struct SegmentPipeline: Sendable {
     let delivery: JobDelivery
     let onFallback: @Sendable (SynthesisError) async -> Void
     let onMarks: @Sendable ([(index: Int, position: UInt64)]) async -> Void
+    /// When each segment was asked for, arrived and began to play (for the log when the device runs dry).
+    var timeline = SegmentTimeline()
 
     static let maximumAheadSeconds = 60.0
     static let pacingMarginSeconds = 0.2
@@ -96,8 +99,12 @@ struct SegmentPipeline: Sendable {
                 guard running < maximumInFlight else { return nil }
                 // Unless the server is known to serve requests side by side, one request at a time waits for its first
                 // audio: on a CPU-bound server a second one would slow the one needed next (the first sound above all).
+                // A compute-bound one (`UpstreamPerformance.isComputeBound`) gets the next request only when the one
+                // before is complete: started earlier, it holds the rest of that one back behind its own first sentence
+                // (measured on Kokoro: a sentence's last 0.1 s came 3.5 s late) and gains nothing, the server being busy.
                 if index > 0, spec.performance?.servesConcurrently != true, let previous = state.feeds[index - 1],
-                   !previous.state.firstChunkArrived, !previous.state.done { return nil }
+                   !previous.state.done,
+                   !previous.state.firstChunkArrived || spec.performance?.isComputeBound == true { return nil }
                 let waiting = state.feeds[min(state.consumed, index)..<index].compactMap { $0?.state.bufferedSeconds }.reduce(0, +)
                 guard waiting < SegmentPipeline.maximumAheadSeconds else { return nil }
                 let feed = SegmentFeed(index: index)
@@ -157,15 +164,19 @@ struct SegmentPipeline: Sendable {
         var loudness = LoudnessStage(spec: spec)
         defer { loudness.record() }
         var leadInDecided = false
-        // After a chime, until the speech's first samples: the device running dry is a chosen pause.
-        var chimeHolding = false
-        defer { if chimeHolding { player.holdBack(false) } }
+        // After a chime or a segment, until the next segment's first samples: the device running dry is a pause between
+        // sentences (a late upstream or pacing), not an underrun inside one.
+        var holding = false
+        defer { if holding { player.holdBack(false) } }
+        // When the audio written so far runs out (monotonic seconds), from the end of the last segment.
+        var runsOutAt: Double?
         do {
             if let chime = spec.chimes, chime.before != nil {
                 _ = controller.feed(0)   // the first segment is synthesized while the chime plays
                 leadInDecided = true
                 try await playChimeBefore(chime, chain: chain)
-                chimeHolding = true
+                holding = true
+                player.holdBack(true)
             }
             while index < spec.segments.count {
                 let feed = controller.feed(index)
@@ -175,22 +186,31 @@ struct SegmentPipeline: Sendable {
                 var collected: [Int16] = []
                 var wordStarts: [WordStart] = []
                 let markIndices = marks(inSegment: index)
+                var entry = SegmentTimeline.Entry(index: index, characters: spec.segments[index].unicodeScalars.count)
                 do {
-                    await waitUntilPlayableThrough(feed, segment: index)
-                    if chimeHolding { player.holdBack(true) }
+                    let waitBegan = monotonicSeconds()
+                    if await waitUntilPlayableThrough(feed, segment: index) {
+                        entry.heldSeconds = monotonicSeconds() - waitBegan
+                        holding = true
+                    }
                     for try await chunk in feed.chunks {
                         try Task.checkCancellation()
-                        if segmentStart == nil { segmentStart = player.writePosition }
+                        let now = monotonicSeconds()
+                        let pause = runsOutAt.map { max(now - $0, 0) } ?? 0
+                        runsOutAt = nil
+                        if segmentStart == nil {
+                            segmentStart = player.writePosition
+                            (entry.startPosition, entry.writtenAt, entry.aheadSeconds) = (player.writePosition, now, secondsAhead)
+                            entry.pauseBefore = pause
+                        } else if pause >= UpstreamPerformance.audiblePauseSeconds {
+                            entry.pausesWithin.append(pause)
+                        }
                         delivered = true
                         format = chunk.format
                         // Loudness first (it measures what the engine made), then the chain (volume, device format).
                         let normalized = loudness.process(chunk.samples, format: chunk.format, voice: controller.currentVoice)
                         let played = try chain.process(AudioChunk(format: chunk.format, samples: normalized,
                                                                   wordStarts: chunk.wordStarts))
-                        if chimeHolding {
-                            chimeHolding = false
-                            player.holdBack(false)
-                        }
                         if !leadInDecided {
                             // Decided at the first sample, in its format (a change of format would reopen the device).
                             leadInDecided = true
@@ -199,6 +219,13 @@ struct SegmentPipeline: Sendable {
                             }
                         }
                         try await delivery.deliver(played, synthesized: chunk)
+                        // Written audio that ends in silence may wait for the next chunk: a pause, not a cut in a word.
+                        let pausable = played.samples.isEmpty ? holding : played.endsInSilence()
+                        if pausable != holding {
+                            holding = pausable
+                            player.holdBack(pausable)
+                        }
+                        if pausable { runsOutAt = monotonicSeconds() + secondsAhead }
                         feed.taken(seconds: chunk.format.seconds(frames: chunk.samples.count / max(chunk.format.channels, 1)))
                         if !markIndices.isEmpty {
                             collected += played.samples
@@ -222,6 +249,12 @@ struct SegmentPipeline: Sendable {
                     _ = controller.fallBack(from: index, to: fallback)
                     continue
                 }
+                timeline.record(entry.completed(by: feed.state))
+                if index + 1 < spec.segments.count {
+                    holding = true
+                    player.holdBack(true)
+                    runsOutAt = monotonicSeconds() + secondsAhead
+                }
                 try Task.checkCancellation()
                 if !markIndices.isEmpty {
                     await onMarks(place(markIndices, segment: index, start: segmentStart ?? player.writePosition,
@@ -233,6 +266,7 @@ struct SegmentPipeline: Sendable {
             // Marks at the very end of the input (after the last segment's text).
             let trailing = spec.marks.indices.filter { spec.marks[$0].offset >= endOfText }
             if !trailing.isEmpty { await onMarks(trailing.map { ($0, player.writePosition) }) }
+            if !controller.engineIsFallback { spec.performance?.recordPauses(of: timeline.all) }
             if let chime = spec.chimes, let after = chime.after {
                 try await delivery.deliver(try chain.process(AudioChunk(format: chime.format, samples: after)), synthesized: nil)
             }
@@ -247,24 +281,31 @@ struct SegmentPipeline: Sendable {
     /// Holds a segment back while the upstream delivers slower than real time and too little of it is buffered to
     /// play through: with `r` seconds of audio per second, a segment of `D` seconds plays without a gap once
     /// `D · (1 − r)` is buffered, counting what arrives while the ring's earlier audio plays.
-    private func waitUntilPlayableThrough(_ feed: SegmentFeed, segment index: Int) async {
-        guard let performance = spec.performance else { return }
+    /// Returns whether it held the segment back (the caller releases the hold at its first sample).
+    private func waitUntilPlayableThrough(_ feed: SegmentFeed, segment index: Int) async -> Bool {
+        guard let performance = spec.performance else { return false }
         let model = performance.model
-        guard model.observations > 0, model.arrivalRate < 1 else { return }
+        guard model.observations > 0, model.arrivalRate < 1 else { return false }
         let speed = spec.speed ?? 1
         let duration = Double(spec.segments[index].unicodeScalars.count) * model.audioPerCharacter / speed
         // Audio arrives in chunks, not evenly: a margin of one typical chunk interval keeps the first one from running dry.
         let needed = duration * (1 - model.arrivalRate) + Self.pacingMarginSeconds
-        defer { player.holdBack(false) }
+        var held = false
         while !Task.isCancelled {
             let progress = feed.state
-            if progress.done { return }
-            let format = player.currentFormat
-            let ahead = format.seconds(frames: Int(player.writePosition &- player.playedPosition) / max(format.channels, 1))
-            if progress.bufferedSeconds + model.arrivalRate * ahead >= needed { return }
+            if progress.done { return held }
+            if progress.bufferedSeconds + model.arrivalRate * secondsAhead >= needed { return held }
             player.holdBack(true)
+            held = true
             try? await Task.sleep(for: .milliseconds(20))
         }
+        return held
+    }
+
+    /// Seconds of audio in the ring not yet heard.
+    private var secondsAhead: Double {
+        let format = player.currentFormat
+        return format.seconds(frames: Int(player.writePosition &- player.playedPosition) / max(format.channels, 1))
     }
 
     // MARK: marks

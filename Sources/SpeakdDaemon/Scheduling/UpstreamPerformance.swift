@@ -52,6 +52,11 @@ final class UpstreamPerformance: Sendable {
     let concurrentRequests: Int?
     private let path: String?
     private let state: Mutex<State>
+    /// The last job's pauses for the upstream: where the device stood silent waiting for its next audio, between
+    /// sentences or at a silence inside a segment (how many, their seconds in all), and the joins it had.
+    private let lastPauses = Mutex<(joins: Int, pauses: Int, seconds: Double)>((0, 0, 0))
+    /// A pause shorter than this is the device's own latency, not one a listener hears.
+    static let audiblePauseSeconds = 0.05
     /// Longest segment asked of a slow upstream.
     static let slowSegmentCharacters = 200
     /// Requests kept for the fit.
@@ -179,12 +184,34 @@ final class UpstreamPerformance: Sendable {
         return model.observations > 0 && (model.firstBytePerCharacter > 0.005 || model.arrivalRate < 1)
     }
 
-    /// Why sentences wait before playing, for `status`; nil while the upstream keeps up.
-    var pacingNote: String? {
+    /// Records the pauses of a job the upstream spoke (from its timeline).
+    func recordPauses(of segments: [SegmentTimeline.Entry]) {
+        let pauses = segments.flatMap(\.audiblePauses)
+        lastPauses.withLock { $0 = (max(segments.count - 1, 0), pauses.count, pauses.reduce(0, +)) }
+    }
+
+    /// Delivers under 3× real time (a server on a CPU, unlike a cloud service's 5–10×): a second request only takes
+    /// compute from the first, so the next segment is asked for when the one before is complete.
+    var isComputeBound: Bool {
         let model = self.model
-        guard model.observations > 0, model.arrivalRate < 1 else { return nil }
+        return model.observations > 0 && model.arrivalRate < Self.computeBoundRate
+    }
+    static let computeBoundRate = 3.0
+
+    /// Why speech pauses between sentences, for `status`; nil while the upstream keeps up.
+    var pacingNotes: [String] {
+        let model = self.model
         let rate = (model.arrivalRate * 100).rounded() / 100
-        return "upstream \"\(name)\" delivers audio at \(rate)x real time: each sentence is buffered until it can play without a gap, so speech pauses between sentences"
+        var notes: [String] = []
+        if model.observations > 0, model.arrivalRate < 1 {
+            notes.append("upstream \"\(name)\" delivers audio at \(rate)x real time: each sentence is buffered until it can play without a gap, so speech pauses between sentences")
+        }
+        let last = lastPauses.withLock { $0 }
+        if last.pauses > 0 {
+            let seconds = (last.seconds * 100).rounded() / 100
+            notes.append("upstream \"\(name)\" was late \(last.pauses) times in the last job (\(seconds) s of pause in all, between sentences or at a silence; \(last.joins) joins): its next audio came after what was before it had played out (it delivers \(rate)x real time)")
+        }
+        return notes
     }
 
     private func save(_ snapshot: State) {
