@@ -48,26 +48,6 @@ final class UpstreamPerformanceTests: XCTestCase {
         }
     }
 
-    /// A CPU server (Kokoro: 1–2× real time, 1.3 s to the first byte of a sentence) is compute-bound; a cloud
-    /// service (5–10×, 0.3 s), a slow remote one that answers at once (0.8× after 0.3 s) and an upstream nothing is
-    /// known of yet (its first job plans as for a fast one) are not.
-    func testASlowStartingServerUnderThreeTimesRealTimeIsComputeBound() {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("upstream-\(UUID()).json").path
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        let performance = UpstreamPerformance(name: "kokoro", path: path)
-        XCTAssertFalse(performance.isComputeBound)
-        performance.record(observation(56, firstByte: 1.3, audio: 3.9, stream: 1.95))
-        XCTAssertEqual(performance.model.arrivalRate, 1.8, accuracy: 0.01)
-        XCTAssertTrue(performance.isComputeBound)
-        let cloud = UpstreamPerformance(name: "openai", path: nil)
-        cloud.record(observation(56, firstByte: 0.3, audio: 3.9, stream: 0.5))
-        XCTAssertFalse(cloud.isComputeBound)
-        let remote = UpstreamPerformance(name: "remote", path: nil)
-        remote.record(observation(56, firstByte: 0.3, audio: 3.9, stream: 4.875))
-        XCTAssertLessThan(remote.model.arrivalRate, 1)
-        XCTAssertFalse(remote.isComputeBound)
-    }
-
     /// The pauses of a job's timeline (before a segment, at silences inside one) are what `status` reports under
     /// `pacing`; a pause shorter than the device's own latency is not one, and a job without any clears the note.
     func testTheLastJobsPausesAreReportedAndCleared() {

@@ -13,12 +13,16 @@ final class SegmentFeed: Sendable {
     private let continuation: AsyncThrowingStream<AudioChunk, any Error>.Continuation
     private let progress = Mutex(Progress())
     private let task = Mutex<Task<Void, Never>?>(nil)
+    private let pauseWatcher = Mutex<Task<Void, Never>?>(nil)
 
     struct Progress {
         /// Audio delivered by the engine and not yet taken by the writer, in seconds.
         var bufferedSeconds = 0.0
         var firstChunkArrived = false
         var done = false
+        /// The engine has sent nothing for `pausedAfterSeconds` since its last chunk (or it is done): whatever it had
+        /// ready has arrived.
+        var paused = false
         // For the job's timeline (`SegmentTimeline`), in monotonic seconds.
         var requestedAt = 0.0
         var firstAudioAt: Double?
@@ -27,7 +31,12 @@ final class SegmentFeed: Sendable {
         var chunks = 0
         var audioSeconds = 0.0
         var longestChunkWait = 0.0
+        var lastChunkAt = 0.0
     }
+
+    /// Quiet time after a chunk that counts as the engine pausing: a streaming upstream sends every 20–125 ms while
+    /// it has audio ready, and Kokoro sends a sentence's pieces within 10 ms of each other.
+    static let pausedAfterSeconds = 0.05
 
     /// The writer takes audio in slices of at most a tenth of a second: a phrase-cache hit or an embedded sentence
     /// arrives as one chunk of seconds, and normalising its loudness whole before the first of it reached the ring
@@ -42,6 +51,7 @@ final class SegmentFeed: Sendable {
     var state: Progress { progress.withLock { $0 } }
 
     /// Starts synthesizing `request` with `engine`; `onProgress` is called (off any lock) when the first audio
+    /// arrives, when the engine first pauses after it (`Progress.paused`),
     /// arrives and when synthesis ends, so the next segment can be requested.
     func start(_ request: SynthesisRequest, engine: any Synthesizer, performance: UpstreamPerformance?,
                onProgress: @escaping @Sendable () -> Void) {
@@ -63,6 +73,7 @@ final class SegmentFeed: Sendable {
                         state.chunks += 1
                         if let firstAt { state.longestChunkWait = max(state.longestChunkWait, now - lastAt) }
                         if state.firstAudioAt == nil { state.firstAudioAt = now }
+                        state.lastChunkAt = now
                         defer { state.firstChunkArrived = true }
                         return !state.firstChunkArrived
                     }
@@ -76,10 +87,14 @@ final class SegmentFeed: Sendable {
                     for slice in chunk.split(maxFrames: chunk.format.sampleRate / Self.slicesPerSecond) {
                         self.continuation.yield(slice)
                     }
-                    if first { onProgress() }
+                    if first {
+                        onProgress()
+                        self.watchForPause(then: onProgress)
+                    }
                 }
                 progress.withLock { state in
                     state.done = true
+                    state.paused = true
                     state.doneAt = monotonicSeconds()
                 }
                 continuation.finish()
@@ -95,6 +110,7 @@ final class SegmentFeed: Sendable {
             } catch {
                 progress.withLock { state in
                     state.done = true
+                    state.paused = true
                     state.doneAt = monotonicSeconds()
                 }
                 continuation.finish(throwing: error)
@@ -104,6 +120,27 @@ final class SegmentFeed: Sendable {
         task.withLock { $0 = handle }
     }
 
+    /// Sets `paused` and calls `onProgress` once the engine has sent nothing for `pausedAfterSeconds`, unless it
+    /// ends first (its end calls `onProgress` itself).
+    private func watchForPause(then onProgress: @escaping @Sendable () -> Void) {
+        let watcher = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .milliseconds(Int(Self.pausedAfterSeconds * 500)))
+                let (ended, paused) = progress.withLock { state -> (Bool, Bool) in
+                    if state.done { return (true, false) }
+                    state.paused = monotonicSeconds() - state.lastChunkAt >= Self.pausedAfterSeconds
+                    return (false, state.paused)
+                }
+                if ended { return }
+                if paused {
+                    onProgress()
+                    return
+                }
+            }
+        }
+        pauseWatcher.withLock { $0 = watcher }
+    }
+
     /// The writer took `seconds` of audio out of the buffer.
     func taken(seconds: Double) {
         progress.withLock { $0.bufferedSeconds = max($0.bufferedSeconds - seconds, 0) }
@@ -111,6 +148,7 @@ final class SegmentFeed: Sendable {
 
     func cancel() {
         task.withLock { $0 }?.cancel()
+        pauseWatcher.withLock { $0 }?.cancel()
         continuation.finish(throwing: CancellationError())
     }
 }

@@ -9,9 +9,9 @@ import SpeakdText
 /// Plays a job's segments in order while requesting the next ones ahead, so each arrives before the one before it
 /// has played out.
 ///
-/// Policy: each segment is requested once the one before it has delivered its first audio (on a CPU-bound server a
-/// second request waiting for its first byte would slow the one needed next, the first sound above all), or once it
-/// is complete when the server has no capacity to spare (`isComputeBound`), while earlier ones may still be
+/// Policy: each segment is requested once the one before it has delivered its first audio and then paused (on a
+/// CPU-bound server a second request waiting for its first byte would slow the one needed next, the first sound above
+/// all, and one landing mid-send can hold the end of that send back), while earlier ones may still be
 /// streaming: at most `maximumInFlight` requests run (3 when the upstream is slow to start
 /// or delivers slower than real time, else 2) and at most `maximumAheadSeconds` of audio waits in the feeds. An
 /// upstream configured with `concurrent_requests = N` gets up to N requests at once from the start. Before a segment
@@ -99,12 +99,11 @@ struct SegmentPipeline: Sendable {
                 guard running < maximumInFlight else { return nil }
                 // Unless the server is known to serve requests side by side, one request at a time waits for its first
                 // audio: on a CPU-bound server a second one would slow the one needed next (the first sound above all).
-                // A compute-bound one (`UpstreamPerformance.isComputeBound`) gets the next request only when the one
-                // before is complete: started earlier, it holds the rest of that one back behind its own first sentence
-                // (measured on Kokoro: a sentence's last 0.1 s came 3.5 s late) and gains nothing, the server being busy.
+                // It waits further until that one pauses (sent nothing for 50 ms) or ends: a request landing while a
+                // server still sends the one before can hold that one's end back behind its own first sentence (Kokoro
+                // under load: a sentence's last piece came 3.5 s late and the device ran dry inside its last word).
                 if index > 0, spec.performance?.servesConcurrently != true, let previous = state.feeds[index - 1],
-                   !previous.state.done,
-                   !previous.state.firstChunkArrived || spec.performance?.isComputeBound == true { return nil }
+                   !previous.state.paused { return nil }
                 let waiting = state.feeds[min(state.consumed, index)..<index].compactMap { $0?.state.bufferedSeconds }.reduce(0, +)
                 guard waiting < SegmentPipeline.maximumAheadSeconds else { return nil }
                 let feed = SegmentFeed(index: index)

@@ -190,17 +190,6 @@ final class UpstreamPerformance: Sendable {
         lastPauses.withLock { $0 = (max(segments.count - 1, 0), pauses.count, pauses.reduce(0, +)) }
     }
 
-    /// A server on a CPU, by what it showed: under 3× real time (a cloud service streams 5–10×) and a second or more to
-    /// the first byte of 100 characters (a cloud service answers in under half a second). A second request beside
-    /// one of its streams only takes compute from it, so the next segment is asked for when the one before is
-    /// complete. A server that is slow but serves requests side by side says so with `concurrent_requests`.
-    var isComputeBound: Bool {
-        let model = self.model
-        return model.observations > 0 && model.arrivalRate < Self.computeBoundRate
-            && model.firstByte(characters: 100) >= Self.computeBoundFirstByte
-    }
-    static let computeBoundFirstByte = 1.0
-    static let computeBoundRate = 3.0
 
     /// Why speech pauses between sentences, for `status`; nil while the upstream keeps up.
     var pacingNotes: [String] {
