@@ -85,4 +85,27 @@ final class UpstreamPerformanceTests: XCTestCase {
         XCTAssertTrue(timeline.description(ranDryAt: 30_000).contains("pauses within [] s <- the device ran dry inside it; segment 1"),
                       timeline.description(ranDryAt: 30_000))
     }
+
+    /// A stream that resumed after a long wait just as another request got its first audio shows a server that
+    /// serves one request at a time: from then on one request runs at once, remembered across restarts; a short wait,
+    /// its own first audio, or a resumption far from another's first audio are not evidence, and a configured
+    /// `concurrent_requests` wins.
+    func testAServerSeenToServeOneRequestAtATimeGetsOne() {
+        let path = FileManager.default.temporaryDirectory.appendingPathComponent("upstream-\(UUID()).json").path
+        defer { try? FileManager.default.removeItem(atPath: path) }
+        let performance = UpstreamPerformance(name: "kokoro", path: path)
+        XCTAssertEqual(performance.maximumInFlight, 2)
+        let first = performance.beginRequest(), second = performance.beginRequest()
+        performance.noteFirstAudio(request: first, at: 2.60)
+        performance.noteFirstAudio(request: second, at: 6.08)
+        performance.noteResumed(request: first, at: 6.09, waited: 0.3)
+        performance.noteResumed(request: second, at: 6.09, waited: 3.5)
+        performance.noteResumed(request: first, at: 6.20, waited: 3.5)
+        XCTAssertFalse(performance.servesOneAtATime)
+        performance.noteResumed(request: first, at: 6.09, waited: 3.49)
+        XCTAssertTrue(performance.servesOneAtATime)
+        XCTAssertEqual(performance.maximumInFlight, 1)
+        XCTAssertTrue(UpstreamPerformance(name: "kokoro", path: path).servesOneAtATime, "kept across a restart")
+        XCTAssertEqual(UpstreamPerformance(name: "kokoro", path: path, concurrentRequests: 3).maximumInFlight, 3)
+    }
 }

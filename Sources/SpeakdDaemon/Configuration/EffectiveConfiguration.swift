@@ -116,7 +116,7 @@ extension ResolvedSettings {
             if let count = configuration.concurrentRequests {
                 line(T.concurrentRequests, "\(count)", upstream: name)
             } else {
-                lines.append("# concurrent_requests: unknown (the first request runs alone; then up to 2, or 3 for a slow server)")
+                lines.append("# concurrent_requests: unknown (the first request runs alone; then up to 2, or 3 for a slow server, or 1 once seen to serve one at a time)")
             }
             if let range = configuration.speedRange {
                 line(T.speedRange, range.toml, upstream: name)

@@ -34,9 +34,10 @@ final class SegmentFeed: Sendable {
         var lastChunkAt = 0.0
     }
 
-    /// Quiet time after a chunk that counts as the engine pausing: a streaming upstream sends every 20–125 ms while
-    /// it has audio ready, and Kokoro sends a sentence's pieces within 10 ms of each other.
-    static let pausedAfterSeconds = 0.05
+    /// Quiet time after a chunk that counts as the engine pausing: Kokoro sends a sentence's pieces within 10 ms of
+    /// each other, a streaming upstream every 20–125 ms while it has audio ready (at 66 ms, the request after it waits
+    /// 40 ms more than at the first audio).
+    static let pausedAfterSeconds = 0.04
 
     /// The writer takes audio in slices of at most a tenth of a second: a phrase-cache hit or an embedded sentence
     /// arrives as one chunk of seconds, and normalising its loudness whole before the first of it reached the ring
@@ -57,6 +58,7 @@ final class SegmentFeed: Sendable {
                onProgress: @escaping @Sendable () -> Void) {
         let began = monotonicSeconds()
         progress.withLock { $0.requestedAt = began }
+        let requestNumber = performance?.beginRequest()
         let handle = Task {
             var firstAt: Double?
             var lastAt = began
@@ -76,6 +78,13 @@ final class SegmentFeed: Sendable {
                         state.lastChunkAt = now
                         defer { state.firstChunkArrived = true }
                         return !state.firstChunkArrived
+                    }
+                    if let performance, let requestNumber {
+                        if firstAt == nil {
+                            performance.noteFirstAudio(request: requestNumber, at: now)
+                        } else {
+                            performance.noteResumed(request: requestNumber, at: now, waited: now - lastAt)
+                        }
                     }
                     if firstAt == nil {
                         firstAt = now
@@ -125,17 +134,19 @@ final class SegmentFeed: Sendable {
     private func watchForPause(then onProgress: @escaping @Sendable () -> Void) {
         let watcher = Task {
             while !Task.isCancelled {
-                try? await Task.sleep(for: .milliseconds(Int(Self.pausedAfterSeconds * 500)))
-                let (ended, paused) = progress.withLock { state -> (Bool, Bool) in
-                    if state.done { return (true, false) }
-                    state.paused = monotonicSeconds() - state.lastChunkAt >= Self.pausedAfterSeconds
-                    return (false, state.paused)
+                // Sleeps until `pausedAfterSeconds` after the last chunk, then looks again: exact, with no polling.
+                let wait = progress.withLock { state -> Double? in
+                    if state.done { return nil }
+                    let quiet = monotonicSeconds() - state.lastChunkAt
+                    if quiet >= Self.pausedAfterSeconds { state.paused = true }
+                    return Self.pausedAfterSeconds - quiet
                 }
-                if ended { return }
-                if paused {
+                guard let wait else { return }
+                if wait <= 0 {
                     onProgress()
                     return
                 }
+                try? await Task.sleep(for: .microseconds(Int(wait * 1_000_000) + 500))
             }
         }
         pauseWatcher.withLock { $0 = watcher }

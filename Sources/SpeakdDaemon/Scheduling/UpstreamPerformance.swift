@@ -45,6 +45,8 @@ final class UpstreamPerformance: Sendable {
     private struct State: Codable {
         var recent: [Observation] = []
         var model = Model()
+        /// Seen to serve one request at a time (`noteResumed`): from then on each request waits for the one before.
+        var servesOneAtATime: Bool?
     }
 
     let name: String
@@ -55,6 +57,10 @@ final class UpstreamPerformance: Sendable {
     /// The last job's pauses for the upstream: where the device stood silent waiting for its next audio, between
     /// sentences or at a silence inside a segment (how many, their seconds in all), and the joins it had.
     private let lastPauses = Mutex<(joins: Int, pauses: Int, seconds: Double)>((0, 0, 0))
+    /// The newest first audio of any request to this upstream (monotonic seconds) and which request it was.
+    private let lastFirstAudio = Mutex<(at: Double, request: Int)>((-1, -1))
+    private let requestCount = Atomic<Int>(0)
+
     /// A pause shorter than this is the device's own latency, not one a listener hears.
     static let audiblePauseSeconds = 0.05
     /// Longest segment asked of a slow upstream.
@@ -128,11 +134,12 @@ final class UpstreamPerformance: Sendable {
         let a = model.firstByteBase, b = model.firstBytePerCharacter, d = model.audioPerCharacter
         let length = Double(firstSentenceCharacters)
         // Gapless join when the rest of the sentence (L − n characters) arrives before opening n has played out.
-        // Asked after the opening's first byte: n·d ≥ a + b·(L − n). Asked at once beside it (a server that serves
-        // requests concurrently): a + b·n + n·d ≥ a + b·(L − n).
+        // Asked once the opening's first audio has come and paused (w later): n·d ≥ w + a + b·(L − n). Asked at once
+        // beside it (a server that serves requests concurrently): a + b·n + n·d ≥ a + b·(L − n).
+        let w = SegmentFeed.pausedAfterSeconds
         let needed = servesConcurrently
             ? Int((b * length / max(2 * b + d, 0.001)).rounded(.up))
-            : Int(((a + b * length) / max(d + b, 0.001)).rounded(.up))
+            : Int(((w + a + b * length) / max(d + b, 0.001)).rounded(.up))
         let gain = b * Double(max(firstSentenceCharacters - needed, 0))
         // A slow upstream gets sentence-sized requests throughout, so several run ahead and none keeps the listener
         // waiting long; a fast one gets growing segments (fewer requests).
@@ -148,23 +155,25 @@ final class UpstreamPerformance: Sendable {
     }
 
     /// Segment sizes after the opening for requests asked one after another, each when the one before starts to
-    /// arrive: the opening (n₁) is heard from its first byte T₁ = a + b·n₁ until P₁ = T₁ + d·n₁, the rest of the
-    /// sentence (n₂) arrives at T₂ = T₁ + a + b·n₂, and each next segment is as long as 80 % of what lets its first
-    /// byte come before the audio ahead of it runs out: nₖ = 0.8·(Pₖ₋₁ − Tₖ₋₁ − a) / b, at least 40 characters.
+    /// arrive and pauses (`w` later): the opening (n₁) is heard from its first byte T₁ = a + b·n₁ until
+    /// P₁ = T₁ + d·n₁, the rest of the sentence (n₂) arrives at T₂ = T₁ + w + a + b·n₂, and each next segment is as
+    /// long as 80 % of what lets its first byte come before the audio ahead of it runs out:
+    /// nₖ = 0.8·(Pₖ₋₁ − Tₖ₋₁ − w − a) / b, at least 40 characters.
     static func sequentialGrowth(opening: Int, sentence: Int, model: Model) -> [Int] {
         let a = model.firstByteBase, b = max(model.firstBytePerCharacter, 0.0001), d = model.audioPerCharacter
+        let w = SegmentFeed.pausedAfterSeconds
         let rest = max(sentence - opening, 1)
         var arrives = a + b * Double(opening)
         var playedOut = arrives + d * Double(opening)
-        arrives += a + b * Double(rest)
+        arrives += w + a + b * Double(rest)
         playedOut = max(playedOut, arrives) + d * Double(rest)
         var sizes = [rest]
         while sizes.count < 12 {
-            let size = Int(0.8 * (playedOut - arrives - a) / b)
+            let size = Int(0.8 * (playedOut - arrives - w - a) / b)
             let bounded = min(max(size, 40), SpeechLimits.upstreamInputMaxCharacters)
             sizes.append(bounded)
             if bounded == SpeechLimits.upstreamInputMaxCharacters { break }
-            arrives += a + b * Double(bounded)
+            arrives += w + a + b * Double(bounded)
             playedOut = max(playedOut, arrives) + d * Double(bounded)
         }
         return sizes
@@ -175,7 +184,7 @@ final class UpstreamPerformance: Sendable {
     var servesConcurrently: Bool { (concurrentRequests ?? 1) >= 2 }
 
     /// Requests a job may have running at once.
-    var maximumInFlight: Int { concurrentRequests.map { max($0, 1) } ?? (isSlow ? 3 : 2) }
+    var maximumInFlight: Int { concurrentRequests.map { max($0, 1) } ?? (servesOneAtATime ? 1 : isSlow ? 3 : 2) }
 
     /// Slow to start (its first byte grows by more than 5 ms a character) or slower than real time: such an upstream
     /// gets short segments and three requests in flight.
@@ -183,6 +192,32 @@ final class UpstreamPerformance: Sendable {
         let model = self.model
         return model.observations > 0 && (model.firstBytePerCharacter > 0.005 || model.arrivalRate < 1)
     }
+
+    /// A number for a request about to be sent, for `noteFirstAudio` and `noteResumed`.
+    func beginRequest() -> Int { requestCount.add(1, ordering: .relaxed).newValue }
+
+    func noteFirstAudio(request: Int, at time: Double) {
+        lastFirstAudio.withLock { $0 = (time, request) }
+    }
+
+    /// Request `request` sent audio again at `time` after a wait of `waited` seconds. When it had waited half a second
+    /// or more and resumed within 50 ms of another request's first audio, the server ran that one's first part before
+    /// going on with this one: it serves one request at a time, and a request sent beside a stream holds the stream
+    /// back (measured on Kokoro: a sentence's last piece 3.5 s late, the device dry inside a word). Learned once, kept.
+    func noteResumed(request: Int, at time: Double, waited: Double) {
+        guard waited >= 0.5 else { return }
+        let other = lastFirstAudio.withLock { $0 }
+        guard other.request != request, abs(time - other.at) <= 0.05 else { return }
+        let snapshot: State? = state.withLock { state in
+            guard state.servesOneAtATime != true else { return nil }
+            state.servesOneAtATime = true
+            return state
+        }
+        if let snapshot { save(snapshot) }
+    }
+
+    /// Seen to serve one request at a time (and not configured otherwise).
+    var servesOneAtATime: Bool { concurrentRequests == nil && state.withLock { $0.servesOneAtATime == true } }
 
     /// Records the pauses of a job the upstream spoke (from its timeline).
     func recordPauses(of segments: [SegmentTimeline.Entry]) {
