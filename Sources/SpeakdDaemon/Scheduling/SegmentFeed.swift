@@ -52,8 +52,8 @@ final class SegmentFeed: Sendable {
     var state: Progress { progress.withLock { $0 } }
 
     /// Starts synthesizing `request` with `engine`; `onProgress` is called (off any lock) when the first audio
-    /// arrives, when the engine first pauses after it (`Progress.paused`),
-    /// arrives and when synthesis ends, so the next segment can be requested.
+    /// arrives, when the engine first pauses after it (`Progress.paused`) and when synthesis ends, so the next segment
+    /// can be requested.
     func start(_ request: SynthesisRequest, engine: any Synthesizer, performance: UpstreamPerformance?,
                onProgress: @escaping @Sendable () -> Void) {
         let began = monotonicSeconds()
