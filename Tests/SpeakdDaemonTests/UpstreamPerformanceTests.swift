@@ -72,9 +72,9 @@ final class UpstreamPerformanceTests: XCTestCase {
     func testTheTimelineNamesWhereTheDeviceRanDry() {
         let timeline = SegmentTimeline(began: 100)
         var first = SegmentTimeline.Entry(index: 0, characters: 56)
-        (first.requestedAt, first.firstAudioAt, first.doneAt, first.startPosition) = (100, 102.6, 102.6, 0)
+        (first.arrival.requestedAt, first.arrival.firstAudioAt, first.arrival.doneAt, first.startPosition) = (100, 102.6, 102.6, 0)
         var second = SegmentTimeline.Entry(index: 1, characters: 342)
-        (second.requestedAt, second.firstAudioAt, second.doneAt, second.startPosition) = (102.6, 106.2, 118.6, 72_000)
+        (second.arrival.requestedAt, second.arrival.firstAudioAt, second.arrival.doneAt, second.startPosition) = (102.6, 106.2, 118.6, 72_000)
         timeline.record(second)
         timeline.record(first)
         XCTAssertEqual(timeline.segment(at: 71_999), 0)

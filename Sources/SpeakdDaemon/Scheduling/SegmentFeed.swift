@@ -23,14 +23,8 @@ final class SegmentFeed: Sendable {
         /// The engine has sent nothing for `pausedAfterSeconds` since its last chunk (or it is done): whatever it had
         /// ready has arrived.
         var paused = false
-        // For the job's timeline (`SegmentTimeline`), in monotonic seconds.
-        var requestedAt = 0.0
-        var firstAudioAt: Double?
-        var doneAt: Double?
-        /// Chunks the engine gave, the seconds of audio in them, and the longest wait between two of them.
-        var chunks = 0
-        var audioSeconds = 0.0
-        var longestChunkWait = 0.0
+        /// For the job's timeline.
+        var arrival = SegmentTimeline.Arrival()
         var lastChunkAt = 0.0
     }
 
@@ -57,7 +51,7 @@ final class SegmentFeed: Sendable {
     func start(_ request: SynthesisRequest, engine: any Synthesizer, performance: UpstreamPerformance?,
                onProgress: @escaping @Sendable () -> Void) {
         let began = monotonicSeconds()
-        progress.withLock { $0.requestedAt = began }
+        progress.withLock { $0.arrival.requestedAt = began }
         let requestNumber = performance?.beginRequest()
         let handle = Task {
             var firstAt: Double?
@@ -71,10 +65,10 @@ final class SegmentFeed: Sendable {
                     let seconds = chunk.format.seconds(frames: chunk.samples.count / max(chunk.format.channels, 1))
                     let first = self.progress.withLock { state in
                         state.bufferedSeconds += seconds
-                        state.audioSeconds += seconds
-                        state.chunks += 1
-                        if let firstAt { state.longestChunkWait = max(state.longestChunkWait, now - lastAt) }
-                        if state.firstAudioAt == nil { state.firstAudioAt = now }
+                        state.arrival.audioSeconds += seconds
+                        state.arrival.chunks += 1
+                        if let firstAt { state.arrival.longestChunkWait = max(state.arrival.longestChunkWait, now - lastAt) }
+                        if state.arrival.firstAudioAt == nil { state.arrival.firstAudioAt = now }
                         state.lastChunkAt = now
                         defer { state.firstChunkArrived = true }
                         return !state.firstChunkArrived
@@ -104,7 +98,7 @@ final class SegmentFeed: Sendable {
                 progress.withLock { state in
                     state.done = true
                     state.paused = true
-                    state.doneAt = monotonicSeconds()
+                    state.arrival.doneAt = monotonicSeconds()
                 }
                 continuation.finish()
                 // A phrase-cache hit answers within milliseconds: only the upstream's own answers teach the model.
@@ -120,7 +114,7 @@ final class SegmentFeed: Sendable {
                 progress.withLock { state in
                     state.done = true
                     state.paused = true
-                    state.doneAt = monotonicSeconds()
+                    state.arrival.doneAt = monotonicSeconds()
                 }
                 continuation.finish(throwing: error)
             }

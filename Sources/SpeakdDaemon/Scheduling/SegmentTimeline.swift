@@ -7,10 +7,8 @@ import Synchronization
 ///
 /// Threading: Sendable; the writer task records, the queue's actor reads (one mutex, held briefly).
 final class SegmentTimeline: Sendable {
-    struct Entry: Equatable {
-        var index: Int
-        var characters: Int
-        /// Monotonic seconds.
+    /// How a segment's audio arrived from its engine (kept by its `SegmentFeed` while it runs), in monotonic seconds.
+    struct Arrival: Equatable {
         var requestedAt = 0.0
         var firstAudioAt: Double?
         var doneAt: Double?
@@ -18,6 +16,12 @@ final class SegmentTimeline: Sendable {
         var audioSeconds = 0.0
         /// The longest wall-clock wait between two of its chunks, in seconds.
         var longestChunkWait = 0.0
+    }
+
+    struct Entry: Equatable {
+        var index: Int
+        var characters: Int
+        var arrival = Arrival()
         /// Its first sample's ring position, and when it was written with how many seconds of audio ahead of it.
         var startPosition: UInt64?
         var writtenAt: Double?
@@ -66,9 +70,9 @@ final class SegmentTimeline: Sendable {
         func seconds(_ value: Double) -> String { "\((value * 100).rounded() / 100)" }
         func at(_ time: Double?) -> String { time.map { "+" + seconds($0 - began) } ?? "never" }
         return all.sorted { $0.index < $1.index }.map { entry in
-            let line = "segment \(entry.index) (\(entry.characters) characters): requested \(at(entry.requestedAt)), "
-                + "audio \(at(entry.firstAudioAt))…\(at(entry.doneAt)) (\(entry.chunks) chunks, \(seconds(entry.audioSeconds)) s, "
-                + "longest wait \(seconds(entry.longestChunkWait)) s), written \(at(entry.writtenAt)) with "
+            let line = "segment \(entry.index) (\(entry.characters) characters): requested \(at(entry.arrival.requestedAt)), "
+                + "audio \(at(entry.arrival.firstAudioAt))…\(at(entry.arrival.doneAt)) (\(entry.arrival.chunks) chunks, \(seconds(entry.arrival.audioSeconds)) s, "
+                + "longest wait \(seconds(entry.arrival.longestChunkWait)) s), written \(at(entry.writtenAt)) with "
                 + "\(seconds(entry.aheadSeconds)) s ahead, held \(seconds(entry.heldSeconds)) s, "
                 + "pause before \(seconds(entry.pauseBefore)) s, pauses within [\(entry.pausesWithin.map(seconds).joined(separator: ", "))] s"
             guard entry.index == dry else { return line }
@@ -81,12 +85,7 @@ extension SegmentTimeline.Entry {
     /// The entry with what its feed saw: when it was asked for, its chunks and when they came.
     func completed(by progress: SegmentFeed.Progress) -> Self {
         var entry = self
-        entry.requestedAt = progress.requestedAt
-        entry.firstAudioAt = progress.firstAudioAt
-        entry.doneAt = progress.doneAt
-        entry.chunks = progress.chunks
-        entry.audioSeconds = progress.audioSeconds
-        entry.longestChunkWait = progress.longestChunkWait
+        entry.arrival = progress.arrival
         return entry
     }
 }
