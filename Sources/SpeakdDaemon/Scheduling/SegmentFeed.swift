@@ -18,14 +18,15 @@ final class SegmentFeed: Sendable {
     struct Progress {
         /// Audio delivered by the engine and not yet taken by the writer, in seconds.
         var bufferedSeconds = 0.0
-        var firstChunkArrived = false
-        var done = false
-        /// The engine has sent nothing for `pausedAfterSeconds` since its last chunk (or it is done): whatever it had
-        /// ready has arrived.
-        var paused = false
-        /// For the job's timeline.
+        /// When it was asked for, its chunks and when they came (for the job's timeline too).
         var arrival = SegmentTimeline.Arrival()
         var lastChunkAt = 0.0
+        /// After its first audio, the engine sent nothing for `pausedAfterSeconds`.
+        var fellQuiet = false
+
+        var done: Bool { arrival.doneAt != nil }
+        /// Whatever the engine had ready has arrived: it fell quiet after its first audio, or it is done.
+        var paused: Bool { fellQuiet || done }
     }
 
     /// Quiet time after a chunk that counts as the engine pausing: Kokoro sends a sentence's pieces within 10 ms of
@@ -63,24 +64,26 @@ final class SegmentFeed: Sendable {
                 try await engine.synthesize(request) { chunk in
                     let now = monotonicSeconds()
                     let seconds = chunk.format.seconds(frames: chunk.samples.count / max(chunk.format.channels, 1))
-                    let first = self.progress.withLock { state in
+                    let first = firstAt == nil
+                    self.progress.withLock { state in
                         state.bufferedSeconds += seconds
                         state.arrival.audioSeconds += seconds
                         state.arrival.chunks += 1
-                        if let firstAt { state.arrival.longestChunkWait = max(state.arrival.longestChunkWait, now - lastAt) }
-                        if state.arrival.firstAudioAt == nil { state.arrival.firstAudioAt = now }
+                        if first {
+                            state.arrival.firstAudioAt = now
+                        } else {
+                            state.arrival.longestChunkWait = max(state.arrival.longestChunkWait, now - lastAt)
+                        }
                         state.lastChunkAt = now
-                        defer { state.firstChunkArrived = true }
-                        return !state.firstChunkArrived
                     }
                     if let performance, let requestNumber {
-                        if firstAt == nil {
+                        if first {
                             performance.noteFirstAudio(request: requestNumber, at: now)
                         } else {
                             performance.noteResumed(request: requestNumber, at: now, waited: now - lastAt)
                         }
                     }
-                    if firstAt == nil {
+                    if first {
                         firstAt = now
                         firstFrames = chunk.samples.count / max(chunk.format.channels, 1)
                     }
@@ -95,11 +98,7 @@ final class SegmentFeed: Sendable {
                         self.watchForPause(then: onProgress)
                     }
                 }
-                progress.withLock { state in
-                    state.done = true
-                    state.paused = true
-                    state.arrival.doneAt = monotonicSeconds()
-                }
+                progress.withLock { $0.arrival.doneAt = monotonicSeconds() }
                 continuation.finish()
                 // A phrase-cache hit answers within milliseconds: only the upstream's own answers teach the model.
                 // The delivery rate counts the audio after the first chunk over the time after it.
@@ -111,11 +110,7 @@ final class SegmentFeed: Sendable {
                                              laterAudioSeconds: Double(frames - firstFrames) / Double(rate) * speed))
                 }
             } catch {
-                progress.withLock { state in
-                    state.done = true
-                    state.paused = true
-                    state.arrival.doneAt = monotonicSeconds()
-                }
+                progress.withLock { $0.arrival.doneAt = monotonicSeconds() }
                 continuation.finish(throwing: error)
             }
             onProgress()
@@ -132,7 +127,7 @@ final class SegmentFeed: Sendable {
                 let wait = progress.withLock { state -> Double? in
                     if state.done { return nil }
                     let quiet = monotonicSeconds() - state.lastChunkAt
-                    if quiet >= Self.pausedAfterSeconds { state.paused = true }
+                    if quiet >= Self.pausedAfterSeconds { state.fellQuiet = true }
                     return Self.pausedAfterSeconds - quiet
                 }
                 guard let wait else { return }

@@ -99,7 +99,7 @@ struct SegmentPipeline: Sendable {
                 guard running < maximumInFlight else { return nil }
                 // Unless the server is known to serve requests side by side, one request at a time waits for its first
                 // audio: on a CPU-bound server a second one would slow the one needed next (the first sound above all).
-                // It waits further until that one pauses (sent nothing for 50 ms) or ends: a request landing while a
+                // It waits further until that one pauses (sent nothing for 40 ms) or ends: a request landing while a
                 // server still sends the one before can hold that one's end back behind its own first sentence (Kokoro
                 // under load: a sentence's last piece came 3.5 s late and the device ran dry inside its last word).
                 if index > 0, spec.performance?.servesConcurrently != true, let previous = state.feeds[index - 1],
@@ -280,7 +280,8 @@ struct SegmentPipeline: Sendable {
     /// Holds a segment back while the upstream delivers slower than real time and too little of it is buffered to
     /// play through: with `r` seconds of audio per second, a segment of `D` seconds plays without a gap once
     /// `D · (1 − r)` is buffered, counting what arrives while the ring's earlier audio plays.
-    /// Returns whether it held the segment back (the caller releases the hold at its first sample).
+    /// Returns whether it held the segment back (the caller releases the hold once it writes audio that does not end
+    /// in silence).
     private func waitUntilPlayableThrough(_ feed: SegmentFeed, segment index: Int) async -> Bool {
         guard let performance = spec.performance else { return false }
         let model = performance.model

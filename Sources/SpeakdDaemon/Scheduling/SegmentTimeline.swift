@@ -58,24 +58,28 @@ final class SegmentTimeline: Sendable {
     }
 
     /// The segment whose audio holds ring position `position`, if any of this job's did.
-    func segment(at position: UInt64) -> Int? {
-        all.filter { ($0.startPosition ?? .max) <= position }.max { $0.startPosition! < $1.startPosition! }?.index
+    func segment(at position: UInt64) -> Int? { Self.segment(at: position, in: all)?.index }
+
+    private static func segment(at position: UInt64, in entries: [Entry]) -> Entry? {
+        entries.compactMap { entry in entry.startPosition.map { (entry, $0) } }
+            .filter { $0.1 <= position }.max { $0.1 < $1.1 }?.0
     }
 
     /// One line per segment, times in seconds from the job's start: `segment 0 (57 characters): requested +0.0,
     /// audio +1.31…1.31 (1 chunks, 3.8 s, longest wait 0.0 s), written +1.32 with 0.0 s ahead, held 0.0 s, pause before 0.0 s, pauses within [] s`.
     func description(ranDryAt position: UInt64?) -> String {
-        let dry = position.flatMap(segment(at:))
-        let late = all.contains { $0.index == dry && $0.startPosition == position }
+        let entries = all
+        let dry = position.flatMap { Self.segment(at: $0, in: entries) }
+        let late = dry != nil && dry?.startPosition == position
         func seconds(_ value: Double) -> String { "\((value * 100).rounded() / 100)" }
         func at(_ time: Double?) -> String { time.map { "+" + seconds($0 - began) } ?? "never" }
-        return all.sorted { $0.index < $1.index }.map { entry in
+        return entries.sorted { $0.index < $1.index }.map { entry in
             let line = "segment \(entry.index) (\(entry.characters) characters): requested \(at(entry.arrival.requestedAt)), "
                 + "audio \(at(entry.arrival.firstAudioAt))…\(at(entry.arrival.doneAt)) (\(entry.arrival.chunks) chunks, \(seconds(entry.arrival.audioSeconds)) s, "
                 + "longest wait \(seconds(entry.arrival.longestChunkWait)) s), written \(at(entry.writtenAt)) with "
                 + "\(seconds(entry.aheadSeconds)) s ahead, held \(seconds(entry.heldSeconds)) s, "
                 + "pause before \(seconds(entry.pauseBefore)) s, pauses within [\(entry.pausesWithin.map(seconds).joined(separator: ", "))] s"
-            guard entry.index == dry else { return line }
+            guard entry.index == dry?.index else { return line }
             return line + (late ? " <- the device ran dry before it (it came late)" : " <- the device ran dry inside it")
         }.joined(separator: "; ")
     }

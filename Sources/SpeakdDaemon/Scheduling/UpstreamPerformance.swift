@@ -225,8 +225,7 @@ final class UpstreamPerformance: Sendable {
         lastPauses.withLock { $0 = (max(segments.count - 1, 0), pauses.count, pauses.reduce(0, +)) }
     }
 
-
-    /// Why speech pauses between sentences, for `status`; nil while the upstream keeps up.
+    /// Why speech pauses between sentences, for `status`; empty while the upstream keeps up.
     var pacingNotes: [String] {
         let model = self.model
         let rate = (model.arrivalRate * 100).rounded() / 100
