@@ -30,16 +30,17 @@ public struct WordStart: Sendable, Equatable {
 }
 
 extension AudioChunk {
-    /// This chunk in order as pieces of at most `maxFrames` whole frames; itself alone when it is that short. Word
-    /// starts go with the first piece: their frames count from the start of the request's audio, not the chunk's, so
-    /// the pieces together carry them as the whole did.
-    public func split(maxFrames: Int) -> [AudioChunk] {
+    /// This chunk in order as pieces of at most `maxFrames` whole frames, the first of at most `firstFrames` (when
+    /// given); itself alone when it is that short. Word starts go with the first piece: their frames count from the
+    /// start of the request's audio, not the chunk's, so the pieces together carry them as the whole did.
+    public func split(maxFrames: Int, firstFrames: Int? = nil) -> [AudioChunk] {
         let channels = max(format.channels, 1)
         let step = max(maxFrames, 1) * channels
-        guard samples.count > step else { return [self] }
-        return stride(from: 0, to: samples.count, by: step).map { start in
-            AudioChunk(format: format, samples: Array(samples[start..<min(start + step, samples.count)]),
-                       wordStarts: start == 0 ? wordStarts : [])
+        let first = min(max(firstFrames ?? maxFrames, 1) * channels, step)
+        guard samples.count > first else { return [self] }
+        return ([0] + Array(stride(from: first, to: samples.count, by: step))).map { start in
+            let end = min(start == 0 ? first : start + step, samples.count)
+            return AudioChunk(format: format, samples: Array(samples[start..<end]), wordStarts: start == 0 ? wordStarts : [])
         }
     }
 }

@@ -29,9 +29,11 @@ extension JobQueue {
             await self.marksPlaced(id, attempt: attempt, stream: stream, placed)
         })
         job.timeline = pipeline.timeline
-        let task = Task {
+        // Detached: the pipeline starts on a free thread at once instead of after this actor's turn (the queue's
+        // other work for this request) and a hop off it; 0.05–0.5 ms of a phrase-cache hit's first sound.
+        let task = Task.detached {
             let result = await pipeline.run()
-            self.writerEnded(id, attempt: attempt, stream: stream, result: result)
+            await self.writerEnded(id, attempt: attempt, stream: stream, result: result)
         }
         writer = (job, task)
         startWatchdogIfNeeded()

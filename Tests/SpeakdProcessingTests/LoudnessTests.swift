@@ -90,5 +90,25 @@ final class LoudnessTests: XCTestCase {
         XCTAssertEqual(output.count, expected.count)
         XCTAssertTrue(output.elementsEqual(expected), "slicing changed the normalised samples")
         XCTAssertNotEqual(whole.gain, startingGain, "the gain was revised in the pause")
+
+        // As the writer hands it on: a short first slice (20 ms), the meters fed after each slice is delivered.
+        let writerSlices = chunk.split(maxFrames: 2_400, firstFrames: 480)
+        XCTAssertEqual(writerSlices.map { $0.samples.count / 2 }.prefix(3), [480, 2_400, 2_400])
+        XCTAssertEqual(writerSlices.count, 28)   // 480 + 26 × 2,400 + 720 = 63,600
+        XCTAssertEqual(writerSlices.first?.wordStarts, chunk.wordStarts)
+        XCTAssertTrue(writerSlices.flatMap(\.samples).elementsEqual(chunk.samples))
+        XCTAssertTrue(chunk.split(maxFrames: 63_600, firstFrames: 63_600) == [chunk])
+        let measuredAsItGoes = LoudnessNormalizer(target: -16, ceiling: -1, startingLoudness: -30)
+        output = []
+        for slice in writerSlices {
+            output += measuredAsItGoes.normalize(slice.samples, format: stereo)
+            measuredAsItGoes.measure()
+        }
+        output += measuredAsItGoes.endSegment()
+        XCTAssertTrue(output.elementsEqual(expected), "measuring after each slice changed the normalised samples")
+        XCTAssertEqual(measuredAsItGoes.measuredSeconds, whole.measuredSeconds, accuracy: 1e-9)
+        XCTAssertEqual(measuredAsItGoes.measuredLoudness ?? 0, whole.measuredLoudness ?? 1, accuracy: 1e-9)
+        XCTAssertEqual(measuredAsItGoes.limiterLoss, whole.limiterLoss, accuracy: 1e-9)
+        XCTAssertGreaterThan(whole.limiterLoss, 0, "the limiter worked on these peaks")
     }
 }

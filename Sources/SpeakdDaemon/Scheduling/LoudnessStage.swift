@@ -29,6 +29,9 @@ struct LoudnessStage {
         return normalizer?.normalize(samples, format: format) ?? samples
     }
 
+    /// Measures what was processed so far: called once it is delivered, off the path to the first sound.
+    func measure() { normalizer?.measure() }
+
     /// A segment (a sentence or more) ended: what the limiter holds, to be written before the next one.
     mutating func endSegment() -> [Int16] { normalizer?.endSegment() ?? [] }
 

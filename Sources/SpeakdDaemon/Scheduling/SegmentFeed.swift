@@ -38,6 +38,9 @@ final class SegmentFeed: Sendable {
     /// arrives as one chunk of seconds, and normalising its loudness whole before the first of it reached the ring
     /// delayed a cache hit's first sound by 6.6 ms.
     static let slicesPerSecond = 10
+    /// A segment's first slice is shorter (20 ms): the writer's processing of a slice (the limiter above all) costs in
+    /// proportion to its length, and only the first one stands between the audio and its first sound.
+    static let firstSlicesPerSecond = 50
 
     init(index: Int) {
         self.index = index
@@ -90,7 +93,9 @@ final class SegmentFeed: Sendable {
                     lastAt = now
                     frames += chunk.samples.count / max(chunk.format.channels, 1)
                     rate = chunk.format.sampleRate
-                    for slice in chunk.split(maxFrames: chunk.format.sampleRate / Self.slicesPerSecond) {
+                    let sliceFrames = chunk.format.sampleRate / Self.slicesPerSecond
+                    for slice in chunk.split(maxFrames: sliceFrames,
+                                             firstFrames: first ? chunk.format.sampleRate / Self.firstSlicesPerSecond : nil) {
                         self.continuation.yield(slice)
                     }
                     if first {
