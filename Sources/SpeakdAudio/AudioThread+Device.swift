@@ -13,30 +13,39 @@ extension AudioThread {
     /// Quiet time after speech before the stream is stopped (kept open): music ducked for the speech comes back
     /// this long after it.
     static let quietStopMilliseconds: Int32 = 250
+    /// Speech that starts again within this long of such a stop comes in bursts (a screen reader's key echo, typing):
+    /// from then on the stream stops only after this much quiet. Ducked music does not pump between keys, and each
+    /// key does not pay for the stream's restart (ALSA's pulse plugin makes a new stream: 1–1.5 ms, measured).
+    static let burstQuietStopMilliseconds: Int32 = 1_000
 
     func waitWithEmptyRing() {
         guard deviceHasFrames else {
             state.idle.store(true, ordering: .releasing)
             // Idle: keep the device open for a while (the next sentence starts sooner), then release it — a
             // sound server's stream keeps exchanging timing updates, and a hw: device is exclusive. A quiet spell
-            // of `quietStopMilliseconds` first stops the stream while keeping it open: a sound server's ducking of
-            // other streams ends then, while speech coming in bursts (a screen reader) finds the stream ready.
+            // first stops the stream while keeping it open: a sound server's ducking of other streams ends then,
+            // while speech coming in bursts (a screen reader) finds the stream ready.
+            let quiet = min(quietBeforeStop, keepOpenMilliseconds)
             if openFormat != 0, !stoppedWhileIdle {
-                let quiet = min(Self.quietStopMilliseconds, keepOpenMilliseconds)
                 if waitForWake(timeoutMilliseconds: quiet) {
                     state.idle.store(false, ordering: .releasing)
                     return
                 }
                 output.stopWhileIdle()
                 stoppedWhileIdle = true
+                stoppedWhileIdleAt = Self.monotonicNanoseconds()
             }
-            let remaining = max(keepOpenMilliseconds - Self.quietStopMilliseconds, 0)
+            let remaining = max(keepOpenMilliseconds - quiet, 0)
             let woken = waitForWake(timeoutMilliseconds: openFormat == 0 ? -1 : remaining)
             if !woken, openFormat != 0 {
                 output.close()
                 openFormat = 0
+                quietBeforeStop = Self.quietStopMilliseconds
                 state.deviceOpen.store(false, ordering: .releasing)
             } else if woken, openFormat != 0, state.streaming.load(ordering: .acquiring) {
+                let sinceStop = Self.monotonicNanoseconds() &- stoppedWhileIdleAt
+                quietBeforeStop = sinceStop < UInt64(Self.burstQuietStopMilliseconds) * 1_000_000
+                    ? Self.burstQuietStopMilliseconds : Self.quietStopMilliseconds
                 output.readyForStream()
                 stoppedWhileIdle = false
             }

@@ -60,6 +60,10 @@ final class AudioThread: @unchecked Sendable {
     var deviceHasFrames = false
     /// The device is open but its stream stopped after a quiet spell (`AudioOutput.stopWhileIdle`).
     var stoppedWhileIdle = false
+    /// The quiet spell before that stop (`quietStopMilliseconds`, or `burstQuietStopMilliseconds` in a burst), and
+    /// when the last stop happened (monotonic nanoseconds).
+    var quietBeforeStop = AudioThread.quietStopMilliseconds
+    var stoppedWhileIdleAt: UInt64 = 0
     var controlSeen: UInt64 = 0
     /// A device that failed to open is not retried within the same stream.
     var failedStreamGeneration: UInt64 = .max

@@ -37,6 +37,7 @@ public final class TestOutput: AudioOutput, @unchecked Sendable {
         var xruns = 0
         var drops = 0
         var droppedFrames = 0
+        var idleStops = 0
     }
 
     /// Samples in preallocated storage; count may run past capacity (only the first `capacity` are kept).
@@ -158,6 +159,12 @@ public final class TestOutput: AudioOutput, @unchecked Sendable {
         }
     }
 
+    /// As ALSA's: the stream stopped (`dropAndPrepare`), and counted.
+    public func stopWhileIdle() {
+        dropAndPrepare()
+        state.withLock { $0.idleStops += 1 }
+    }
+
     public func pollDescriptors(into buffer: UnsafeMutableBufferPointer<PollDescriptor>) -> Int {
         guard !buffer.isEmpty else { return 0 }
         buffer[0] = PollDescriptor(fd: bell.descriptor, events: Int16(POLLIN), revents: 0)
@@ -202,6 +209,9 @@ public final class TestOutput: AudioOutput, @unchecked Sendable {
     public var xruns: Int { state.withLock { $0.xruns } }
     /// `dropAndPrepare` calls, and the frames they threw away unplayed.
     public var drops: (count: Int, frames: Int) { state.withLock { ($0.drops, $0.droppedFrames) } }
+
+    /// `stopWhileIdle` calls: the stream stopped after a quiet spell.
+    public var idleStops: Int { state.withLock { $0.idleStops } }
 
     /// Makes the next opens fail with `kind` (nil: they succeed again).
     public func failOpens(_ kind: AudioOutputError.Kind?) { state.withLock { $0.failOpen = kind } }

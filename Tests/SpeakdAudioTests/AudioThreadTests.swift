@@ -181,4 +181,35 @@ final class AudioThreadTests: XCTestCase {
         let played = await player.waitUntilPlayed(position: player.writePosition, of: stream)
         XCTAssertEqual(played, .reached)
     }
+
+    /// After speech the stream stops once 250 ms are quiet (ducked music comes back); speech that starts again within
+    /// 1 s of such a stop comes in bursts (a screen reader's key echo), and then the stream waits 1 s of quiet, so
+    /// neither the music pumps between keys nor each key pays for the stream's restart. A long quiet ends the burst.
+    func testSpeechInBurstsKeepsTheStreamLonger() async throws {
+        let output = try TestOutput()
+        let player = try AudioPlayer(output: output, keepOpenMilliseconds: 30_000)
+        defer { player.shutdown() }
+        func say(_ seed: Int) async throws {
+            let samples = nonzeroSamples(2_400, seed: seed)
+            let before = output.heard.count
+            _ = player.beginStream()
+            try await player.write(samples, format: .openAISpeech)
+            player.endStream()
+            try await pump(output, player) { output.heard.count >= before + samples.count }
+            try await settle(player)
+        }
+        try await say(1)
+        try await Task.sleep(for: .milliseconds(800))
+        XCTAssertEqual(output.idleStops, 1, "an utterance on its own: the stream stops after 250 ms of quiet")
+        try await say(2)
+        try await Task.sleep(for: .milliseconds(700))
+        XCTAssertEqual(output.idleStops, 1, "speech again within 1 s of the stop: a burst, the stream waits 1 s")
+        try await Task.sleep(for: .milliseconds(1_000))
+        XCTAssertEqual(output.idleStops, 2)
+        try await Task.sleep(for: .milliseconds(1_000))
+        try await say(3)
+        try await Task.sleep(for: .milliseconds(800))
+        XCTAssertEqual(output.idleStops, 3, "after more than 1 s of quiet the burst is over: 250 ms again")
+        XCTAssertEqual(output.opens.count, 1, "the device stayed open throughout")
+    }
 }
