@@ -43,11 +43,8 @@ extension AudioThread {
                 quietBeforeStop = Self.quietStopMilliseconds
                 state.deviceOpen.store(false, ordering: .releasing)
             } else if woken, openFormat != 0, state.streaming.load(ordering: .acquiring) {
-                let sinceStop = Self.monotonicNanoseconds() &- stoppedWhileIdleAt
-                quietBeforeStop = sinceStop < UInt64(Self.burstQuietStopMilliseconds) * 1_000_000
-                    ? Self.burstQuietStopMilliseconds : Self.quietStopMilliseconds
+                speechAfterIdleStop()
                 output.readyForStream()
-                stoppedWhileIdle = false
             }
             state.idle.store(false, ordering: .releasing)
             return
@@ -82,6 +79,16 @@ extension AudioThread {
         publishPlayed(delay: delay)
         let rate = max(PCMFormat(packed: openFormat).sampleRate, 1)
         waitForWake(timeoutMilliseconds: Int32(min(max(delay * 1000 / rate, 1), 20)))
+    }
+
+    /// Speech again on a stream stopped while idle (called before its first write, or as it is written when the
+    /// wake-up came after the stream had already ended): within `burstQuietStopMilliseconds` of the stop, a burst.
+    func speechAfterIdleStop() {
+        guard stoppedWhileIdle else { return }
+        stoppedWhileIdle = false
+        let sinceStop = Self.monotonicNanoseconds() &- stoppedWhileIdleAt
+        quietBeforeStop = sinceStop < UInt64(Self.burstQuietStopMilliseconds) * 1_000_000
+            ? Self.burstQuietStopMilliseconds : Self.quietStopMilliseconds
     }
 
     func openDevice(format packed: UInt64) -> Bool {

@@ -209,7 +209,7 @@ final class AudioThread: @unchecked Sendable {
             }
             consumer.consume(written)
             deviceHasFrames = true
-            stoppedWhileIdle = false
+            speechAfterIdleStop()
             state.lastSoundNanoseconds.store(Self.monotonicNanoseconds(), ordering: .relaxed)
             starving = false
             let position = consumer.position

@@ -53,7 +53,8 @@ public final class LoudnessNormalizer: AudioFilter {
     }
     private var limiterInput: LoudnessMeter?
     private var limiterOutput: LoudnessMeter?
-    /// Audio processed but not yet measured (`measure`): the meters are fed after the audio is on its way, since
+    /// Audio processed but not yet measured (`measure`): the meters are fed when a figure is needed (the gain's
+    /// revision in a pause, the caller's record) or a second of audio is waiting, not on the way to the first sound —
     /// making them (three libebur128 states) and feeding them took 0.2–0.6 ms of a phrase-cache hit's first sound.
     private var unmeasured: [(format: PCMFormat, input: [Int16], gain: Double, output: [Int16])] = []
     private var unmeasuredFrames = 0
@@ -68,6 +69,9 @@ public final class LoudnessNormalizer: AudioFilter {
     /// Frames of the current run of quiet samples, and whether the gain was already revised in it.
     private var quietFrames = 0
     private var revisedInThisPause = false
+    /// A segment ended: the gain is revised when the next one begins (after a job's last segment, never: measuring
+    /// then would only compete with the job's first sound).
+    private var reviseBeforeNext = false
 
     public func process(_ samples: inout [Int16], format: PCMFormat) throws(AudioFilterError) {
         samples = normalize(samples, format: format)
@@ -75,6 +79,10 @@ public final class LoudnessNormalizer: AudioFilter {
 
     /// What `process` does, returning the frames that are ready.
     public func normalize(_ samples: [Int16], format: PCMFormat) -> [Int16] {
+        if reviseBeforeNext {
+            reviseBeforeNext = false
+            revise()
+        }
         // Split where a pause has lasted long enough: what follows it is processed at the revised gain.
         let channels = max(format.channels, 1)
         let pause = Int(Self.pauseSeconds * Double(format.sampleRate))
@@ -114,7 +122,7 @@ public final class LoudnessNormalizer: AudioFilter {
     }
 
     /// Feeds the meters what was processed since the last call (the gain's decisions and the figures above call it
-    /// first). The caller calls it once the processed audio is delivered, off the path to the first sound.
+    /// first).
     public func measure() {
         for piece in unmeasured {
             if meter?.format != piece.format {
@@ -136,11 +144,11 @@ public final class LoudnessNormalizer: AudioFilter {
         if let measured = measuredLoudness { gain = Self.gain(toReach: target, from: measured, limiterLoss: limiterLoss) }
     }
 
-    /// A sentence ended: what the limiter holds comes out, and the gain for the next sentence follows what this job
-    /// has measured.
+    /// A sentence ended: what the limiter holds comes out, and the gain for the next sentence will follow what this
+    /// job has measured.
     public func endSegment() -> [Int16] {
         let tail = limiter.flush()
-        revise()
+        reviseBeforeNext = true
         return tail
     }
 

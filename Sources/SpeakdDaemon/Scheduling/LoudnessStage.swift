@@ -29,18 +29,31 @@ struct LoudnessStage {
         return normalizer?.normalize(samples, format: format) ?? samples
     }
 
-    /// Measures what was processed so far: called once it is delivered, off the path to the first sound.
-    func measure() { normalizer?.measure() }
-
     /// A segment (a sentence or more) ended: what the limiter holds, to be written before the next one.
     mutating func endSegment() -> [Int16] { normalizer?.endSegment() ?? [] }
 
-    /// Records what the current voice measured in this job, once.
+    /// Records what the current voice measured in this job, once: `recordDelay` later, on a task of its own, so that
+    /// feeding the meters (and making them: three libebur128 states) never competes for a core with the first
+    /// moments of the job's sound (a phrase-cache hit is all synthesized within a millisecond of its first sample).
     mutating func record() {
-        if let normalizer, let memory, let measured = normalizer.measuredLoudness,
-           normalizer.measuredSeconds >= Self.secondsToLearn {
-            memory.record(.init(loudness: measured, limiterLoss: normalizer.limiterLoss), for: key)
+        if let normalizer, let memory {
+            let owned = HandedOver(normalizer: normalizer)
+            let key = key
+            Task.detached {
+                try? await Task.sleep(for: Self.recordDelay)
+                let normalizer = owned.normalizer
+                if let measured = normalizer.measuredLoudness, normalizer.measuredSeconds >= Self.secondsToLearn {
+                    memory.record(.init(loudness: measured, limiterLoss: normalizer.limiterLoss), for: key)
+                }
+            }
         }
         normalizer = nil
+    }
+
+    static let recordDelay = Duration.milliseconds(50)
+
+    /// A normalizer no longer used by its job, handed to the task that records it (one owner at a time).
+    private struct HandedOver: @unchecked Sendable {
+        let normalizer: LoudnessNormalizer
     }
 }

@@ -218,7 +218,6 @@ struct SegmentPipeline: Sendable {
                             }
                         }
                         try await delivery.deliver(played, synthesized: chunk)
-                        loudness.measure()
                         // Written audio that ends in silence may wait for the next chunk: a pause, not a cut in a word.
                         let pausable = played.samples.isEmpty ? holding : played.endsInSilence()
                         if pausable != holding {
