@@ -15,7 +15,8 @@ extension AudioThread {
     static let quietStopMilliseconds: Int32 = 250
     /// Speech that starts again within this long of such a stop comes in bursts (a screen reader's key echo, typing):
     /// from then on the stream stops only after this much quiet. Ducked music does not pump between keys, and each
-    /// key does not pay for the stream's restart (ALSA's pulse plugin makes a new stream: 1–1.5 ms, measured).
+    /// key does not pay for the stream's restart (ALSA's pulse plugin makes a new stream: about 0.8 ms more from a
+    /// key's request to its first device write, 1,346 against 526 µs median, measured with in-daemon timestamps).
     static let burstQuietStopMilliseconds: Int32 = 1_000
 
     func waitWithEmptyRing() {

@@ -159,7 +159,7 @@ public final class TestOutput: AudioOutput, @unchecked Sendable {
         }
     }
 
-    /// As ALSA's: the stream stopped (`dropAndPrepare`), and counted.
+    /// As `AudioOutput`'s default (`dropAndPrepare`), and counted.
     public func stopWhileIdle() {
         dropAndPrepare()
         state.withLock { $0.idleStops += 1 }

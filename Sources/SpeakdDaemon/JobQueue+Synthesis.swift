@@ -30,7 +30,8 @@ extension JobQueue {
         })
         job.timeline = pipeline.timeline
         // Detached: the pipeline starts on a free thread at once instead of after this actor's turn (the queue's
-        // other work for this request) and a hop off it; 0.05–0.5 ms of a phrase-cache hit's first sound.
+        // other work for this request) and a hop off it. Measured on key echo: 135 → 119 µs median from here to the
+        // pipeline's start, within the noise on a quiet machine; a busy actor is where it counts.
         let task = Task.detached {
             let result = await pipeline.run()
             await self.writerEnded(id, attempt: attempt, stream: stream, result: result)

@@ -34,7 +34,7 @@ struct LoudnessStage {
 
     /// Records what the current voice measured in this job, once: `recordDelay` later, on a task of its own, so that
     /// feeding the meters (and making them: three libebur128 states) never competes for a core with the first
-    /// moments of the job's sound (a phrase-cache hit is all synthesized within a millisecond of its first sample).
+    /// moments of the job's sound (a phrase-cache hit reaches the writer whole, at once, and its job ends right after).
     mutating func record() {
         if let normalizer, let memory {
             let owned = HandedOver(normalizer: normalizer)
